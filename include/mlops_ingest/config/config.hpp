@@ -1,0 +1,74 @@
+#pragma once
+// Every setting of `mlops-ingest run`, with its default. One table in config.cpp describes each
+// setting once; it drives the config file, the environment and the command line alike, and
+// config/mlops-ingest.conf documents them. Unknown keys and bad values are startup errors that
+// name the key.
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mlops_ingest {
+
+struct Config {
+  // Where from, where to.
+  std::string brokers = "localhost:9092";
+  std::string pg;  // libpq connection string or URI; empty: libpq's PG* environment variables
+  std::string group = "mlops-ingest";
+  std::string predictions_topic = "predictions";
+  std::string labels_topic = "labels";
+  std::string auto_offset_reset = "earliest";  // where a group with no stored offset starts
+  bool apply_schema = true;                     // create missing tables at startup (idempotent)
+
+  // Pipeline shape.
+  int writers = 2;                             // writer threads = PostgreSQL connections
+  std::size_t ring_capacity = 32768;           // slots per writer ring: the memory bound
+  std::size_t poll_batch = 2000;               // messages per consume call
+  std::size_t batch_rows = 10000;              // a batch flushes at this many rows...
+  std::size_t batch_bytes = 16u << 20;         // ...or this many bytes of COPY data...
+  std::chrono::milliseconds batch_linger{200};  // ...or when its oldest row is this old
+
+  // Validation and dead letters.
+  std::size_t max_message_bytes = 1u << 20;
+  std::size_t dead_letter_payload_max_bytes = 64u << 10;
+
+  // Timing.
+  std::chrono::milliseconds progress_interval{5000};
+  std::chrono::milliseconds shutdown_timeout{10000};
+  std::chrono::milliseconds pg_io_timeout{30000};
+  std::chrono::milliseconds retry_backoff_initial{100};
+  std::chrono::milliseconds retry_backoff_max{10000};
+  std::chrono::milliseconds pending_sweep_interval{1000};
+  std::chrono::milliseconds kafka_commit_interval{1000};
+  std::chrono::milliseconds idle_exit{0};  // >0: exit once caught up and idle this long
+
+  // Extra librdkafka properties ("kafka.<property>" keys), e.g. security.protocol.
+  std::map<std::string, std::string> kafka_properties;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SettingDoc {
+  std::string key;
+  std::string default_value;
+  std::string help;
+};
+
+// Applies, in order of increasing precedence: the config file (if `--config FILE` is among the
+// arguments or MLOPS_INGEST_CONFIG is set), MLOPS_INGEST_<KEY> environment variables, then
+// `--<key-with-dashes> VALUE` arguments. Throws ConfigError naming the offending key.
+Config load_config(const std::vector<std::string>& args);
+
+// Individual layers, for tests and tools.
+void apply_config_file(Config& config, const std::string& path);
+void apply_setting(Config& config, const std::string& key, const std::string& value);
+void validate(const Config& config);
+
+const std::vector<SettingDoc>& setting_docs();
+
+}  // namespace mlops_ingest

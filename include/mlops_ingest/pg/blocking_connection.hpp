@@ -1,0 +1,28 @@
+#pragma once
+// A plain blocking libpq connection for the rare paths that run outside the writers' event
+// loops: applying the schema, reading stored offsets on a partition assignment, tools, tests.
+#include <string>
+#include <string_view>
+
+#include "mlops_ingest/pg/pg_connection.hpp"
+
+namespace mlops_ingest::pg {
+
+class BlockingConnection {
+ public:
+  explicit BlockingConnection(const std::string& dsn);  // throws PgError
+  PgResult exec(const std::string& sql);                // throws PgError; last result
+  // First column of the first row as text ("" when there is no row).
+  std::string query_value(const std::string& sql);
+  [[nodiscard]] std::string escape_literal(std::string_view text) const;
+  [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
+
+ private:
+  PgConnHandle conn_;
+};
+
+// Applies schema/*.sql (embedded at build time) idempotently under an advisory lock, so many
+// instances starting at once are fine, and so is a database that already has the seed's tables.
+void apply_schema(const std::string& dsn);
+
+}  // namespace mlops_ingest::pg

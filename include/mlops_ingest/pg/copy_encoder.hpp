@@ -1,0 +1,79 @@
+#pragma once
+// PostgreSQL binary COPY encoding (https://www.postgresql.org/docs/current/sql-copy.html,
+// "Binary Format"): a fixed header, tuples of (int16 field count, then per field int32 length
+// or -1 for NULL followed by the value in the type's binary send format, big-endian), and an
+// int16 -1 trailer. Appends to a caller-owned std::string so buffers are reused.
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mlops_ingest::pg {
+
+// Signature, flags, header-extension length.
+inline constexpr std::string_view kCopyHeader{"PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19};
+inline constexpr std::string_view kCopyTrailer{"\377\377", 2};
+
+class CopyTupleWriter {
+ public:
+  explicit CopyTupleWriter(std::string& out) noexcept : out_(out) {}
+
+  void begin(std::int16_t field_count) { put16(static_cast<std::uint16_t>(field_count)); }
+  void null() { put32(0xFFFFFFFFu); }
+  void int4(std::int32_t v) {
+    put32(4);
+    put32(static_cast<std::uint32_t>(v));
+  }
+  void int8(std::int64_t v) {
+    put32(8);
+    put64(static_cast<std::uint64_t>(v));
+  }
+  void float8(double v) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    put32(8);
+    put64(bits);
+  }
+  void boolean(bool v) {
+    put32(1);
+    out_.push_back(v ? '\1' : '\0');
+  }
+  // text, varchar and bytea all send their raw bytes.
+  void bytes(std::string_view v) {
+    put32(static_cast<std::uint32_t>(v.size()));
+    out_.append(v);
+  }
+  // TIMESTAMP: int64 microseconds since 2000-01-01 (integer datetimes, the default since 8.4).
+  void timestamp(std::int64_t pg_micros) { int8(pg_micros); }
+
+  template <typename T, typename Fn>
+  void optional(const std::optional<T>& v, Fn&& put) {
+    if (v) put(*v); else null();
+  }
+
+  void put16(std::uint16_t v) {
+    const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+    out_.append(b, 2);
+  }
+  void put32(std::uint32_t v) {
+    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+    out_.append(b, 4);
+  }
+  void put64(std::uint64_t v) {
+    put32(static_cast<std::uint32_t>(v >> 32));
+    put32(static_cast<std::uint32_t>(v));
+  }
+
+ private:
+  std::string& out_;
+};
+
+// Reads back a big-endian int16/int32 (used to re-frame tuples for staging tables).
+inline std::uint16_t read_be16(const char* p) noexcept {
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) |
+                                    static_cast<unsigned char>(p[1]));
+}
+
+}  // namespace mlops_ingest::pg

@@ -1,0 +1,85 @@
+#pragma once
+// A libpq connection driven without blocking by a Boost.Asio io_context, as C++20 coroutines.
+//
+// Thread model: "a connection is a world of its own" (libpqxx): a PgConnection and its
+// io_context belong to one thread; nothing here is shared.
+#include <libpq-fe.h>
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mlops_ingest/pg/pg_error.hpp"
+
+namespace mlops_ingest::pg {
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+using PgConnHandle = std::unique_ptr<PGconn, PgConnDeleter>;
+
+// Rows affected by a command result ("INSERT 0 42" → 42).
+std::uint64_t affected_rows(const PGresult* result) noexcept;
+
+class PgConnection {
+ public:
+  template <typename T>
+  using awaitable = boost::asio::awaitable<T>;
+
+  // io_timeout: how long the server may make no progress on a request before the connection is
+  // declared lost (a frozen or partitioned server); the caller then reconnects and retries.
+  PgConnection(boost::asio::io_context& io, std::string dsn, std::chrono::milliseconds io_timeout);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  [[nodiscard]] bool connected() const noexcept;
+  awaitable<void> connect();
+  void close() noexcept;
+
+  // Runs one simple-protocol query string (it may hold several statements) and returns every
+  // result. Throws PgError for the first failed statement, after draining the rest.
+  awaitable<std::vector<PgResult>> exec(const std::string& sql);
+
+  // Runs `copy_sql` (a COPY ... FROM STDIN) and streams `chunks` as its data.
+  // Returns the number of rows the server copied.
+  awaitable<std::uint64_t> copy_in(const std::string& copy_sql,
+                                   const std::vector<std::string_view>& chunks);
+
+  [[nodiscard]] std::string escape_literal(std::string_view text) const;
+  [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
+
+ private:
+  enum class Wait { kRead, kWrite };
+  awaitable<void> wait_socket(Wait what);
+  awaitable<void> flush();
+  awaitable<PgResult> next_result();  // nullptr when the command is complete
+  awaitable<std::vector<PgResult>> drain_results(std::vector<PgResult> results);
+  void attach_socket();
+  [[noreturn]] void throw_connection_error(std::string_view what);
+
+  boost::asio::io_context& io_;
+  std::string dsn_;
+  std::chrono::milliseconds io_timeout_;
+  PgConnHandle conn_;
+  std::optional<boost::asio::posix::stream_descriptor> socket_;
+  int socket_fd_ = -1;
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace mlops_ingest::pg

@@ -1,0 +1,44 @@
+#pragma once
+// One ring slot: a Kafka message turned into the bytes its destination table needs.
+// Slots are reused (see SpscRing), so the strings keep their capacity between messages.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mlops_ingest/event/reject_reason.hpp"
+
+namespace mlops_ingest {
+
+enum class TopicKind : std::uint8_t { kPredictions = 0, kLabels = 1 };
+
+enum class EnvelopeKind : std::uint8_t {
+  kPrediction,  // tuple: a prediction_logs row (kPredictionColumns)
+  kLabel,       // tuple: a label row (kLabelColumns)
+  kDeadLetter,  // tuple: an ingest_dead_letters row (kDeadLetterColumns)
+};
+
+struct Envelope {
+  EnvelopeKind kind = EnvelopeKind::kPrediction;
+  TopicKind topic = TopicKind::kPredictions;
+  RejectReason reason = RejectReason::kNone;  // for kDeadLetter
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string tuple;    // one binary COPY tuple, already encoded by the consumer thread
+  std::string key;      // the raw Kafka key and value, kept in case PostgreSQL refuses the row
+  std::string payload;  // (unused for kDeadLetter: the tuple already holds them)
+};
+
+// Column lists, in tuple order. prediction_id is always the first column of a row tuple.
+inline constexpr std::string_view kPredictionColumns =
+    "prediction_id, created_at, model_version, model_stage, prediction, probability, age, "
+    "debt_ratio, monthly_income, number_dependents, request_source, response_time_ms";
+inline constexpr std::string_view kLabelColumns =
+    "prediction_id, true_label, label_timestamp, label_source, days_delayed";
+inline constexpr std::string_view kDeadLetterColumns =
+    "topic, kafka_partition, kafka_offset, message_key, payload, payload_bytes, reason_code, "
+    "reason, sqlstate";
+
+// The prediction_id of a row tuple (its first field).
+std::string_view tuple_prediction_id(const std::string& tuple) noexcept;
+
+}  // namespace mlops_ingest

@@ -1,0 +1,41 @@
+#pragma once
+// The whole pipeline: one consumer thread (librdkafka high-level consumer, simdjson parsing,
+// routing into per-writer rings) and `writers` BatchWriter threads.
+//
+//   Kafka ──poll──▶ ConsumerLoop ──parse/validate/encode──▶ SpscRing[w] ──▶ BatchWriter[w] ──COPY──▶ PostgreSQL
+//                       ▲   (partition p of topic t always goes to writer hash(t,p) % writers,
+//                       │    so each partition's messages are committed in order by one writer)
+//                       └── OffsetLedger ◀── offsets committed in PostgreSQL, mirrored to Kafka
+//
+// Thread model: run() is called once, on the caller's thread, which becomes the consumer
+// thread. request_stop() is async-signal-safe and may be called from anywhere.
+#include <atomic>
+#include <memory>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/pipeline/stats.hpp"
+
+namespace mlops_ingest {
+
+class Ingester {
+ public:
+  explicit Ingester(Config config);
+  ~Ingester();
+  Ingester(const Ingester&) = delete;
+  Ingester& operator=(const Ingester&) = delete;
+
+  // Consumes until request_stop() (or, with idle_exit set, until caught up and idle), drains
+  // in-flight batches within shutdown_timeout, and returns the process exit code.
+  int run();
+  void request_stop() noexcept { stop_.store(true); }
+  [[nodiscard]] const IngestStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::string summary() const;
+
+ private:
+  Config config_;
+  IngestStats stats_;
+  std::atomic<bool> stop_{false};
+  std::int64_t started_ns_ = 0;
+};
+
+}  // namespace mlops_ingest

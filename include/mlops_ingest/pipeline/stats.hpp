@@ -1,0 +1,42 @@
+#pragma once
+// Counters shared by the consumer and writer threads, read by the progress line and summary.
+// Relaxed atomics: each is an independent tally, never used to synchronise data.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "mlops_ingest/event/reject_reason.hpp"
+
+namespace mlops_ingest {
+
+struct IngestStats {
+  using Counter = std::atomic<std::uint64_t>;
+  Counter messages_consumed{0};
+  Counter predictions_inserted{0};
+  Counter prediction_duplicates{0};  // already stored, or twice in one batch: skipped
+  Counter labels_inserted{0};        // straight into label_store
+  Counter labels_pended{0};          // parked in label_pending (prediction not stored yet)
+  Counter labels_released{0};        // moved from label_pending into label_store
+  Counter label_duplicates{0};
+  Counter stale_skipped{0};  // already committed by another instance (rebalance overlap)
+  Counter dead_letters{0};
+  std::array<Counter, kRejectReasonCount> dead_letters_by_reason{};
+  Counter batches_committed{0};
+  Counter pg_retries{0};     // batch attempts that hit an outage and were retried
+  Counter pg_reconnects{0};  // successful reconnections after an outage
+  Counter kafka_errors{0};
+  std::atomic<int> writers_waiting_for_pg{0};  // > 0 while PostgreSQL is unreachable
+  std::atomic<std::int64_t> lag{-1};           // messages behind the high watermark; -1 unknown
+  std::atomic<std::int64_t> first_message_ns{0};
+  std::atomic<std::int64_t> last_commit_ns{0};
+
+  [[nodiscard]] std::uint64_t rows_stored() const noexcept {
+    return predictions_inserted.load() + labels_inserted.load() + labels_pended.load();
+  }
+  [[nodiscard]] std::string dead_letter_breakdown() const;  // "invalid_json=3 out_of_range=1"
+};
+
+std::int64_t monotonic_ns() noexcept;
+
+}  // namespace mlops_ingest

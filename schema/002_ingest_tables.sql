@@ -1,0 +1,44 @@
+-- mlops-ingest's own bookkeeping. All timestamps of events are stored as UTC in the seed's
+-- TIMESTAMP (without time zone) columns; the ingester's own times are TIMESTAMPTZ.
+
+-- Exactly-once: the next Kafka offset to read per (consumer group, topic, partition), written in
+-- the same transaction as the rows it covers. A batch locks its partitions' rows here first and
+-- writes only messages at or past the stored offset, so two instances that both believe they
+-- own a partition (a rebalance in flight) can never store a message twice or skip one.
+CREATE TABLE IF NOT EXISTS ingest_offsets (
+    consumer_group  TEXT        NOT NULL,
+    topic           TEXT        NOT NULL,
+    kafka_partition INTEGER     NOT NULL,
+    next_offset     BIGINT      NOT NULL,   -- -1: no message committed yet
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer_group, topic, kafka_partition)
+);
+
+-- Labels whose prediction is not stored yet. They move to label_store (and out of here) as
+-- soon as the prediction lands, so the foreign key of label_store is never violated.
+CREATE TABLE IF NOT EXISTS label_pending (
+    prediction_id   VARCHAR(255) PRIMARY KEY,
+    true_label      INTEGER CHECK (true_label IN (0,1)),
+    label_timestamp TIMESTAMP,
+    label_source    VARCHAR(100),
+    days_delayed    INTEGER,
+    received_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Events that cannot be stored, with the bytes as received and a reason a person can act on.
+CREATE TABLE IF NOT EXISTS ingest_dead_letters (
+    id               BIGSERIAL PRIMARY KEY,
+    topic            TEXT        NOT NULL,
+    kafka_partition  INTEGER     NOT NULL,
+    kafka_offset     BIGINT      NOT NULL,
+    message_key      BYTEA,
+    payload          BYTEA,                 -- NULL for a tombstone; capped, see payload_bytes
+    payload_bytes    INTEGER     NOT NULL,  -- the original length
+    reason_code      TEXT        NOT NULL,  -- machine-readable, see docs/events.md
+    reason           TEXT        NOT NULL,  -- human-readable, names the field
+    sqlstate         TEXT,                  -- set when PostgreSQL refused the row
+    dead_lettered_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS idx_dead_letters_reason ON ingest_dead_letters(reason_code, dead_lettered_at);
+CREATE INDEX IF NOT EXISTS idx_dead_letters_position ON ingest_dead_letters(topic, kafka_partition, kafka_offset);

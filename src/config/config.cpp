@@ -1,0 +1,245 @@
+#include "mlops_ingest/config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+
+namespace mlops_ingest {
+namespace {
+
+using Setter = std::function<void(Config&, const std::string& key, const std::string& value)>;
+
+struct Setting {
+  const char* key;
+  const char* default_value;
+  const char* help;
+  Setter set;
+};
+
+long long parse_integer(const std::string& key, const std::string& value, long long min,
+                        long long max) {
+  long long v = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, v);
+  if (ec != std::errc() || ptr != end) {
+    throw ConfigError("setting '" + key + "': '" + value + "' is not a whole number");
+  }
+  if (v < min || v > max) {
+    throw ConfigError("setting '" + key + "': " + value + " is outside [" + std::to_string(min) +
+                      ", " + std::to_string(max) + "]");
+  }
+  return v;
+}
+
+template <auto Member>
+Setter text() {
+  return [](Config& c, const std::string& key, const std::string& value) {
+    if (value.empty()) throw ConfigError("setting '" + key + "' must not be empty");
+    c.*Member = value;
+  };
+}
+
+template <auto Member>
+Setter size(long long min, long long max) {
+  return [min, max](Config& c, const std::string& key, const std::string& value) {
+    c.*Member = static_cast<std::size_t>(parse_integer(key, value, min, max));
+  };
+}
+
+template <auto Member>
+Setter millis(long long min, long long max) {
+  return [min, max](Config& c, const std::string& key, const std::string& value) {
+    c.*Member = std::chrono::milliseconds(parse_integer(key, value, min, max));
+  };
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      {"brokers", "localhost:9092", "Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]",
+       text<&Config::brokers>()},
+      {"pg", "", "PostgreSQL connection string or URI (passwords: use PGPASSWORD/PGPASSFILE)",
+       [](Config& c, const std::string&, const std::string& v) { c.pg = v; }},
+      {"group", "mlops-ingest", "Kafka consumer group; also the key of stored offsets",
+       text<&Config::group>()},
+      {"predictions_topic", "predictions", "topic of prediction events",
+       text<&Config::predictions_topic>()},
+      {"labels_topic", "labels", "topic of label events", text<&Config::labels_topic>()},
+      {"auto_offset_reset", "earliest",
+       "where a partition with no stored offset starts: earliest or latest",
+       [](Config& c, const std::string& key, const std::string& v) {
+         if (v != "earliest" && v != "latest") {
+           throw ConfigError("setting '" + key + "': '" + v + "' is not earliest or latest");
+         }
+         c.auto_offset_reset = v;
+       }},
+      {"apply_schema", "true",
+       "create the schema's missing tables at startup (idempotent; false for read-only DDL roles)",
+       [](Config& c, const std::string& key, const std::string& v) {
+         if (v != "true" && v != "false") {
+           throw ConfigError("setting '" + key + "': '" + v + "' is not true or false");
+         }
+         c.apply_schema = v == "true";
+       }},
+      {"writers", "2", "writer threads, each with its own PostgreSQL connection (1-64)",
+       [](Config& c, const std::string& key, const std::string& v) {
+         c.writers = static_cast<int>(parse_integer(key, v, 1, 64));
+       }},
+      {"ring_capacity", "32768", "rows buffered per writer before consumption pauses",
+       size<&Config::ring_capacity>(16, 1 << 24)},
+      {"poll_batch", "2000", "messages taken from librdkafka per consume call",
+       size<&Config::poll_batch>(1, 1 << 20)},
+      {"batch_rows", "10000", "a batch is flushed at this many rows",
+       size<&Config::batch_rows>(1, 1 << 24)},
+      {"batch_bytes", "16777216", "... or at this many bytes of COPY data",
+       size<&Config::batch_bytes>(1024, 1LL << 32)},
+      {"batch_linger_ms", "200", "... or when its oldest row has waited this long",
+       millis<&Config::batch_linger>(1, 60000)},
+      {"max_message_bytes", "1048576", "larger messages are dead-lettered unparsed",
+       size<&Config::max_message_bytes>(64, 1LL << 30)},
+      {"dead_letter_payload_max_bytes", "65536",
+       "payload bytes kept in ingest_dead_letters (the original length is recorded)",
+       size<&Config::dead_letter_payload_max_bytes>(0, 1LL << 30)},
+      {"progress_interval_ms", "5000", "progress line period on stderr; 0 disables it",
+       millis<&Config::progress_interval>(0, 3600000)},
+      {"shutdown_timeout_ms", "10000", "SIGTERM: time allowed to flush and commit in-flight rows",
+       millis<&Config::shutdown_timeout>(0, 3600000)},
+      {"pg_io_timeout_ms", "30000",
+       "a PostgreSQL request with no progress for this long counts as an outage (retried)",
+       millis<&Config::pg_io_timeout>(100, 3600000)},
+      {"retry_backoff_initial_ms", "100", "first retry delay after an outage",
+       millis<&Config::retry_backoff_initial>(1, 600000)},
+      {"retry_backoff_max_ms", "10000", "retry delays double (with jitter) up to this",
+       millis<&Config::retry_backoff_max>(1, 3600000)},
+      {"pending_sweep_interval_ms", "1000",
+       "how often an idle writer moves pending labels whose prediction has arrived",
+       millis<&Config::pending_sweep_interval>(10, 3600000)},
+      {"kafka_commit_interval_ms", "1000",
+       "how often offsets already committed in PostgreSQL are also committed to Kafka",
+       millis<&Config::kafka_commit_interval>(10, 3600000)},
+      {"idle_exit_ms", "0",
+       "if > 0: exit 0 once every assigned partition is caught up and idle this long",
+       millis<&Config::idle_exit>(0, 86400000)},
+  };
+  return table;
+}
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char ch) { return std::isspace(ch) == 0; };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+std::string env_name(const std::string& key) {
+  std::string name = "MLOPS_INGEST_";
+  for (char ch : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+}  // namespace
+
+void apply_setting(Config& config, const std::string& key, const std::string& value) {
+  if (key.rfind("kafka.", 0) == 0 && key.size() > 6) {
+    config.kafka_properties[key.substr(6)] = value;
+    return;
+  }
+  for (const Setting& s : settings()) {
+    if (key == s.key) {
+      s.set(config, key, value);
+      return;
+    }
+  }
+  throw ConfigError("unknown setting '" + key + "' (see config/mlops-ingest.conf)");
+}
+
+void apply_config_file(Config& config, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("cannot read config file '" + path + "'");
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string content = trim(line.substr(0, line.find('#')));
+    if (content.empty()) continue;
+    const auto eq = content.find('=');
+    if (eq == std::string::npos) {
+      throw ConfigError(path + ":" + std::to_string(line_no) + ": expected 'key = value'");
+    }
+    try {
+      apply_setting(config, trim(content.substr(0, eq)), trim(content.substr(eq + 1)));
+    } catch (const ConfigError& e) {
+      throw ConfigError(path + ":" + std::to_string(line_no) + ": " + e.what());
+    }
+  }
+}
+
+void validate(const Config& c) {
+  if (c.predictions_topic == c.labels_topic) {
+    throw ConfigError("settings 'predictions_topic' and 'labels_topic' must differ");
+  }
+  if (c.batch_rows > c.ring_capacity / 2) {
+    throw ConfigError("setting 'batch_rows' (" + std::to_string(c.batch_rows) +
+                      ") must be at most half of 'ring_capacity' (" +
+                      std::to_string(c.ring_capacity) + ") so consumption overlaps a flush");
+  }
+  if (c.retry_backoff_initial > c.retry_backoff_max) {
+    throw ConfigError("setting 'retry_backoff_initial_ms' exceeds 'retry_backoff_max_ms'");
+  }
+}
+
+Config load_config(const std::vector<std::string>& args) {
+  Config config;
+  std::string config_path;
+  if (const char* env = std::getenv("MLOPS_INGEST_CONFIG")) config_path = env;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--config") config_path = args[i + 1];
+  }
+  if (!config_path.empty()) apply_config_file(config, config_path);
+
+  for (const Setting& s : settings()) {
+    if (const char* env = std::getenv(env_name(s.key).c_str())) {
+      try {
+        apply_setting(config, s.key, env);
+      } catch (const ConfigError& e) {
+        throw ConfigError(env_name(s.key) + ": " + e.what());
+      }
+    }
+  }
+  // SASL credentials come from the environment, never from files in the repository.
+  if (const char* user = std::getenv("KAFKA_SASL_USERNAME")) config.kafka_properties["sasl.username"] = user;
+  if (const char* pass = std::getenv("KAFKA_SASL_PASSWORD")) config.kafka_properties["sasl.password"] = pass;
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
+    std::string key = arg.substr(2);
+    std::string value;
+    if (const auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) throw ConfigError("option '" + arg + "' needs a value");
+      value = args[++i];
+    }
+    if (key == "config") continue;
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (key.rfind("kafka_", 0) == 0 && key.find('.') != std::string::npos) key[5] = '.';
+    apply_setting(config, key, value);
+  }
+  validate(config);
+  return config;
+}
+
+const std::vector<SettingDoc>& setting_docs() {
+  static const std::vector<SettingDoc> docs = [] {
+    std::vector<SettingDoc> out;
+    for (const Setting& s : settings()) out.push_back({s.key, s.default_value, s.help});
+    return out;
+  }();
+  return docs;
+}
+
+}  // namespace mlops_ingest

@@ -1,0 +1,33 @@
+#include "mlops_ingest/log.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <string>
+
+namespace mlops_ingest {
+
+void log_line(LogLevel level, std::string_view message) noexcept {
+  try {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[40];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string line = stamp;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ ", static_cast<int>(ms.count()));
+    line += frac;
+    line += level == LogLevel::kInfo ? "INFO  " : level == LogLevel::kWarn ? "WARN  " : "ERROR ";
+    line += message;
+    line += '\n';
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  } catch (...) {
+    // Logging must never take the process down.
+  }
+}
+
+}  // namespace mlops_ingest

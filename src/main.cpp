@@ -1,0 +1,206 @@
+// mlops-ingest: Kafka → PostgreSQL ingester for the MLOps prediction/label store.
+// This file only parses the command line and hands over to the core library.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pipeline/ingester.hpp"
+
+using namespace mlops_ingest;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  mlops-ingest run --brokers HOST:PORT --pg DSN [--group G] [--predictions-topic T]
+                   [--labels-topic T] [--config FILE] [--<setting> VALUE ...]
+      Consume both topics into PostgreSQL, exactly once. Every setting (see `settings`) is
+      also MLOPS_INGEST_<SETTING> in the environment and `setting = value` in a config file.
+  mlops-ingest schema apply --pg DSN
+      Create the seed's tables and the ingester's own, idempotently.
+  mlops-ingest dev-broker [--partitions N] [--topics predictions,labels] [--brokers N]
+      Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
+  mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
+                   [--early-label-ratio F] [--duplicate-ratio F] [--invalid-ratio F]
+                   [--csv FILE] [--throttle-pg DSN --throttle-group G --max-backlog N]
+      Produce synthetic prediction and label events; prints what must end up stored.
+  mlops-ingest settings
+      List every setting with its default.
+)";
+
+std::atomic<int> g_signals{0};
+std::atomic<Ingester*> g_ingester{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  // A second signal while draining: leave at once. Nothing is corrupted: uncommitted batches are
+  // simply not in PostgreSQL, and their offsets were not stored either.
+  if (g_signals.fetch_add(1) >= 1) _exit(130);
+  if (Ingester* ingester = g_ingester.load()) ingester->request_stop();
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// --key value / --key=value pairs for the tool subcommands.
+std::map<std::string, std::string> parse_flags(const std::vector<std::string>& args,
+                                               const std::vector<std::string>& known) {
+  std::map<std::string, std::string> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string key = args[i];
+    if (key.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + key + "'");
+    key = key.substr(2);
+    std::string value;
+    if (const auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
+      value = args[++i];
+    }
+    bool ok = false;
+    for (const auto& k : known) ok = ok || k == key;
+    if (!ok) throw ConfigError("unknown option '--" + key + "'");
+    flags[key] = value;
+  }
+  return flags;
+}
+
+double to_ratio(const std::string& name, const std::string& v) {
+  std::size_t used = 0;
+  const double d = std::stod(v, &used);
+  if (used != v.size() || d < 0 || d > 1) throw ConfigError("--" + name + ": '" + v + "' is not in [0,1]");
+  return d;
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  const Config config = load_config(args);
+  if (config.apply_schema) pg::apply_schema(config.pg);
+  Ingester ingester(config);
+  g_ingester = &ingester;
+  install_signal_handlers();
+  const int rc = ingester.run();
+  g_ingester = nullptr;
+  return rc;
+}
+
+int cmd_schema(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "apply") throw ConfigError("usage: mlops-ingest schema apply --pg DSN");
+  const auto flags = parse_flags({args.begin() + 1, args.end()}, {"pg"});
+  const auto it = flags.find("pg");
+  pg::apply_schema(it == flags.end() ? std::string() : it->second);
+  std::printf("schema applied\n");
+  return 0;
+}
+
+int cmd_dev_broker(const std::vector<std::string>& args) {
+  const auto flags = parse_flags(args, {"partitions", "topics", "brokers"});
+  const int partitions = flags.count("partitions") ? std::stoi(flags.at("partitions")) : 16;
+  const int brokers = flags.count("brokers") ? std::stoi(flags.at("brokers")) : 1;
+  std::vector<std::string> topics;
+  std::stringstream list(flags.count("topics") ? flags.at("topics") : "predictions,labels");
+  for (std::string t; std::getline(list, t, ',');) {
+    if (!t.empty()) topics.push_back(t);
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the broker's threads start
+  kafka::DevBroker broker(topics, partitions, brokers);
+  std::printf("%s\n", broker.bootstrap_servers().c_str());
+  std::fflush(stdout);
+  log_info("embedded Kafka broker at " + broker.bootstrap_servers() + " (" + std::to_string(partitions) +
+           " partitions per topic); stop with SIGTERM");
+  int sig = 0;
+  sigwait(&set, &sig);
+  return 0;
+}
+
+int cmd_produce(const std::vector<std::string>& args) {
+  const auto flags = parse_flags(args, {"brokers", "predictions", "seed", "label-ratio", "early-label-ratio",
+                                        "duplicate-ratio", "invalid-ratio", "csv", "throttle-pg",
+                                        "throttle-group", "max-backlog", "predictions-topic", "labels-topic",
+                                        "compression"});
+  kafka::GeneratorOptions o;
+  auto get = [&](const char* k, const std::string& def) { return flags.count(k) ? flags.at(k) : def; };
+  o.brokers = get("brokers", "localhost:9092");
+  o.predictions = std::stoull(get("predictions", "100000"));
+  o.seed = std::stoull(get("seed", "1"));
+  o.label_ratio = to_ratio("label-ratio", get("label-ratio", "0.8"));
+  o.early_label_ratio = to_ratio("early-label-ratio", get("early-label-ratio", "0.05"));
+  o.duplicate_ratio = to_ratio("duplicate-ratio", get("duplicate-ratio", "0.01"));
+  o.invalid_ratio = to_ratio("invalid-ratio", get("invalid-ratio", "0"));
+  o.csv_path = get("csv", "");
+  o.throttle_pg = get("throttle-pg", "");
+  o.throttle_group = get("throttle-group", "mlops-ingest");
+  o.max_backlog = std::stoll(get("max-backlog", "8000"));
+  o.predictions_topic = get("predictions-topic", "predictions");
+  o.labels_topic = get("labels-topic", "labels");
+  o.compression = get("compression", "lz4");
+  const kafka::GeneratorReport r = kafka::produce_events(o);
+  std::printf(
+      "predictions_sent=%llu labels_sent=%llu unique_predictions=%llu unique_labels=%llu "
+      "duplicate_predictions=%llu duplicate_labels=%llu early_labels=%llu invalid_events=%llu seconds=%.2f\n",
+      static_cast<unsigned long long>(r.predictions_sent), static_cast<unsigned long long>(r.labels_sent),
+      static_cast<unsigned long long>(r.unique_predictions), static_cast<unsigned long long>(r.unique_labels),
+      static_cast<unsigned long long>(r.duplicate_predictions), static_cast<unsigned long long>(r.duplicate_labels),
+      static_cast<unsigned long long>(r.early_labels), static_cast<unsigned long long>(r.invalid_events), r.seconds);
+  return 0;
+}
+
+int cmd_settings() {
+  for (const SettingDoc& d : setting_docs()) {
+    std::printf("%-30s default %-14s %s\n", d.key.c_str(), d.default_value.empty() ? "\"\"" : d.default_value.c_str(),
+                d.help.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "run") return cmd_run(args);
+    if (command == "schema") return cmd_schema(args);
+    if (command == "dev-broker") return cmd_dev_broker(args);
+    if (command == "produce") return cmd_produce(args);
+    if (command == "settings") return cmd_settings();
+    if (command == "help" || command == "--help" || command == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "unknown command '%s'\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "mlops-ingest: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mlops-ingest: %s\n", e.what());
+    return 1;
+  }
+}

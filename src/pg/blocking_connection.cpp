@@ -1,0 +1,41 @@
+#include "mlops_ingest/pg/blocking_connection.hpp"
+
+namespace mlops_ingest::pg {
+
+BlockingConnection::BlockingConnection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw PgError("connecting to PostgreSQL: " + message, "");
+  }
+}
+
+PgResult BlockingConnection::exec(const std::string& sql) {
+  PgResult result(PQexec(conn_.get(), sql.c_str()));
+  if (!result) throw PgError(PQerrorMessage(conn_.get()), "");
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR) {
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    std::string message = PQresultErrorMessage(result.get());
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw PgError(std::move(message), state != nullptr ? state : "");
+  }
+  if (PQstatus(conn_.get()) != CONNECTION_OK) throw PgError(PQerrorMessage(conn_.get()), "");
+  return result;
+}
+
+std::string BlockingConnection::query_value(const std::string& sql) {
+  PgResult result = exec(sql);
+  if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return {};
+  return PQgetvalue(result.get(), 0, 0);
+}
+
+std::string BlockingConnection::escape_literal(std::string_view text) const {
+  char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
+  if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");
+  std::string out(escaped);
+  PQfreemem(escaped);
+  return out;
+}
+
+}  // namespace mlops_ingest::pg

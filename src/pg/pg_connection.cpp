@@ -1,0 +1,195 @@
+#include "mlops_ingest/pg/pg_connection.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <cstdlib>
+
+namespace mlops_ingest::pg {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+
+std::uint64_t affected_rows(const PGresult* result) noexcept {
+  const char* text = PQcmdTuples(const_cast<PGresult*>(result));
+  std::uint64_t n = 0;
+  if (text != nullptr) std::from_chars(text, text + std::char_traits<char>::length(text), n);
+  return n;
+}
+
+PgConnection::PgConnection(asio::io_context& io, std::string dsn,
+                           std::chrono::milliseconds io_timeout)
+    : io_(io), dsn_(std::move(dsn)), io_timeout_(io_timeout), timer_(io) {}
+
+PgConnection::~PgConnection() { close(); }
+
+bool PgConnection::connected() const noexcept {
+  return conn_ && PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+void PgConnection::close() noexcept {
+  if (socket_) {
+    // libpq owns the descriptor; asio must not close it.
+    socket_->release();
+    socket_.reset();
+  }
+  socket_fd_ = -1;
+  conn_.reset();
+}
+
+void PgConnection::attach_socket() {
+  const int fd = PQsocket(conn_.get());
+  if (fd == socket_fd_ && socket_) return;
+  if (socket_) socket_->release();
+  socket_.emplace(io_, fd);
+  socket_fd_ = fd;
+}
+
+void PgConnection::throw_connection_error(std::string_view what) {
+  std::string message(what);
+  if (conn_) {
+    const char* detail = PQerrorMessage(conn_.get());
+    if (detail != nullptr && *detail != '\0') {
+      message += ": ";
+      message += detail;
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    }
+  }
+  close();
+  throw PgError(std::move(message), "");  // no SQLSTATE: an outage
+}
+
+asio::awaitable<void> PgConnection::wait_socket(Wait what) {
+  // A deadline that cancels the wait turns a frozen or unreachable server into an error the
+  // caller retries, instead of a thread parked forever.
+  bool timed_out = false;
+  timer_.expires_after(io_timeout_);
+  timer_.async_wait([this, &timed_out](const boost::system::error_code& ec) {
+    if (!ec && socket_) {
+      timed_out = true;
+      socket_->cancel();
+    }
+  });
+  boost::system::error_code ec;
+  co_await socket_->async_wait(what == Wait::kRead ? asio::posix::stream_descriptor::wait_read
+                                                   : asio::posix::stream_descriptor::wait_write,
+                               asio::redirect_error(use_awaitable, ec));
+  timer_.cancel();
+  if (timed_out) {
+    throw_connection_error("PostgreSQL made no progress for " +
+                           std::to_string(io_timeout_.count()) + " ms");
+  }
+  if (ec) throw_connection_error("waiting on the PostgreSQL socket failed: " + ec.message());
+}
+
+asio::awaitable<void> PgConnection::connect() {
+  close();
+  conn_.reset(PQconnectStart(dsn_.c_str()));
+  if (!conn_) throw PgError("out of memory creating a PostgreSQL connection", "");
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_connection_error("connecting to PostgreSQL");
+  PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+  while (poll != PGRES_POLLING_OK) {
+    if (poll == PGRES_POLLING_FAILED) throw_connection_error("connecting to PostgreSQL");
+    attach_socket();
+    co_await wait_socket(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite);
+    poll = PQconnectPoll(conn_.get());
+  }
+  attach_socket();
+  if (PQsetnonblocking(conn_.get(), 1) != 0) throw_connection_error("PQsetnonblocking");
+}
+
+asio::awaitable<void> PgConnection::flush() {
+  for (;;) {
+    const int rc = PQflush(conn_.get());
+    if (rc == 0) co_return;
+    if (rc < 0) throw_connection_error("sending to PostgreSQL");
+    co_await wait_socket(Wait::kWrite);
+    // The server may have answered meanwhile (an error during COPY): read it so that both
+    // sides never wait on each other's full buffers.
+    if (PQconsumeInput(conn_.get()) == 0) throw_connection_error("reading from PostgreSQL");
+  }
+}
+
+asio::awaitable<PgResult> PgConnection::next_result() {
+  while (PQisBusy(conn_.get()) != 0) {
+    co_await wait_socket(Wait::kRead);
+    if (PQconsumeInput(conn_.get()) == 0) throw_connection_error("reading from PostgreSQL");
+  }
+  co_return PgResult(PQgetResult(conn_.get()));
+}
+
+asio::awaitable<std::vector<PgResult>> PgConnection::drain_results(std::vector<PgResult> results) {
+  std::optional<PgError> first_error;
+  for (;;) {
+    PgResult result = co_await next_result();
+    if (!result) break;
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status == PGRES_FATAL_ERROR && !first_error) {
+      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+      std::string message = PQresultErrorMessage(result.get());
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+      first_error.emplace(std::move(message), state != nullptr ? state : "");
+    } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+      // Only copy_in() expects COPY; anywhere else it is a protocol misuse: drop the connection.
+      throw_connection_error("unexpected COPY state");
+    }
+    results.push_back(std::move(result));
+  }
+  if (!connected()) throw_connection_error("PostgreSQL connection lost");
+  if (first_error) throw *first_error;
+  co_return results;
+}
+
+asio::awaitable<std::vector<PgResult>> PgConnection::exec(const std::string& sql) {
+  if (!connected()) throw PgError("not connected to PostgreSQL", "");
+  if (PQsendQuery(conn_.get(), sql.c_str()) == 0) throw_connection_error("sending a query");
+  co_await flush();
+  co_return co_await drain_results({});
+}
+
+asio::awaitable<std::uint64_t> PgConnection::copy_in(const std::string& copy_sql,
+                                                     const std::vector<std::string_view>& chunks) {
+  if (!connected()) throw PgError("not connected to PostgreSQL", "");
+  if (PQsendQuery(conn_.get(), copy_sql.c_str()) == 0) throw_connection_error("sending COPY");
+  co_await flush();
+  PgResult start = co_await next_result();
+  if (!start) throw_connection_error("COPY returned no result");
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    // The COPY statement itself failed (missing table...): collect it as an error.
+    std::vector<PgResult> first;
+    first.push_back(std::move(start));
+    // Re-inspect through the common path so the SQLSTATE is classified in one place.
+    const char* state = PQresultErrorField(first.front().get(), PG_DIAG_SQLSTATE);
+    std::string message = PQresultErrorMessage(first.front().get());
+    co_await drain_results({});
+    throw PgError(std::move(message), state != nullptr ? state : "");
+  }
+  for (const std::string_view chunk : chunks) {
+    for (;;) {
+      const int rc = PQputCopyData(conn_.get(), chunk.data(), static_cast<int>(chunk.size()));
+      if (rc == 1) break;
+      if (rc < 0) throw_connection_error("sending COPY data");
+      co_await wait_socket(Wait::kWrite);  // rc == 0: libpq's buffer is full
+      if (PQflush(conn_.get()) < 0) throw_connection_error("sending COPY data");
+    }
+  }
+  for (;;) {
+    const int rc = PQputCopyEnd(conn_.get(), nullptr);
+    if (rc == 1) break;
+    if (rc < 0) throw_connection_error("ending COPY");
+    co_await wait_socket(Wait::kWrite);
+  }
+  co_await flush();
+  std::vector<PgResult> results = co_await drain_results({});
+  co_return results.empty() ? 0 : affected_rows(results.back().get());
+}
+
+std::string PgConnection::escape_literal(std::string_view text) const {
+  char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
+  if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");
+  std::string out(escaped);
+  PQfreemem(escaped);
+  return out;
+}
+
+}  // namespace mlops_ingest::pg

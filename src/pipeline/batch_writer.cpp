@@ -1,0 +1,565 @@
+#include "mlops_ingest/pipeline/batch_writer.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/pg/copy_encoder.hpp"
+#include "mlops_ingest/pg/pg_connection.hpp"
+#include "mlops_ingest/pipeline/row_encoder.hpp"
+
+namespace mlops_ingest {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using pg::PgError;
+
+namespace {
+
+constexpr std::string_view kStagePredictions = "mlops_stage_predictions";
+constexpr std::string_view kStageLabels = "mlops_stage_labels";
+
+// Staging tables use unconstrained types so that a value the real table refuses fails at the
+// INSERT ... SELECT, where bisection can isolate the row, not while staging the whole batch.
+constexpr std::string_view kPrepareSession =
+    "SET TimeZone = 'UTC';"
+    "SET application_name = 'mlops-ingest';"
+    "CREATE TEMP TABLE IF NOT EXISTS mlops_stage_predictions ("
+    "  seq integer, prediction_id text, created_at timestamp, model_version text,"
+    "  model_stage text, prediction integer, probability float8, age integer,"
+    "  debt_ratio float8, monthly_income float8, number_dependents integer,"
+    "  request_source text, response_time_ms integer) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS mlops_stage_labels ("
+    "  seq integer, prediction_id text, true_label integer, label_timestamp timestamp,"
+    "  label_source text, days_delayed integer) ON COMMIT DELETE ROWS;";
+
+// days_delayed, when the event did not say: whole days between prediction and label.
+constexpr std::string_view kDaysDelayed =
+    "floor(extract(epoch FROM (%.label_timestamp - p.created_at)) / 86400)::integer";
+
+std::string days_delayed_expr(std::string_view alias) {
+  std::string expr(kDaysDelayed);
+  expr.replace(expr.find('%'), 1, alias);
+  return expr;
+}
+
+// Moves pending labels whose prediction is stored into label_store. SKIP LOCKED: two writers
+// sweeping at once split the work instead of waiting on (or deadlocking with) each other.
+std::string sweep_sql() {
+  return "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
+         "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
+         "  FOR UPDATE OF lp SKIP LOCKED), "
+         "moved AS (DELETE FROM label_pending lp USING ready r "
+         "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) "
+         "INSERT INTO label_store (" + std::string(kLabelColumns) + ") "
+         "SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, "
+         "  COALESCE(m.days_delayed, " + days_delayed_expr("m") + ") "
+         "FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
+         "ON CONFLICT (prediction_id) DO NOTHING";
+}
+
+struct PartitionState {
+  TopicKind topic;
+  std::int32_t partition;
+  std::int64_t stored = -1;     // next_offset in ingest_offsets when the batch locked it
+  std::int64_t threshold = -1;  // first offset this batch may still write
+};
+
+// What a committed batch changed; added to the shared stats only after COMMIT succeeds.
+struct BatchOutcome {
+  std::uint64_t predictions = 0, prediction_duplicates = 0;
+  std::uint64_t labels = 0, labels_pended = 0, labels_released = 0, label_duplicates = 0;
+  std::uint64_t stale = 0, dead_letters = 0;
+  std::array<std::uint64_t, kRejectReasonCount> by_reason{};
+};
+
+// Open-addressing set of prediction_ids within one batch (views into ring slots, which stay
+// put until the batch is released): no allocation per row, unlike std::unordered_set.
+class BatchIdSet {
+ public:
+  void reset(std::size_t expected) {
+    std::size_t want = 16;
+    while (want < expected * 2) want <<= 1;
+    if (table_.size() != want) table_.assign(want, {});
+    else std::fill(table_.begin(), table_.end(), std::string_view{});
+  }
+  // True if `id` was not in the set (and inserts it).
+  bool insert(std::string_view id) {
+    const std::size_t mask = table_.size() - 1;
+    for (std::size_t i = std::hash<std::string_view>{}(id) & mask;; i = (i + 1) & mask) {
+      if (table_[i].data() == nullptr) {
+        table_[i] = id;
+        return true;
+      }
+      if (table_[i] == id) return false;
+    }
+  }
+
+ private:
+  std::vector<std::string_view> table_;
+};
+
+}  // namespace
+
+class BatchWriter::Session {
+ public:
+  explicit Session(BatchWriter& owner)
+      : w_(owner),
+        cfg_(owner.config_),
+        conn_(io_, owner.config_.pg, owner.config_.pg_io_timeout),
+        rng_(std::random_device{}() + static_cast<unsigned>(owner.id_)) {}
+
+  void run() {
+    asio::co_spawn(io_, main_loop(), [this](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        log_error("writer " + std::to_string(w_.id_) + " stopped on an unexpected error: " + e.what());
+      }
+      w_.failed_ = true;
+    });
+    io_.run();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  [[nodiscard]] bool should_abort() const {
+    if (w_.abort_requested_.load()) return true;
+    return w_.stop_requested_.load() && monotonic_ns() > w_.stop_deadline_ns_.load();
+  }
+
+  awaitable<void> sleep_for(std::chrono::nanoseconds d) {
+    asio::steady_timer timer(io_);
+    timer.expires_after(d);
+    co_await timer.async_wait(use_awaitable);
+  }
+
+  awaitable<void> main_loop() {
+    auto& ring = w_.ring_;
+    while (!should_abort()) {
+      const std::size_t n = co_await gather();
+      if (n == 0) {
+        if (w_.stop_requested_.load() && ring.consumer_refresh() == 0) break;
+        co_await idle_sweep();
+        continue;
+      }
+      if (!co_await commit_with_retries(n)) break;  // aborted: leave the batch uncommitted
+      ring.consumer_release(n);
+    }
+    conn_.close();
+    w_.finished_ = true;
+  }
+
+  // Waits until the ring holds a full batch (rows or bytes) or its oldest row has lingered;
+  // returns how many slots from the head form the batch (0: nothing to do now).
+  awaitable<std::size_t> gather() {
+    auto& ring = w_.ring_;
+    std::size_t counted = 0, bytes = 0;
+    Clock::time_point first_seen{};
+    for (;;) {
+      const std::size_t available = ring.consumer_refresh();
+      while (counted < available && counted < cfg_.batch_rows && bytes < cfg_.batch_bytes) {
+        bytes += ring.consumer_peek(counted).tuple.size();
+        ++counted;
+      }
+      if (counted >= cfg_.batch_rows || bytes >= cfg_.batch_bytes) co_return counted;
+      if (counted > 0 && first_seen == Clock::time_point{}) first_seen = Clock::now();
+      if (w_.stop_requested_.load() || should_abort()) co_return counted;
+      if (counted > 0 && Clock::now() - first_seen >= cfg_.batch_linger) co_return counted;
+      if (counted == 0 && Clock::now() - last_sweep_ >= cfg_.pending_sweep_interval) co_return 0;
+      co_await sleep_for(std::chrono::microseconds(500));
+    }
+  }
+
+  std::chrono::milliseconds next_backoff() {
+    // Exponential backoff with "equal jitter": half the delay fixed, half random.
+    const auto cap = cfg_.retry_backoff_max.count();
+    const auto base = std::min<long long>(cap, cfg_.retry_backoff_initial.count() << std::min(attempt_, 20));
+    ++attempt_;
+    std::uniform_int_distribution<long long> jitter(0, std::max<long long>(base / 2, 1));
+    return std::chrono::milliseconds(base / 2 + jitter(rng_));
+  }
+
+  awaitable<void> ensure_connected() {
+    if (conn_.connected()) co_return;
+    co_await conn_.connect();
+    co_await conn_.exec(std::string(kPrepareSession));
+    if (ever_connected_) {
+      ++w_.stats_.pg_reconnects;
+      log_info("writer " + std::to_string(w_.id_) + ": reconnected to PostgreSQL");
+    }
+    ever_connected_ = true;
+  }
+
+  void enter_outage(const PgError& e) {
+    ++w_.stats_.pg_retries;
+    if (!waiting_for_pg_) {
+      waiting_for_pg_ = true;
+      ++w_.stats_.writers_waiting_for_pg;
+    }
+    log_warn("writer " + std::to_string(w_.id_) + ": PostgreSQL unavailable, will retry (" +
+             (e.sqlstate().empty() ? std::string() : "SQLSTATE " + e.sqlstate() + ": ") + e.what() + ")");
+  }
+
+  void leave_outage() {
+    attempt_ = 0;
+    if (waiting_for_pg_) {
+      waiting_for_pg_ = false;
+      --w_.stats_.writers_waiting_for_pg;
+    }
+  }
+
+  // Returns false when aborted before the batch could commit.
+  awaitable<bool> commit_with_retries(std::size_t n) {
+    for (;;) {
+      if (should_abort()) co_return false;
+      try {
+        co_await ensure_connected();
+        co_await commit_batch(n);
+        leave_outage();
+        co_return true;
+      } catch (const PgError& e) {
+        // Rejections of single rows are handled inside commit_batch; whatever arrives here is an
+        // outage or a problem an operator must fix. The batch stays in the ring and is retried.
+        enter_outage(e);
+        conn_.close();
+      }
+      co_await sleep_for(next_backoff());
+    }
+  }
+
+  awaitable<void> idle_sweep() {
+    last_sweep_ = Clock::now();
+    try {
+      co_await ensure_connected();
+      std::vector<pg::PgResult> results = co_await conn_.exec(sweep_sql());
+      const std::uint64_t moved = pg::affected_rows(results.back().get());
+      w_.stats_.labels_released += moved;
+      leave_outage();
+    } catch (const PgError& e) {
+      if (e.is_retryable()) {
+        enter_outage(e);
+        conn_.close();
+      } else {
+        log_warn("pending-label sweep refused by PostgreSQL: " + std::string(e.what()));
+      }
+    }
+  }
+
+  PartitionState& partition_of(const Envelope& env) {
+    for (PartitionState& p : partitions_) {
+      if (p.topic == env.topic && p.partition == env.partition) return p;
+    }
+    partitions_.push_back({env.topic, env.partition});
+    return partitions_.back();
+  }
+
+  [[nodiscard]] const std::string& topic_name(TopicKind t) const {
+    return t == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
+  }
+
+  std::string partition_tuples(bool with_offsets) {
+    std::string out;
+    for (const PartitionState& p : partitions_) {
+      if (with_offsets && p.threshold <= p.stored) continue;
+      if (!out.empty()) out += ',';
+      out += '(';
+      out += conn_.escape_literal(topic_name(p.topic));
+      out += ',';
+      out += std::to_string(p.partition);
+      if (with_offsets) {
+        out += ',';
+        out += std::to_string(p.threshold);
+      }
+      out += ')';
+    }
+    return out;
+  }
+
+  // Locks this batch's partitions in ingest_offsets (creating missing rows) and reads where each
+  // stands. Locking first serialises two instances that both think they own a partition.
+  awaitable<void> lock_offsets() {
+    const std::string group = conn_.escape_literal(cfg_.group);
+    std::string sql = "BEGIN; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
+                      "SELECT " + group + ", t, p, -1 FROM (VALUES " + partition_tuples(false) +
+                      ") AS v(t, p) ON CONFLICT DO NOTHING; "
+                      "SELECT topic, kafka_partition, next_offset FROM ingest_offsets WHERE consumer_group = " +
+                      group + " AND (topic, kafka_partition) IN (" + partition_tuples(false) +
+                      ") ORDER BY topic, kafka_partition FOR UPDATE";
+    std::vector<pg::PgResult> results = co_await conn_.exec(sql);
+    const PGresult* rows = results.back().get();
+    for (int r = 0; r < PQntuples(rows); ++r) {
+      const std::string_view topic = PQgetvalue(rows, r, 0);
+      const auto partition = static_cast<std::int32_t>(std::stol(PQgetvalue(rows, r, 1)));
+      const std::int64_t next = std::stoll(PQgetvalue(rows, r, 2));
+      for (PartitionState& p : partitions_) {
+        if (p.partition == partition && topic_name(p.topic) == topic) p.stored = p.threshold = next;
+      }
+    }
+  }
+
+  // COPY one range of staged rows and insert it; on a data error bisect down to the rows
+  // PostgreSQL refuses and dead-letter exactly those.
+  awaitable<void> insert_staged(const std::vector<std::uint32_t>& seqs, std::size_t lo, std::size_t hi,
+                                bool labels, BatchOutcome& out) {
+    if (lo >= hi) co_return;
+    const std::string lo_seq = std::to_string(seqs[lo]);
+    const std::string hi_seq = std::to_string(seqs[hi - 1]);
+    chunks_.clear();
+    stage_buf_.clear();
+    stage_buf_.append(pg::kCopyHeader);
+    for (std::size_t k = lo; k < hi; ++k) {
+      const Envelope& env = w_.ring_.consumer_peek(seqs[k]);
+      pg::CopyTupleWriter tw(stage_buf_);
+      tw.put16(static_cast<std::uint16_t>(pg::read_be16(env.tuple.data()) + 1));
+      tw.int4(static_cast<std::int32_t>(seqs[k]));
+      stage_buf_.append(env.tuple, 2, std::string::npos);
+    }
+    stage_buf_.append(pg::kCopyTrailer);
+    chunks_.push_back(stage_buf_);
+    const std::string_view stage = labels ? kStageLabels : kStagePredictions;
+    const std::string_view columns = labels ? kLabelColumns : kPredictionColumns;
+    const std::string range = " WHERE s.seq BETWEEN " + lo_seq + " AND " + hi_seq + " ";
+    try {
+      co_await conn_.exec("SAVEPOINT stage");
+      co_await conn_.copy_in("COPY " + std::string(stage) + " (seq, " + std::string(columns) +
+                                 ") FROM STDIN (FORMAT binary)", chunks_);
+      if (!labels) {
+        std::vector<pg::PgResult> r = co_await conn_.exec(
+            "INSERT INTO prediction_logs (" + std::string(columns) + ") SELECT " + std::string(columns) +
+            " FROM mlops_stage_predictions s" + range + "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; "
+            "RELEASE SAVEPOINT stage");
+        const std::uint64_t inserted = pg::affected_rows(r.front().get());
+        out.predictions += inserted;
+        out.prediction_duplicates += (hi - lo) - inserted;
+      } else {
+        std::vector<pg::PgResult> r = co_await conn_.exec(
+            "INSERT INTO label_store (" + std::string(columns) + ") "
+            "SELECT s.prediction_id, s.true_label, s.label_timestamp, s.label_source, "
+            "COALESCE(s.days_delayed, " + days_delayed_expr("s") + ") "
+            "FROM mlops_stage_labels s JOIN prediction_logs p ON p.prediction_id = s.prediction_id" +
+            range + "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; "
+            "INSERT INTO label_pending (" + std::string(columns) + ") SELECT " + std::string(columns) +
+            " FROM mlops_stage_labels s" + range +
+            "AND NOT EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = s.prediction_id) "
+            "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; RELEASE SAVEPOINT stage");
+        const std::uint64_t stored = pg::affected_rows(r[0].get());
+        const std::uint64_t pended = pg::affected_rows(r[1].get());
+        out.labels += stored;
+        out.labels_pended += pended;
+        out.label_duplicates += (hi - lo) - stored - pended;
+      }
+    } catch (const PgError& e) {
+      if (e.is_retryable()) throw;
+      pending_error_ = e;  // handled below: co_await is not allowed inside a handler
+    }
+    if (pending_error_) {
+      const PgError error = *std::exchange(pending_error_, std::nullopt);
+      co_await conn_.exec("ROLLBACK TO SAVEPOINT stage; RELEASE SAVEPOINT stage");
+      if (hi - lo == 1) {
+        reject_row(w_.ring_.consumer_peek(seqs[lo]), error, out);
+      } else {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        co_await insert_staged(seqs, lo, mid, labels, out);
+        co_await insert_staged(seqs, mid, hi, labels, out);
+      }
+    }
+  }
+
+  void reject_row(const Envelope& env, const PgError& error, BatchOutcome& out) {
+    std::string message = "PostgreSQL refused the row: ";
+    message += error.what();
+    DeadLetter letter{topic_name(env.topic), env.partition, env.offset,
+                      env.key.empty() ? std::nullopt : std::optional<std::string_view>(env.key),
+                      std::string_view(env.payload), RejectReason::kDatabaseRejected, message,
+                      std::string_view(error.sqlstate())};
+    rejected_.emplace_back();
+    encode_dead_letter(letter, cfg_.dead_letter_payload_max_bytes, rejected_.back());
+    ++out.dead_letters;
+    ++out.by_reason[static_cast<std::size_t>(RejectReason::kDatabaseRejected)];
+  }
+
+  awaitable<void> commit_batch(std::size_t n) {
+    auto& ring = w_.ring_;
+    partitions_.clear();
+    rejected_.clear();
+    pending_error_.reset();
+    for (std::size_t i = 0; i < n; ++i) partition_of(ring.consumer_peek(i));
+
+    co_await lock_offsets();
+
+    // Decide which slots this transaction writes: only offsets at or past what is stored (and
+    // each offset once, should a re-assignment have queued a partition's messages twice).
+    BatchOutcome out;
+    predictions_.clear();
+    labels_.clear();
+    letters_.clear();
+    ids_.reset(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Envelope& env = ring.consumer_peek(i);
+      PartitionState& p = partition_of(env);
+      if (env.offset < p.threshold) {
+        ++out.stale;
+        continue;
+      }
+      p.threshold = env.offset + 1;
+      switch (env.kind) {
+        case EnvelopeKind::kPrediction:
+          if (ids_.insert(tuple_prediction_id(env.tuple))) {
+            predictions_.push_back(static_cast<std::uint32_t>(i));
+          } else {
+            ++out.prediction_duplicates;
+          }
+          break;
+        case EnvelopeKind::kLabel:
+          labels_.push_back(static_cast<std::uint32_t>(i));
+          break;
+        case EnvelopeKind::kDeadLetter:
+          letters_.push_back(static_cast<std::uint32_t>(i));
+          ++out.dead_letters;
+          ++out.by_reason[static_cast<std::size_t>(env.reason)];
+          break;
+      }
+    }
+
+    if (!predictions_.empty()) co_await write_predictions(out);
+    if (!labels_.empty()) co_await insert_staged(labels_, 0, labels_.size(), true, out);
+    if (!letters_.empty() || !rejected_.empty()) co_await write_dead_letters();
+    if (out.predictions > 0) {
+      // Labels parked earlier may be waiting for the predictions just written.
+      std::vector<pg::PgResult> r = co_await conn_.exec("SAVEPOINT sweep; " + sweep_sql() + "; RELEASE SAVEPOINT sweep");
+      out.labels_released += pg::affected_rows(r[1].get());
+    }
+
+    std::string finish;
+    const std::string advanced = partition_tuples(true);
+    if (!advanced.empty()) {
+      finish = "UPDATE ingest_offsets o SET next_offset = v.n, updated_at = now() FROM (VALUES " + advanced +
+               ") AS v(t, p, n) WHERE o.consumer_group = " + conn_.escape_literal(cfg_.group) +
+               " AND o.topic = v.t AND o.kafka_partition = v.p; ";
+    }
+    finish += "COMMIT";
+    std::vector<pg::PgResult> r = co_await conn_.exec(finish);
+    if (std::string_view(PQcmdStatus(r.back().get())) != "COMMIT") {
+      throw PgError("the batch transaction was rolled back by the server", "40000");
+    }
+
+    for (const PartitionState& p : partitions_) {
+      if (p.threshold > p.stored) w_.ledger_.record(p.topic, p.partition, p.threshold);
+    }
+    publish(out);
+  }
+
+  awaitable<void> write_predictions(BatchOutcome& out) {
+    // Fast path: COPY straight into prediction_logs. Only a batch that hits an already stored
+    // prediction_id (a replay, a producer retry) or a row the server refuses takes the staging
+    // path — measured in docs/benchmarks.md.
+    auto& ring = w_.ring_;
+    chunks_.clear();
+    chunks_.push_back(pg::kCopyHeader);
+    for (std::uint32_t i : predictions_) chunks_.push_back(ring.consumer_peek(i).tuple);
+    chunks_.push_back(pg::kCopyTrailer);
+    bool fallback = false;
+    try {
+      co_await conn_.exec("SAVEPOINT fast");
+      const std::uint64_t copied = co_await conn_.copy_in(
+          "COPY prediction_logs (" + std::string(kPredictionColumns) + ") FROM STDIN (FORMAT binary)", chunks_);
+      co_await conn_.exec("RELEASE SAVEPOINT fast");
+      out.predictions += copied;
+    } catch (const PgError& e) {
+      if (e.is_retryable()) throw;
+      fallback = true;
+    }
+    if (fallback) {
+      co_await conn_.exec("ROLLBACK TO SAVEPOINT fast; RELEASE SAVEPOINT fast");
+      co_await insert_staged(predictions_, 0, predictions_.size(), false, out);
+    }
+  }
+
+  awaitable<void> write_dead_letters() {
+    chunks_.clear();
+    chunks_.push_back(pg::kCopyHeader);
+    for (std::uint32_t i : letters_) chunks_.push_back(w_.ring_.consumer_peek(i).tuple);
+    for (const std::string& t : rejected_) chunks_.push_back(t);
+    chunks_.push_back(pg::kCopyTrailer);
+    co_await conn_.copy_in("COPY ingest_dead_letters (" + std::string(kDeadLetterColumns) +
+                               ") FROM STDIN (FORMAT binary)", chunks_);
+  }
+
+  void publish(const BatchOutcome& out) {
+    IngestStats& s = w_.stats_;
+    s.predictions_inserted += out.predictions;
+    s.prediction_duplicates += out.prediction_duplicates;
+    s.labels_inserted += out.labels;
+    s.labels_pended += out.labels_pended;
+    s.labels_released += out.labels_released;
+    s.label_duplicates += out.label_duplicates;
+    s.stale_skipped += out.stale;
+    s.dead_letters += out.dead_letters;
+    for (std::size_t i = 0; i < out.by_reason.size(); ++i) s.dead_letters_by_reason[i] += out.by_reason[i];
+    ++s.batches_committed;
+    s.last_commit_ns = monotonic_ns();
+  }
+
+  BatchWriter& w_;
+  const Config& cfg_;
+  asio::io_context io_;
+  pg::PgConnection conn_;
+  std::mt19937_64 rng_;
+  int attempt_ = 0;
+  bool ever_connected_ = false;
+  bool waiting_for_pg_ = false;
+  Clock::time_point last_sweep_{};
+  // Per-batch scratch, reused across batches.
+  std::vector<PartitionState> partitions_;
+  std::vector<std::uint32_t> predictions_, labels_, letters_;
+  std::vector<std::string> rejected_;
+  std::vector<std::string_view> chunks_;
+  std::string stage_buf_;
+  BatchIdSet ids_;
+  std::optional<PgError> pending_error_;
+};
+
+BatchWriter::BatchWriter(int id, const Config& config, IngestStats& stats, OffsetLedger& ledger)
+    : id_(id), config_(config), stats_(stats), ledger_(ledger), ring_(config.ring_capacity) {}
+
+BatchWriter::~BatchWriter() {
+  abort();
+  join();
+}
+
+void BatchWriter::start() {
+  thread_ = std::thread([this] {
+    try {
+      Session session(*this);
+      session.run();
+    } catch (const std::exception& e) {
+      log_error("writer " + std::to_string(id_) + " failed: " + e.what());
+      failed_ = true;
+    }
+    finished_ = true;
+  });
+}
+
+void BatchWriter::request_stop(std::chrono::steady_clock::time_point deadline) {
+  stop_deadline_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  stop_requested_ = true;
+}
+
+void BatchWriter::abort() noexcept { abort_requested_ = true; }
+
+void BatchWriter::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace mlops_ingest

@@ -1,0 +1,84 @@
+#pragma once
+// The consumer thread: polls Kafka, parses and validates each message, encodes it into the ring
+// slot of the writer that owns its partition, pauses partitions whose writer is behind, handles
+// rebalances (resuming from the offsets stored in PostgreSQL) and mirrors committed offsets to
+// Kafka. Private to the pipeline; see ingester.hpp for the picture.
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/event/event_parser.hpp"
+#include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pipeline/batch_writer.hpp"
+
+namespace mlops_ingest {
+
+class ConsumerLoop {
+ public:
+  ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
+               std::vector<std::unique_ptr<BatchWriter>>& writers);
+  ~ConsumerLoop();
+  ConsumerLoop(const ConsumerLoop&) = delete;
+  ConsumerLoop& operator=(const ConsumerLoop&) = delete;
+
+  // Polls until `stop` is set, a writer fails, or (idle_exit) everything is caught up.
+  void run(const std::atomic<bool>& stop);
+  // Hands stashed messages to the writers (until `deadline`), mirrors the last committed
+  // offsets to Kafka and leaves the group.
+  void finish(std::chrono::steady_clock::time_point deadline);
+  void commit_to_kafka(bool synchronous);
+  // Mirrors the last committed offsets to Kafka and leaves the group.
+  void close();
+
+ private:
+  using PartitionKey = std::pair<TopicKind, std::int32_t>;
+  struct PartitionInfo {
+    std::int64_t position = -1;  // next offset to read; -1 unknown (reset to earliest/latest)
+    bool paused = false;
+  };
+
+  static void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void on_assign(rd_kafka_topic_partition_list_t* partitions);
+  void on_revoke();
+  std::map<PartitionKey, std::int64_t> stored_offsets();
+
+  [[nodiscard]] std::size_t writer_of(TopicKind topic, std::int32_t partition) const noexcept;
+  [[nodiscard]] std::optional<TopicKind> topic_kind(const rd_kafka_message_t* msg) const noexcept;
+  [[nodiscard]] const std::string& topic_name(TopicKind topic) const noexcept;
+  // False when the writer's ring is full (the message must wait in the stash).
+  bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
+  void fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
+  void drain_stashes();
+  void apply_backpressure();
+  void set_paused(std::size_t writer, bool paused);
+  std::int64_t compute_lag();
+  bool caught_up_and_idle();
+  void progress_line();
+
+  const Config& cfg_;
+  IngestStats& stats_;
+  OffsetLedger& ledger_;
+  std::vector<std::unique_ptr<BatchWriter>>& writers_;
+  kafka::KafkaHandle rk_;
+  EventParser parser_;
+  std::optional<pg::BlockingConnection> offsets_conn_;
+  std::map<PartitionKey, PartitionInfo> assigned_;
+  std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
+  std::vector<bool> writer_paused_;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point last_message_{};
+  std::chrono::steady_clock::time_point last_progress_{};
+  std::chrono::steady_clock::time_point last_kafka_commit_{};
+  std::chrono::steady_clock::time_point last_idle_check_{};
+  std::uint64_t progress_rows_ = 0;
+};
+
+}  // namespace mlops_ingest

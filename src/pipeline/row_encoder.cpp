@@ -1,0 +1,69 @@
+#include "mlops_ingest/pipeline/row_encoder.hpp"
+
+#include "mlops_ingest/pg/copy_encoder.hpp"
+#include "mlops_ingest/pipeline/envelope.hpp"
+
+namespace mlops_ingest {
+
+std::string_view tuple_prediction_id(const std::string& tuple) noexcept {
+  // int16 field count, then int32 length, then the bytes of the first field.
+  const auto* p = reinterpret_cast<const unsigned char*>(tuple.data()) + 2;
+  const std::uint32_t len = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+                            (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+  return {tuple.data() + 6, len};
+}
+
+void encode_prediction(const PredictionEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
+  tuple.clear();
+  pg::CopyTupleWriter w(tuple);
+  auto text = [&w](std::string_view v) { w.bytes(v); };
+  auto int4 = [&w](std::int32_t v) { w.int4(v); };
+  auto float8 = [&w](double v) { w.float8(v); };
+  w.begin(12);
+  w.bytes(e.prediction_id);
+  w.timestamp(e.created_at.value_or(kafka_timestamp));
+  w.optional(e.model_version, text);
+  w.optional(e.model_stage, text);
+  w.optional(e.prediction, int4);
+  w.optional(e.probability, float8);
+  w.optional(e.age, int4);
+  w.optional(e.debt_ratio, float8);
+  w.optional(e.monthly_income, float8);
+  w.optional(e.number_dependents, int4);
+  w.optional(e.request_source, text);
+  w.optional(e.response_time_ms, int4);
+}
+
+void encode_label(const LabelEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
+  tuple.clear();
+  pg::CopyTupleWriter w(tuple);
+  w.begin(5);
+  w.bytes(e.prediction_id);
+  w.int4(e.true_label);
+  w.timestamp(e.label_timestamp.value_or(kafka_timestamp));
+  w.optional(e.label_source, [&w](std::string_view v) { w.bytes(v); });
+  w.optional(e.days_delayed, [&w](std::int32_t v) { w.int4(v); });
+}
+
+void encode_dead_letter(const DeadLetter& d, std::size_t payload_cap, std::string& tuple) {
+  tuple.clear();
+  pg::CopyTupleWriter w(tuple);
+  auto text = [&w](std::string_view v) { w.bytes(v); };
+  w.begin(9);
+  w.bytes(d.topic);
+  w.int4(d.partition);
+  w.int8(d.offset);
+  w.optional(d.key, text);
+  if (d.payload) {
+    w.bytes(d.payload->substr(0, payload_cap));
+    w.int4(static_cast<std::int32_t>(d.payload->size()));
+  } else {
+    w.null();
+    w.int4(0);
+  }
+  w.bytes(reason_code(d.reason));
+  w.bytes(d.message);
+  w.optional(d.sqlstate, text);
+}
+
+}  // namespace mlops_ingest
