@@ -1,0 +1,227 @@
+// The core pipeline against a real PostgreSQL and the embedded Kafka broker, with events
+// produced by real Kafka clients (librdkafka, and kcat as an independent one).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/kafka/event_generator.hpp"
+#include "test_env.hpp"
+
+namespace mlops_ingest::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+kafka::GeneratorOptions generator(const kafka::DevBroker& broker, std::uint64_t predictions, std::uint64_t seed) {
+  kafka::GeneratorOptions o;
+  o.brokers = broker.bootstrap_servers();
+  o.predictions = predictions;
+  o.seed = seed;
+  return o;
+}
+
+std::int64_t stored_offsets_sum(const TestDatabase& db, const std::string& topic) {
+  return db.count("SELECT COALESCE(sum(next_offset), 0) FROM ingest_offsets WHERE topic = '" + topic + "'");
+}
+
+TEST(PipelinePgTest, ExactCountsWithDuplicatesAndEarlyLabels) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  kafka::GeneratorOptions o = generator(broker, 20000, 11);
+  o.duplicate_ratio = 0.02;
+  o.early_label_ratio = 0.1;
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+  ASSERT_GT(sent.duplicate_predictions, 0u);
+  ASSERT_GT(sent.early_labels, 0u);
+
+  const RunResult run = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(DISTINCT prediction_id) FROM prediction_logs"),
+            static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
+  EXPECT_EQ(run.predictions, sent.unique_predictions);
+  EXPECT_EQ(run.prediction_duplicates, sent.duplicate_predictions);
+  EXPECT_EQ(run.label_duplicates, sent.duplicate_labels);
+  EXPECT_EQ(run.labels + run.labels_released, sent.unique_labels);
+  // Every message's offset is committed: partitions start at 0, so the stored next offsets add
+  // up to the number of messages per topic.
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+  EXPECT_EQ(stored_offsets_sum(db, "labels"), static_cast<std::int64_t>(sent.labels_sent));
+  // days_delayed is filled in whether the event carried it or not.
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store WHERE days_delayed IS NULL OR days_delayed < 1"), 0);
+}
+
+TEST(PipelinePgTest, ExactValuesFromAnIndependentClient) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  const std::string lines =
+      "k1\t{\"prediction_id\":\"k1\",\"created_at\":\"2026-01-05T14:00:00.123+02:00\",\"model_version\":\"v12\","
+      "\"model_stage\":\"production\",\"prediction\":1,\"probability\":0.83,\"features\":{\"age\":45,"
+      "\"debt_ratio\":0.35,\"monthly_income\":5400.0,\"number_dependents\":2},\"request_source\":\"api-gateway\","
+      "\"response_time_ms\":12}\n"
+      "k2\t{\"response_time_ms\":7,\"age\":45.0,\"debt_ratio\":null,\"prediction_id\":\"k2\",\"extra\":{\"a\":[1]},"
+      "\"created_at\":\"2026-01-05T06:30:00Z\",\"prediction\":0,\"probability\":0.1}\n";
+  const std::string cmd = "kcat -P -b " + broker.bootstrap_servers() + " -t predictions -K'\t' -X log_level=3";
+  FILE* pipe = popen(cmd.c_str(), "w");
+  ASSERT_NE(pipe, nullptr);
+  std::fputs(lines.c_str(), pipe);
+  ASSERT_EQ(pclose(pipe), 0) << "kcat failed (is the kcat package installed?)";
+  const std::string label_cmd = "kcat -P -b " + broker.bootstrap_servers() + " -t labels -K'\t' -X log_level=3";
+  pipe = popen(label_cmd.c_str(), "w");
+  ASSERT_NE(pipe, nullptr);
+  std::fputs("k1\t{\"prediction_id\":\"k1\",\"true_label\":1,\"label_timestamp\":\"2026-02-04T13:00:00Z\","
+             "\"label_source\":\"collections\"}\n"
+             "k2\t{\"prediction_id\":\"k2\",\"true_label\":0,\"label_timestamp\":\"2026-01-06T06:30:00Z\","
+             "\"days_delayed\":5}\n",
+             pipe);
+  ASSERT_EQ(pclose(pipe), 0);
+
+  const RunResult run = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(db.value("SELECT concat_ws('|', created_at, model_version, model_stage, prediction, probability, age, "
+                     "debt_ratio, monthly_income, number_dependents, request_source, response_time_ms) "
+                     "FROM prediction_logs WHERE prediction_id = 'k1'"),
+            "2026-01-05 12:00:00.123|v12|production|1|0.83|45|0.35|5400|2|api-gateway|12");
+  EXPECT_EQ(db.value("SELECT concat_ws('|', created_at, coalesce(model_version, 'NULL'), prediction, probability, "
+                     "age, coalesce(debt_ratio::text, 'NULL'), response_time_ms) FROM prediction_logs "
+                     "WHERE prediction_id = 'k2'"),
+            "2026-01-05 06:30:00|NULL|0|0.1|45|NULL|7");
+  // days_delayed computed from the timestamps when absent (30 days and 1 hour → 30).
+  EXPECT_EQ(db.value("SELECT concat_ws('|', true_label, label_timestamp, label_source, days_delayed) FROM label_store "
+                     "WHERE prediction_id = 'k1'"),
+            "1|2026-02-04 13:00:00|collections|30");
+  EXPECT_EQ(db.value("SELECT days_delayed FROM label_store WHERE prediction_id = 'k2'"), "5");
+}
+
+TEST(PipelinePgTest, LabelsBeforeTheirPredictionsWaitInPending) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  const std::uint64_t seed = 21, n = 3000;
+  std::vector<std::pair<std::string, std::string>> labels, predictions;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    labels.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_label(seed, i));
+    predictions.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
+  }
+  produce(broker.bootstrap_servers(), "labels", labels);
+  RunResult first = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(first.labels_pended, n);
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), static_cast<std::int64_t>(n));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), 0);
+
+  produce(broker.bootstrap_servers(), "predictions", predictions);
+  RunResult second = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(second.predictions, n);
+  EXPECT_EQ(second.labels_released, n);
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(n));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store WHERE days_delayed IS NULL"), 0);
+}
+
+TEST(PipelinePgTest, RestartResumesWithoutLossOrDuplication) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  kafka::GeneratorOptions o = generator(broker, 30000, 31);
+  o.duplicate_ratio = 0.02;
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+
+  // First run: stopped (as by SIGTERM) part-way through the stream.
+  Config config = test_config(broker.bootstrap_servers(), db.dsn());
+  RunResult first;
+  {
+    Ingester ingester(config);
+    auto done = std::async(std::launch::async, [&] { return ingester.run(); });
+    while (ingester.stats().predictions_inserted.load() < 5000 &&
+           done.wait_for(10ms) != std::future_status::ready) {
+    }
+    ingester.request_stop();
+    first = snapshot(ingester, done.get());
+  }
+  EXPECT_EQ(first.exit_code, 0);
+  ASSERT_LT(first.predictions, sent.unique_predictions) << "the stop came too late to test a restart";
+  const std::int64_t after_first = db.count("SELECT count(*) FROM prediction_logs");
+  EXPECT_EQ(after_first, static_cast<std::int64_t>(first.predictions));
+
+  const RunResult second = run_until_idle(config);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(first.predictions + second.predictions, sent.unique_predictions);
+  // Exactly once: had the second run re-read anything the first committed, it would have
+  // counted those as extra duplicates.
+  EXPECT_EQ(first.prediction_duplicates + second.prediction_duplicates, sent.duplicate_predictions);
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+}
+
+TEST(PipelinePgTest, TwoInstancesInOneGroupStoreEverythingOnce) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  kafka::GeneratorOptions o = generator(broker, 20000, 41);
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+  const Config config = test_config(broker.bootstrap_servers(), db.dsn());
+  auto a = std::async(std::launch::async, [&] { return run_until_idle(config); });
+  std::this_thread::sleep_for(300ms);  // joins while the first is already consuming: a rebalance
+  auto b = std::async(std::launch::async, [&] { return run_until_idle(config); });
+  const RunResult ra = a.get(), rb = b.get();
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  EXPECT_EQ(ra.predictions + rb.predictions, sent.unique_predictions);
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+}
+
+TEST(PipelinePgTest, BadEventsAreDeadLetteredAndNothingElseIsLost) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  kafka::GeneratorOptions o = generator(broker, 10000, 51);
+  o.invalid_ratio = 0.02;
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+  ASSERT_GT(sent.invalid_events, 20u);
+  // Envelope-level garbage too: an empty value, bytes that are not UTF-8, not an object.
+  produce(broker.bootstrap_servers(), "labels", {{"x", ""}, {"y", "\xff\xfe{}"}, {"z", "[1,2]"}});
+
+  const RunResult run = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE topic = 'predictions'"),
+            static_cast<std::int64_t>(sent.invalid_events));
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE topic = 'labels'"), 3);
+  EXPECT_EQ(db.value("SELECT string_agg(reason_code, ',' ORDER BY reason_code) FROM ingest_dead_letters "
+                     "WHERE topic = 'labels'"),
+            "empty_payload,invalid_utf8,not_an_object");
+  EXPECT_GT(db.count("SELECT count(*) FROM ingest_dead_letters WHERE reason_code = 'out_of_range' "
+                     "AND reason LIKE '%probability%'"), 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE payload IS NULL OR payload_bytes <> length(payload)"), 0);
+}
+
+TEST(PipelinePgTest, RowsPostgresRefusesAreDeadLetteredAloneAndTheRestLands) {
+  TestDatabase db;
+  // A rule the validator knows nothing about, as a DBA might add.
+  db.exec("ALTER TABLE prediction_logs ADD CONSTRAINT no_age_33 CHECK (age <> 33)");
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  kafka::GeneratorOptions o = generator(broker, 6000, 61);
+  o.label_ratio = 0;
+  o.duplicate_ratio = 0;
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+  std::int64_t refused = 0;
+  for (std::uint64_t i = 0; i < o.predictions; ++i) {
+    refused += kafka::synthetic_prediction(o.seed, i).find("\"age\":33,") != std::string::npos;
+  }
+  ASSERT_GT(refused, 10);
+
+  const RunResult run = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions) - refused);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE reason_code = 'database_rejected' "
+                     "AND sqlstate = '23514' AND reason LIKE '%no_age_33%'"), refused);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE convert_from(payload, 'UTF8') NOT LIKE '%\"age\":33,%'"), 0);
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+}
+
+}  // namespace
+}  // namespace mlops_ingest::testing

@@ -1,0 +1,87 @@
+#include "mlops_ingest/pipeline/row_encoder.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mlops_ingest/pg/copy_encoder.hpp"
+#include "mlops_ingest/pipeline/envelope.hpp"
+
+namespace mlops_ingest {
+namespace {
+
+// Walks a tuple: returns each field as bytes, nullopt for NULL.
+std::vector<std::optional<std::string>> fields(const std::string& tuple) {
+  std::vector<std::optional<std::string>> out;
+  const auto* p = reinterpret_cast<const unsigned char*>(tuple.data());
+  const int n = (p[0] << 8) | p[1];
+  std::size_t pos = 2;
+  for (int i = 0; i < n; ++i) {
+    const std::int32_t len = static_cast<std::int32_t>((std::uint32_t{p[pos]} << 24) | (std::uint32_t{p[pos + 1]} << 16) |
+                                                        (std::uint32_t{p[pos + 2]} << 8) | p[pos + 3]);
+    pos += 4;
+    if (len < 0) {
+      out.emplace_back(std::nullopt);
+    } else {
+      out.emplace_back(tuple.substr(pos, static_cast<std::size_t>(len)));
+      pos += static_cast<std::size_t>(len);
+    }
+  }
+  EXPECT_EQ(pos, tuple.size());
+  return out;
+}
+
+TEST(RowEncoder, PredictionUsesKafkaTimestampWhenCreatedAtIsAbsent) {
+  PredictionEvent e;
+  e.prediction_id = "abc";
+  e.prediction = 1;
+  std::string tuple;
+  encode_prediction(e, /*kafka_timestamp=*/42, tuple);
+  const auto f = fields(tuple);
+  ASSERT_EQ(f.size(), 12u);
+  EXPECT_EQ(*f[0], "abc");
+  EXPECT_EQ(*f[1], std::string("\0\0\0\0\0\0\0\x2a", 8));
+  EXPECT_FALSE(f[2].has_value());
+  EXPECT_EQ(*f[4], std::string("\0\0\0\1", 4));
+  EXPECT_EQ(tuple_prediction_id(tuple), "abc");
+  e.created_at = 7;
+  encode_prediction(e, 42, tuple);
+  EXPECT_EQ(*fields(tuple)[1], std::string("\0\0\0\0\0\0\0\x07", 8));
+}
+
+TEST(RowEncoder, LabelHasFiveColumns) {
+  LabelEvent e;
+  e.prediction_id = "p1";
+  e.true_label = 0;
+  e.label_source = "collections";
+  std::string tuple;
+  encode_label(e, 5, tuple);
+  const auto f = fields(tuple);
+  ASSERT_EQ(f.size(), 5u);
+  EXPECT_EQ(*f[3], "collections");
+  EXPECT_FALSE(f[4].has_value());
+}
+
+TEST(RowEncoder, DeadLetterCapsPayloadAndRecordsItsLength) {
+  std::string tuple;
+  encode_dead_letter({"predictions", 3, 99, std::nullopt, std::string_view("0123456789"),
+                      RejectReason::kInvalidJson, "broken", std::nullopt},
+                     4, tuple);
+  const auto f = fields(tuple);
+  ASSERT_EQ(f.size(), 9u);
+  EXPECT_EQ(*f[0], "predictions");
+  EXPECT_FALSE(f[3].has_value());  // no key
+  EXPECT_EQ(*f[4], "0123");
+  EXPECT_EQ(*f[5], std::string("\0\0\0\x0a", 4));
+  EXPECT_EQ(*f[6], "invalid_json");
+  EXPECT_EQ(*f[7], "broken");
+
+  encode_dead_letter({"labels", 0, 1, std::string_view("k"), std::nullopt, RejectReason::kTombstone, "null value",
+                      std::nullopt},
+                     4, tuple);
+  const auto g = fields(tuple);
+  EXPECT_EQ(*g[3], "k");
+  EXPECT_FALSE(g[4].has_value());  // tombstone: no payload
+  EXPECT_EQ(*g[5], std::string("\0\0\0\0", 4));
+}
+
+}  // namespace
+}  // namespace mlops_ingest
