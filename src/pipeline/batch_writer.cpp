@@ -225,7 +225,9 @@ class BatchWriter::Session {
       if (should_abort()) co_return false;
       try {
         co_await ensure_connected();
+        const std::int64_t started = monotonic_ns();
         co_await commit_batch(n);
+        w_.stats_.writer_commit_ns += static_cast<std::uint64_t>(monotonic_ns() - started);
         leave_outage();
         co_return true;
       } catch (const PgError& e) {

@@ -32,6 +32,7 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
       writers_(writers),
       parser_(ParserLimits{config.max_message_bytes, 64}),
       stash_(writers.size()),
+      stalled_since_(writers.size()),
       writer_paused_(writers.size(), false) {
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", cfg_.brokers},
@@ -163,8 +164,9 @@ void ConsumerLoop::on_revoke() {
 }
 
 std::size_t ConsumerLoop::writer_of(TopicKind topic, std::int32_t partition) const noexcept {
-  const auto key = static_cast<std::size_t>(partition) * 2 + static_cast<std::size_t>(topic);
-  return key % writers_.size();
+  // Consecutive partitions go to consecutive writers, the labels topic shifted by one so that
+  // both topics spread evenly even with few partitions.
+  return (static_cast<std::size_t>(partition) + static_cast<std::size_t>(topic)) % writers_.size();
 }
 
 std::optional<TopicKind> ConsumerLoop::topic_kind(const rd_kafka_message_t* msg) const noexcept {
@@ -260,6 +262,7 @@ void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
     info.paused = paused;
   }
   if (paused) {
+    ++stats_.pauses;
     rd_kafka_pause_partitions(rk_.get(), list.get());
   } else {
     rd_kafka_resume_partitions(rk_.get(), list.get());
@@ -267,20 +270,34 @@ void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
   writer_paused_[writer] = paused;
 }
 
-void ConsumerLoop::apply_backpressure() {
-  // Pause a writer's partitions before its ring can overflow; resume once it has drained to
-  // half. Pausing (not blocking) keeps this thread polling, so the group never sees us as
-  // stuck however long PostgreSQL is away.
+bool ConsumerLoop::apply_backpressure() {
+  // Two speeds of back-pressure, both bounded:
+  // - a short stall (a writer's ring full for less than kShortStall, the steady state when
+  //   PostgreSQL is the bottleneck): stop taking messages from librdkafka and wait. Its own
+  //   prefetch queue is bounded (queued.max.messages.kbytes), and nothing is thrown away.
+  // - a long stall (PostgreSQL away): pause that writer's partitions and go on polling, so the
+  //   group never sees this member as stuck however long the outage lasts. Pausing drops
+  //   librdkafka's prefetched messages (they are fetched again on resume), which is why it is
+  //   not used for the short, frequent stalls: measured, it cost up to half the throughput.
+  constexpr auto kShortStall = std::chrono::milliseconds(1000);
+  const auto now = Clock::now();
+  bool blocked = false;
   for (std::size_t w = 0; w < writers_.size(); ++w) {
-    const auto& ring = writers_[w]->ring();
-    const std::size_t used = ring.size();
-    const bool full = !stash_[w].empty() || used + cfg_.poll_batch >= ring.capacity();
-    if (full) {
-      set_paused(w, true);
-    } else if (writer_paused_[w] && used <= ring.capacity() / 2) {
-      set_paused(w, false);
+    if (!stash_[w].empty()) {
+      if (stalled_since_[w] == Clock::time_point{}) stalled_since_[w] = now;
+      if (now - stalled_since_[w] >= kShortStall) {
+        set_paused(w, true);
+      } else {
+        blocked = true;
+      }
+    } else {
+      stalled_since_[w] = Clock::time_point{};
+      if (writer_paused_[w] && writers_[w]->ring().size() <= writers_[w]->ring().capacity() / 2) {
+        set_paused(w, false);
+      }
     }
   }
+  return blocked;
 }
 
 std::int64_t ConsumerLoop::compute_lag() {
@@ -357,7 +374,12 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
   last_progress_ = last_kafka_commit_ = last_idle_check_ = last_message_ = Clock::now();
   while (!stop.load()) {
     drain_stashes();
-    apply_backpressure();
+    if (apply_backpressure()) {
+      // A writer is momentarily full: give it a moment instead of polling more.
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (!housekeeping()) return;
+      continue;
+    }
 
     // Fill a batch: the first poll waits briefly, the rest take only what is already fetched.
     // rd_kafka_consumer_poll (not consume_batch_queue) so that every call counts towards
@@ -395,23 +417,28 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
       }
     }
 
-    for (const auto& w : writers_) {
-      if (w->failed()) {
-        log_error("a writer failed; stopping");
-        return;
-      }
-    }
-    const auto now = Clock::now();
-    if (now - last_kafka_commit_ >= cfg_.kafka_commit_interval) commit_to_kafka(false);
-    if (cfg_.progress_interval.count() > 0 && now - last_progress_ >= cfg_.progress_interval) progress_line();
-    if (cfg_.idle_exit.count() > 0 && now - last_idle_check_ >= std::chrono::milliseconds(250)) {
-      last_idle_check_ = now;
-      if (caught_up_and_idle()) {
-        log_info("caught up and idle: exiting (idle_exit_ms)");
-        return;
-      }
+    if (!housekeeping()) return;
+  }
+}
+
+bool ConsumerLoop::housekeeping() {
+  for (const auto& w : writers_) {
+    if (w->failed()) {
+      log_error("a writer failed; stopping");
+      return false;
     }
   }
+  const auto now = Clock::now();
+  if (now - last_kafka_commit_ >= cfg_.kafka_commit_interval) commit_to_kafka(false);
+  if (cfg_.progress_interval.count() > 0 && now - last_progress_ >= cfg_.progress_interval) progress_line();
+  if (cfg_.idle_exit.count() > 0 && now - last_idle_check_ >= std::chrono::milliseconds(250)) {
+    last_idle_check_ = now;
+    if (caught_up_and_idle()) {
+      log_info("caught up and idle: exiting (idle_exit_ms)");
+      return false;
+    }
+  }
+  return true;
 }
 
 void ConsumerLoop::finish(Clock::time_point deadline) {

@@ -57,7 +57,10 @@ class ConsumerLoop {
   bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
   void fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
   void drain_stashes();
-  void apply_backpressure();
+  // True when a writer is momentarily full and no more messages should be taken now.
+  bool apply_backpressure();
+  // Failure check, Kafka offset mirroring, progress line, idle exit. False: stop the loop.
+  bool housekeeping();
   void set_paused(std::size_t writer, bool paused);
   std::int64_t compute_lag();
   bool caught_up_and_idle();
@@ -72,6 +75,7 @@ class ConsumerLoop {
   std::optional<pg::BlockingConnection> offsets_conn_;
   std::map<PartitionKey, PartitionInfo> assigned_;
   std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
+  std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
   std::vector<bool> writer_paused_;
   bool closed_ = false;
   std::chrono::steady_clock::time_point last_message_{};

@@ -59,7 +59,7 @@ std::string Ingester::summary() const {
                 "summary: messages %llu | predictions inserted %llu, duplicates skipped %llu | labels "
                 "inserted %llu, pended %llu, released %llu, duplicates skipped %llu | stale (other "
                 "instance) %llu | dead letters %llu (%s) | batches %llu | postgres retries %llu, "
-                "reconnects %llu | active %.2f s, %.0f messages/s",
+                "reconnects %llu | pauses %llu | writers committing %.2f s | active %.2f s, %.0f messages/s",
                 static_cast<unsigned long long>(s.messages_consumed.load()),
                 static_cast<unsigned long long>(s.predictions_inserted.load()),
                 static_cast<unsigned long long>(s.prediction_duplicates.load()),
@@ -71,7 +71,9 @@ std::string Ingester::summary() const {
                 static_cast<unsigned long long>(s.dead_letters.load()), s.dead_letter_breakdown().c_str(),
                 static_cast<unsigned long long>(s.batches_committed.load()),
                 static_cast<unsigned long long>(s.pg_retries.load()),
-                static_cast<unsigned long long>(s.pg_reconnects.load()), active,
+                static_cast<unsigned long long>(s.pg_reconnects.load()),
+                static_cast<unsigned long long>(s.pauses.load()), static_cast<double>(s.writer_commit_ns.load()) / 1e9,
+                active,
                 active > 0 ? static_cast<double>(rows) / active : 0.0);
   return buf;
 }

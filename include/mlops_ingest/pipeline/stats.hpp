@@ -26,6 +26,8 @@ struct IngestStats {
   Counter pg_retries{0};     // batch attempts that hit an outage and were retried
   Counter pg_reconnects{0};  // successful reconnections after an outage
   Counter kafka_errors{0};
+  Counter pauses{0};            // back-pressure: times a writer's partitions were paused
+  Counter writer_commit_ns{0};  // time writers spent committing batches (all writers)
   std::atomic<int> writers_waiting_for_pg{0};  // > 0 while PostgreSQL is unreachable
   std::atomic<std::int64_t> lag{-1};           // messages behind the high watermark; -1 unknown
   std::atomic<std::int64_t> first_message_ns{0};
