@@ -35,7 +35,8 @@ constexpr const char* kUsage = R"(usage:
       Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
                    [--early-label-ratio F] [--duplicate-ratio F] [--invalid-ratio F]
-                   [--csv FILE] [--throttle-pg DSN --throttle-group G --max-backlog N]
+                   [--csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
+                   [--throttle-pg DSN --throttle-group G --max-backlog N]
       Produce synthetic prediction and label events; prints what must end up stored.
   mlops-ingest settings
       List every setting with its default.
@@ -139,7 +140,7 @@ int cmd_produce(const std::vector<std::string>& args) {
   const auto flags = parse_flags(args, {"brokers", "predictions", "seed", "label-ratio", "early-label-ratio",
                                         "duplicate-ratio", "invalid-ratio", "csv", "throttle-pg",
                                         "throttle-group", "max-backlog", "predictions-topic", "labels-topic",
-                                        "compression"});
+                                        "compression", "start-time"});
   kafka::GeneratorOptions o;
   auto get = [&](const char* k, const std::string& def) { return flags.count(k) ? flags.at(k) : def; };
   o.brokers = get("brokers", "localhost:9092");
@@ -156,6 +157,7 @@ int cmd_produce(const std::vector<std::string>& args) {
   o.predictions_topic = get("predictions-topic", "predictions");
   o.labels_topic = get("labels-topic", "labels");
   o.compression = get("compression", "lz4");
+  if (flags.count("start-time")) o.start_unix_seconds = std::stoll(flags.at("start-time"));
   const kafka::GeneratorReport r = kafka::produce_events(o);
   std::printf(
       "predictions_sent=%llu labels_sent=%llu unique_predictions=%llu unique_labels=%llu "

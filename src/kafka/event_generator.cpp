@@ -45,13 +45,11 @@ struct Prediction {
   int response_ms;
 };
 
-constexpr std::int64_t kBaseUnixSeconds = 1767225600;  // 2026-01-01T00:00:00Z
-
-Prediction make_prediction(std::uint64_t seed, std::uint64_t i) {
+Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds = kDefaultStartUnixSeconds) {
   const std::uint64_t h = mix(seed * 1000003 + i);
   Prediction p;
   p.id = synthetic_prediction_id(seed, i);
-  p.created_unix_us = (kBaseUnixSeconds + static_cast<std::int64_t>(i / 10)) * 1000000 +
+  p.created_unix_us = (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 +
                       static_cast<std::int64_t>(mix(h) % 1000) * 1000;
   static constexpr std::array<int, 4> kOffsets = {0, 0, 120, -330};
   p.offset_minutes = kOffsets[h % 4];
@@ -173,12 +171,12 @@ std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i) {
   return buf;
 }
 
-std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i) {
-  return prediction_json(make_prediction(seed, i));
+std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  return prediction_json(make_prediction(seed, i, start_unix_seconds));
 }
 
-std::string synthetic_label(std::uint64_t seed, std::uint64_t i) {
-  const Prediction p = make_prediction(seed, i);
+std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  const Prediction p = make_prediction(seed, i, start_unix_seconds);
   const std::uint64_t h = mix(mix(seed * 7919 + i));
   const int days = 1 + static_cast<int>(h % 60);
   const int true_label = (h >> 8) % 100 < 85 ? p.prediction : 1 - p.prediction;
@@ -256,7 +254,7 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
   auto labeled = [&](std::uint64_t i) { return unit(mix(o.seed * 31 + i)) < o.label_ratio; };
   auto early = [&](std::uint64_t i) { return unit(mix(o.seed * 37 + i)) < o.early_label_ratio; };
   auto send_label = [&](std::uint64_t i) {
-    const std::string json = synthetic_label(o.seed, i);
+    const std::string json = synthetic_label(o.seed, i, o.start_unix_seconds);
     const std::string key = synthetic_prediction_id(o.seed, i);
     send(o.labels_topic, key, json);
     ++report.labels_sent;
@@ -277,7 +275,7 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
       send_label(ahead);
       ++report.early_labels;
     }
-    const Prediction p = make_prediction(o.seed, i);
+    const Prediction p = make_prediction(o.seed, i, o.start_unix_seconds);
     const std::string json = prediction_json(p);
     send(o.predictions_topic, p.id, json);
     ++report.predictions_sent;

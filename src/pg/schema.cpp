@@ -7,7 +7,7 @@ void apply_schema(const std::string& dsn) {
   BlockingConnection conn(dsn);
   // One transaction under an advisory lock: concurrent "schema apply" runs (many instances
   // starting together) serialize instead of racing on CREATE ... IF NOT EXISTS.
-  std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(7263540011); ";
+  std::string sql = "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(7263540011); ";
   sql += kSchemaSql;
   sql += "\nCOMMIT;";
   PgResult result(PQexec(conn.raw(), sql.c_str()));

@@ -345,18 +345,23 @@ class BatchWriter::Session {
         out.predictions += inserted;
         out.prediction_duplicates += (hi - lo) - inserted;
       } else {
+        // One statement, so one snapshot decides for every label whether its prediction is
+        // stored: with two statements a prediction committed in between would make a label
+        // miss both label_store and label_pending.
         std::vector<pg::PgResult> r = co_await conn_.exec(
-            "INSERT INTO label_store (" + std::string(columns) + ") "
-            "SELECT s.prediction_id, s.true_label, s.label_timestamp, s.label_source, "
-            "COALESCE(s.days_delayed, " + days_delayed_expr("s") + ") "
-            "FROM mlops_stage_labels s JOIN prediction_logs p ON p.prediction_id = s.prediction_id" +
-            range + "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; "
-            "INSERT INTO label_pending (" + std::string(columns) + ") SELECT " + std::string(columns) +
-            " FROM mlops_stage_labels s" + range +
-            "AND NOT EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = s.prediction_id) "
-            "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; RELEASE SAVEPOINT stage");
-        const std::uint64_t stored = pg::affected_rows(r[0].get());
-        const std::uint64_t pended = pg::affected_rows(r[1].get());
+            "WITH staged AS (SELECT s.*, p.created_at AS predicted_at, p.prediction_id IS NOT NULL AS ready "
+            "  FROM mlops_stage_labels s LEFT JOIN prediction_logs p ON p.prediction_id = s.prediction_id" +
+            range + "), "
+            "stored AS (INSERT INTO label_store (" + std::string(columns) + ") "
+            "  SELECT prediction_id, true_label, label_timestamp, label_source, COALESCE(days_delayed, "
+            "    floor(extract(epoch FROM (label_timestamp - predicted_at)) / 86400)::integer) "
+            "  FROM staged WHERE ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING 1), "
+            "pended AS (INSERT INTO label_pending (" + std::string(columns) + ") "
+            "  SELECT " + std::string(columns) + " FROM staged WHERE NOT ready ORDER BY seq "
+            "  ON CONFLICT (prediction_id) DO NOTHING RETURNING 1) "
+            "SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM pended); RELEASE SAVEPOINT stage");
+        const std::uint64_t stored = std::stoull(PQgetvalue(r.front().get(), 0, 0));
+        const std::uint64_t pended = std::stoull(PQgetvalue(r.front().get(), 0, 1));
         out.labels += stored;
         out.labels_pended += pended;
         out.label_duplicates += (hi - lo) - stored - pended;

@@ -188,6 +188,8 @@ TEST(PipelinePgTest, BadEventsAreDeadLetteredAndNothingElseIsLost) {
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
   EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  EXPECT_EQ(stored_offsets_sum(db, "labels"), static_cast<std::int64_t>(sent.labels_sent) + 3);
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE topic = 'predictions'"),
             static_cast<std::int64_t>(sent.invalid_events));
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE topic = 'labels'"), 3);

@@ -8,12 +8,15 @@
 
 namespace mlops_ingest::kafka {
 
+inline constexpr std::int64_t kDefaultStartUnixSeconds = 1767225600;  // 2026-01-01T00:00:00Z
+
 struct GeneratorOptions {
   std::string brokers;
   std::string predictions_topic = "predictions";
   std::string labels_topic = "labels";
   std::uint64_t predictions = 100000;
   std::uint64_t seed = 1;
+  std::int64_t start_unix_seconds = kDefaultStartUnixSeconds;  // created_at of the first event (10 events/s)
   double label_ratio = 0.8;        // predictions that get a label
   double early_label_ratio = 0.05;  // of those, labels produced before their prediction
   double duplicate_ratio = 0.01;    // events sent a second time
@@ -42,8 +45,10 @@ struct GeneratorReport {
 GeneratorReport produce_events(const GeneratorOptions& options);
 
 // The i-th synthetic events as JSON (what produce_events sends), for tests.
-std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i);
-std::string synthetic_label(std::uint64_t seed, std::uint64_t i);
+std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i,
+                                 std::int64_t start_unix_seconds = kDefaultStartUnixSeconds);
+std::string synthetic_label(std::uint64_t seed, std::uint64_t i,
+                            std::int64_t start_unix_seconds = kDefaultStartUnixSeconds);
 std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i);
 
 }  // namespace mlops_ingest::kafka

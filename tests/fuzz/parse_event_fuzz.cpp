@@ -1,0 +1,92 @@
+// libFuzzer target: every input goes through both parse_prediction and parse_label of one
+// long-lived EventParser (as in a consumer thread), and the results are checked for invariants
+// the rest of the pipeline relies on. A violated invariant traps, so libFuzzer (or
+// replay_main.cpp in the normal test build) reports it as a crash.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mlops_ingest/event/event_parser.hpp"
+
+namespace {
+
+using mlops_ingest::RejectReason;
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+bool no_nul(std::string_view s) { return s.find('\0') == std::string_view::npos; }
+
+void check_text(const std::optional<std::string_view>& s, std::size_t max_chars) {
+  if (s) check(code_points(*s) <= max_chars && no_nul(*s));
+}
+
+void check_id(std::string_view id) { check(!id.empty() && code_points(id) <= 255 && no_nul(id)); }
+
+void check_rejection(RejectReason r, const mlops_ingest::EventParser& parser) {
+  check(r != RejectReason::kDatabaseRejected);  // only the writer produces it
+  check(static_cast<int>(r) < mlops_ingest::kRejectReasonCount);
+  check(!parser.last_error().empty());
+  check(parser.last_error().find('\0') == std::string::npos);
+  check(!mlops_ingest::reason_code(r).empty());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Small limits so the fuzzer also reaches the size and depth rejections.
+  static mlops_ingest::EventParser parser(mlops_ingest::ParserLimits{4096, 16});
+  // libFuzzer may pass a null pointer for an empty input; that must stay "empty", not tombstone.
+  static const char kEmpty[1] = {0};
+  const char* payload = size == 0 ? kEmpty : reinterpret_cast<const char*>(data);
+
+  mlops_ingest::PredictionEvent p;
+  const RejectReason pr = parser.parse_prediction(payload, size, p);
+  if (pr == RejectReason::kNone) {
+    check_id(p.prediction_id);
+    check_text(p.model_version, 50);
+    check_text(p.model_stage, 20);
+    check_text(p.request_source, 100);
+    if (p.prediction) check(*p.prediction == 0 || *p.prediction == 1);
+    if (p.probability) check(*p.probability >= 0.0 && *p.probability <= 1.0);
+    if (p.debt_ratio) check(std::isfinite(*p.debt_ratio));
+    if (p.monthly_income) check(std::isfinite(*p.monthly_income));
+    // Views must point at readable memory: touch every byte.
+    volatile char sink = 0;
+    for (const char c : p.prediction_id) sink = static_cast<char>(sink ^ c);
+    (void)sink;
+  } else {
+    check_rejection(pr, parser);
+  }
+
+  mlops_ingest::LabelEvent l;
+  const RejectReason lr = parser.parse_label(payload, size, l);
+  if (lr == RejectReason::kNone) {
+    check_id(l.prediction_id);
+    check(l.true_label == 0 || l.true_label == 1);
+    check_text(l.label_source, 100);
+  } else {
+    check_rejection(lr, parser);
+  }
+
+  // Document-level verdicts do not depend on which schema is applied.
+  const auto document_level = [](RejectReason r) {
+    return r == RejectReason::kEmptyPayload || r == RejectReason::kPayloadTooLarge ||
+           r == RejectReason::kInvalidUtf8 || r == RejectReason::kInvalidJson ||
+           r == RejectReason::kTrailingContent || r == RejectReason::kNotAnObject ||
+           r == RejectReason::kTooDeep;
+  };
+  if (document_level(pr) || document_level(lr)) check(pr == lr);
+  check(pr != RejectReason::kTombstone && lr != RejectReason::kTombstone);
+  return 0;
+}
