@@ -83,6 +83,14 @@ const std::vector<Setting>& settings() {
          }
          c.apply_schema = v == "true";
        }},
+      {"pg_synchronous_commit", "off",
+       "synchronous_commit of the writer sessions: off, local, remote_write, on, remote_apply",
+       [](Config& c, const std::string& key, const std::string& v) {
+         if (v != "off" && v != "local" && v != "remote_write" && v != "on" && v != "remote_apply") {
+           throw ConfigError("setting '" + key + "': '" + v + "' is not a synchronous_commit level");
+         }
+         c.pg_synchronous_commit = v;
+       }},
       {"writers", "2", "writer threads, each with its own PostgreSQL connection (1-64)",
        [](Config& c, const std::string& key, const std::string& v) {
          c.writers = static_cast<int>(parse_integer(key, v, 1, 64));

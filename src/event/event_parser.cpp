@@ -189,15 +189,20 @@ Scan scan_document(const char* p, std::size_t n, std::size_t max_depth) noexcept
   std::size_t depth = 0;
   bool in_string = false;
   for (; i < n; ++i) {
-    const char c = p[i];
     if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped byte cannot end the string
-      } else if (c == '"') {
-        in_string = false;
-      }
+      // Strings are most of an event's bytes: jump to the next quote with memchr (vectorised
+      // in glibc) instead of stepping byte by byte; it closes the string unless an odd run of
+      // backslashes escapes it. The run cannot reach past the string's opening quote.
+      const void* quote = std::memchr(p + i, '"', n - i);
+      if (quote == nullptr) break;
+      const std::size_t q = static_cast<std::size_t>(static_cast<const char*>(quote) - p);
+      std::size_t k = q;
+      while (p[k - 1] == '\\') --k;
+      in_string = (q - k) % 2 == 1;
+      i = q;
       continue;
     }
+    const char c = p[i];
     if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {

@@ -177,7 +177,9 @@ class BatchWriter::Session {
       if (w_.stop_requested_.load() || should_abort()) co_return counted;
       if (counted > 0 && Clock::now() - first_seen >= cfg_.batch_linger) co_return counted;
       if (counted == 0 && Clock::now() - last_sweep_ >= cfg_.pending_sweep_interval) co_return 0;
-      co_await sleep_for(std::chrono::microseconds(500));
+      // Poll the ring: finely while a batch is forming (its linger is running), coarsely when
+      // it is empty, so an idle writer wakes up rarely.
+      co_await sleep_for(counted > 0 ? std::chrono::microseconds(500) : std::chrono::microseconds(2000));
     }
   }
 
@@ -193,7 +195,7 @@ class BatchWriter::Session {
   awaitable<void> ensure_connected() {
     if (conn_.connected()) co_return;
     co_await conn_.connect();
-    co_await conn_.exec(std::string(kPrepareSession));
+    co_await conn_.exec(std::string(kPrepareSession) + "SET synchronous_commit = " + cfg_.pg_synchronous_commit);
     if (ever_connected_) {
       ++w_.stats_.pg_reconnects;
       log_info("writer " + std::to_string(w_.id_) + ": reconnected to PostgreSQL");

@@ -21,6 +21,10 @@ struct Config {
   std::string labels_topic = "labels";
   std::string auto_offset_reset = "earliest";  // where a group with no stored offset starts
   bool apply_schema = true;                     // create missing tables at startup (idempotent)
+  // synchronous_commit of the writers' sessions. "off" is safe here: a batch's rows and its
+  // offsets commit atomically, so a crash can only lose whole recent batches together with
+  // their offsets, and those are consumed again from Kafka (docs/design.md).
+  std::string pg_synchronous_commit = "off";
 
   // Pipeline shape.
   int writers = 2;                             // writer threads = PostgreSQL connections
