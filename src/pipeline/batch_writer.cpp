@@ -51,7 +51,38 @@ std::string days_delayed_expr(std::string_view alias) {
   return expr;
 }
 
-// Moves pending labels whose prediction is stored into label_store. SKIP LOCKED: two writers
+// Labels and predictions meet on this advisory lock (transaction-scoped): a batch that stored
+// predictions takes it exclusively before releasing pending labels; a batch that splits labels
+// into label_store / label_pending takes it shared first. So a label split can never run
+// between a prediction's insert and that batch's release with neither seeing the other (the
+// split waits for the commit, or the release's snapshot sees the committed pending label).
+constexpr std::string_view kLabelRendezvousLock = "SELECT pg_advisory_xact_lock(7263540012)";
+constexpr std::string_view kLabelRendezvousShared = "SELECT pg_advisory_xact_lock_shared(7263540012)";
+
+// Releases the pending labels of the predictions this batch stored: work proportional to the
+// batch, not to label_pending (which a backfill can fill with hundreds of thousands of rows).
+std::string release_pending_sql() {
+  return "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
+         "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) "
+         "INSERT INTO label_store (" + std::string(kLabelColumns) + ") "
+         "SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, "
+         "  COALESCE(m.days_delayed, " + days_delayed_expr("m") + ") "
+         "FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
+         "ON CONFLICT (prediction_id) DO NOTHING";
+}
+
+// {"id1","id2",...}: a text[] literal.
+void append_array_element(std::string& out, std::string_view id) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  for (char c : id) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+// Moves every pending label whose prediction is stored into label_store (the idle writers'
+// safety net, e.g. for labels whose batch was retried). SKIP LOCKED: two writers
 // sweeping at once split the work instead of waiting on (or deadlocking with) each other.
 std::string sweep_sql() {
   return "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
@@ -442,13 +473,14 @@ class BatchWriter::Session {
     }
 
     if (!predictions_.empty()) co_await write_predictions(out);
+    if (!predictions_.empty()) {
+      co_await conn_.exec(std::string(kLabelRendezvousLock));
+    } else if (!labels_.empty()) {
+      co_await conn_.exec(std::string(kLabelRendezvousShared));
+    }
     if (!labels_.empty()) co_await insert_staged(labels_, 0, labels_.size(), true, out);
     if (!letters_.empty() || !rejected_.empty()) co_await write_dead_letters();
-    if (out.predictions > 0) {
-      // Labels parked earlier may be waiting for the predictions just written.
-      std::vector<pg::PgResult> r = co_await conn_.exec("SAVEPOINT sweep; " + sweep_sql() + "; RELEASE SAVEPOINT sweep");
-      out.labels_released += pg::affected_rows(r[1].get());
-    }
+    if (out.predictions > 0) co_await release_pending(out);
 
     std::string finish;
     const std::string advanced = partition_tuples(true);
@@ -495,6 +527,30 @@ class BatchWriter::Session {
     }
   }
 
+  // Labels parked earlier may be waiting for the predictions just written.
+  awaitable<void> release_pending(BatchOutcome& out) {
+    std::vector<pg::PgResult> any = co_await conn_.exec("SELECT EXISTS (SELECT 1 FROM label_pending)");
+    if (std::string_view(PQgetvalue(any.front().get(), 0, 0)) != "t") co_return;
+    id_array_.assign("{");
+    for (std::uint32_t i : predictions_) append_array_element(id_array_, tuple_prediction_id(w_.ring_.consumer_peek(i).tuple));
+    id_array_ += '}';
+    bool refused = false;
+    try {
+      co_await conn_.exec("SAVEPOINT release");
+      const std::vector<std::string> params{id_array_};  // not a braced list inside co_await: GCC 12 miscompiles it
+      std::vector<pg::PgResult> r = co_await conn_.exec_params(release_pending_sql(), params);
+      out.labels_released += pg::affected_rows(r.front().get());
+      co_await conn_.exec("RELEASE SAVEPOINT release");
+    } catch (const PgError& e) {
+      if (e.is_retryable()) throw;
+      // A rule on label_store the labels break: they stay in label_pending, visible to
+      // operators, and the batch commits.
+      log_warn(std::string("moving pending labels refused by PostgreSQL, they stay pending: ") + e.what());
+      refused = true;
+    }
+    if (refused) co_await conn_.exec("ROLLBACK TO SAVEPOINT release; RELEASE SAVEPOINT release");
+  }
+
   awaitable<void> write_dead_letters() {
     chunks_.clear();
     chunks_.push_back(pg::kCopyHeader);
@@ -535,6 +591,7 @@ class BatchWriter::Session {
   std::vector<std::string> rejected_;
   std::vector<std::string_view> chunks_;
   std::string stage_buf_;
+  std::string id_array_;
   BatchIdSet ids_;
   std::optional<PgError> pending_error_;
 };

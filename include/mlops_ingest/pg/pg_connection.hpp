@@ -56,6 +56,9 @@ class PgConnection {
   // result. Throws PgError for the first failed statement, after draining the rest.
   awaitable<std::vector<PgResult>> exec(const std::string& sql);
 
+  // Runs one statement with text parameters ($1, $2, ...) through the extended protocol.
+  awaitable<std::vector<PgResult>> exec_params(const std::string& sql, const std::vector<std::string>& params);
+
   // Runs `copy_sql` (a COPY ... FROM STDIN) and streams `chunks` as its data.
   // Returns the number of rows the server copied.
   awaitable<std::uint64_t> copy_in(const std::string& copy_sql,
