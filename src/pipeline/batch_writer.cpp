@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/pg/pg_connection.hpp"
@@ -407,7 +408,7 @@ class BatchWriter::Session {
       const PgError error = *std::exchange(pending_error_, std::nullopt);
       co_await conn_.exec("ROLLBACK TO SAVEPOINT stage; RELEASE SAVEPOINT stage");
       if (hi - lo == 1) {
-        reject_row(w_.ring_.consumer_peek(seqs[lo]), error, out);
+        reject_row(seqs[lo], error, out);
       } else {
         const std::size_t mid = lo + (hi - lo) / 2;
         co_await insert_staged(seqs, lo, mid, labels, out);
@@ -416,9 +417,11 @@ class BatchWriter::Session {
     }
   }
 
-  void reject_row(const Envelope& env, const PgError& error, BatchOutcome& out) {
+  void reject_row(std::uint32_t slot, const PgError& error, BatchOutcome& out) {
+    const Envelope& env = w_.ring_.consumer_peek(slot);
     std::string message = "PostgreSQL refused the row: ";
     message += error.what();
+    rejected_meta_.push_back({slot, message, error.sqlstate()});
     DeadLetter letter{topic_name(env.topic), env.partition, env.offset,
                       env.key.empty() ? std::nullopt : std::optional<std::string_view>(env.key),
                       std::string_view(env.payload), RejectReason::kDatabaseRejected, message,
@@ -433,6 +436,7 @@ class BatchWriter::Session {
     auto& ring = w_.ring_;
     partitions_.clear();
     rejected_.clear();
+    rejected_meta_.clear();
     pending_error_.reset();
     for (std::size_t i = 0; i < n; ++i) partition_of(ring.consumer_peek(i));
 
@@ -499,6 +503,7 @@ class BatchWriter::Session {
       if (p.threshold > p.stored) w_.ledger_.record(p.topic, p.partition, p.threshold);
     }
     publish(out);
+    if (w_.dead_letter_topic_ != nullptr) mirror_dead_letters();
   }
 
   awaitable<void> write_predictions(BatchOutcome& out) {
@@ -561,6 +566,26 @@ class BatchWriter::Session {
                                ") FROM STDIN (FORMAT binary)", chunks_);
   }
 
+  // After COMMIT: the table is the record, the topic a mirror (see DeadLetterPublisher).
+  void mirror_dead_letters() {
+    auto as_optional = [](const std::string& s) {
+      return s.empty() ? std::nullopt : std::optional<std::string_view>(s);
+    };
+    for (std::uint32_t i : letters_) {
+      const Envelope& env = w_.ring_.consumer_peek(i);
+      const std::optional<std::string_view> payload =
+          env.reason == RejectReason::kTombstone ? std::nullopt : std::optional<std::string_view>(env.payload);
+      w_.dead_letter_topic_->publish(topic_name(env.topic), env.partition, env.offset, as_optional(env.key), payload,
+                                     reason_code(env.reason), env.reason_text, "");
+    }
+    for (const RejectedRow& r : rejected_meta_) {
+      const Envelope& env = w_.ring_.consumer_peek(r.slot);
+      w_.dead_letter_topic_->publish(topic_name(env.topic), env.partition, env.offset, as_optional(env.key),
+                                     std::string_view(env.payload), reason_code(RejectReason::kDatabaseRejected),
+                                     r.message, r.sqlstate);
+    }
+  }
+
   void publish(const BatchOutcome& out) {
     IngestStats& s = w_.stats_;
     s.predictions_inserted += out.predictions;
@@ -588,7 +613,13 @@ class BatchWriter::Session {
   // Per-batch scratch, reused across batches.
   std::vector<PartitionState> partitions_;
   std::vector<std::uint32_t> predictions_, labels_, letters_;
-  std::vector<std::string> rejected_;
+  std::vector<std::string> rejected_;  // dead-letter tuples of rows PostgreSQL refused
+  struct RejectedRow {
+    std::uint32_t slot;
+    std::string message;
+    std::string sqlstate;
+  };
+  std::vector<RejectedRow> rejected_meta_;
   std::vector<std::string_view> chunks_;
   std::string stage_buf_;
   std::string id_array_;
@@ -596,8 +627,14 @@ class BatchWriter::Session {
   std::optional<PgError> pending_error_;
 };
 
-BatchWriter::BatchWriter(int id, const Config& config, IngestStats& stats, OffsetLedger& ledger)
-    : id_(id), config_(config), stats_(stats), ledger_(ledger), ring_(config.ring_capacity) {}
+BatchWriter::BatchWriter(int id, const Config& config, IngestStats& stats, OffsetLedger& ledger,
+                         kafka::DeadLetterPublisher* dead_letter_topic)
+    : id_(id),
+      config_(config),
+      stats_(stats),
+      ledger_(ledger),
+      dead_letter_topic_(dead_letter_topic),
+      ring_(config.ring_capacity) {}
 
 BatchWriter::~BatchWriter() {
   abort();

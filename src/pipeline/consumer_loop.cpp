@@ -221,8 +221,9 @@ void ConsumerLoop::fill_slot(Envelope& env, const rd_kafka_message_t* msg, Topic
   }
   env.kind = EnvelopeKind::kDeadLetter;
   env.reason = reason;
-  env.key.clear();
-  env.payload.clear();
+  env.key.assign(key.value_or(std::string_view{}));
+  env.payload.assign(payload != nullptr ? payload : "", payload != nullptr ? len : 0);
+  env.reason_text.assign(parser_.last_error());
   const std::optional<std::string_view> body =
       payload != nullptr ? std::optional<std::string_view>({payload, len}) : std::nullopt;
   encode_dead_letter({topic_name(topic), msg->partition, msg->offset, key, body, reason,

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "consumer_loop.hpp"
+#include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
@@ -15,9 +16,14 @@ Ingester::~Ingester() = default;
 int Ingester::run() {
   started_ns_ = monotonic_ns();
   OffsetLedger ledger;
+  std::unique_ptr<kafka::DeadLetterPublisher> dead_letter_topic;
+  if (!config_.dead_letter_topic.empty()) {
+    dead_letter_topic = std::make_unique<kafka::DeadLetterPublisher>(config_.brokers, config_.dead_letter_topic,
+                                                                      config_.kafka_properties);
+  }
   std::vector<std::unique_ptr<BatchWriter>> writers;
   for (int i = 0; i < config_.writers; ++i) {
-    writers.push_back(std::make_unique<BatchWriter>(i, config_, stats_, ledger));
+    writers.push_back(std::make_unique<BatchWriter>(i, config_, stats_, ledger, dead_letter_topic.get()));
   }
   for (auto& w : writers) w->start();
 

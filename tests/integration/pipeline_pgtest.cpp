@@ -176,7 +176,7 @@ TEST(PipelinePgTest, TwoInstancesInOneGroupStoreEverythingOnce) {
 
 TEST(PipelinePgTest, BadEventsAreDeadLetteredAndNothingElseIsLost) {
   TestDatabase db;
-  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  kafka::DevBroker broker({"predictions", "labels", "dead-letters"}, 4);
   kafka::GeneratorOptions o = generator(broker, 10000, 51);
   o.invalid_ratio = 0.02;
   const kafka::GeneratorReport sent = kafka::produce_events(o);
@@ -184,11 +184,28 @@ TEST(PipelinePgTest, BadEventsAreDeadLetteredAndNothingElseIsLost) {
   // Envelope-level garbage too: an empty value, bytes that are not UTF-8, not an object.
   produce(broker.bootstrap_servers(), "labels", {{"x", ""}, {"y", "\xff\xfe{}"}, {"z", "[1,2]"}});
 
-  const RunResult run = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  Config config = test_config(broker.bootstrap_servers(), db.dsn());
+  config.dead_letter_topic = "dead-letters";
+  const RunResult run = run_until_idle(config);
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
   EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
   EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  // The optional mirror topic got every dead letter, with its reason as a header (read back with
+  // kcat, an independent client).
+  const std::string read = "kcat -C -b " + broker.bootstrap_servers() +
+                           " -t dead-letters -o beginning -e -q -X log_level=3 -f '%h\\n'";
+  FILE* pipe = popen(read.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string headers;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) headers += buf;
+  ASSERT_EQ(pclose(pipe), 0);
+  std::int64_t mirrored = 0, not_utf8 = 0;
+  for (std::size_t pos = 0; (pos = headers.find("reason_code=", pos)) != std::string::npos; ++pos) ++mirrored;
+  for (std::size_t pos = 0; (pos = headers.find("reason_code=invalid_utf8", pos)) != std::string::npos; ++pos) ++not_utf8;
+  EXPECT_EQ(mirrored, static_cast<std::int64_t>(sent.invalid_events) + 3);
+  EXPECT_EQ(not_utf8, 1);
   EXPECT_EQ(stored_offsets_sum(db, "labels"), static_cast<std::int64_t>(sent.labels_sent) + 3);
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE topic = 'predictions'"),
             static_cast<std::int64_t>(sent.invalid_events));

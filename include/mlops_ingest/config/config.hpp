@@ -37,6 +37,7 @@ struct Config {
   // Validation and dead letters.
   std::size_t max_message_bytes = 1u << 20;
   std::size_t dead_letter_payload_max_bytes = 64u << 10;
+  std::string dead_letter_topic;  // also publish dead letters here (after they commit); empty: off
 
   // Timing.
   std::chrono::milliseconds progress_interval{5000};

@@ -19,10 +19,15 @@
 #include "mlops_ingest/pipeline/stats.hpp"
 
 namespace mlops_ingest {
+namespace kafka {
+class DeadLetterPublisher;
+}
 
 class BatchWriter {
  public:
-  BatchWriter(int id, const Config& config, IngestStats& stats, OffsetLedger& ledger);
+  // dead_letter_topic: optional mirror of dead letters (nullptr: off); must outlive the writer.
+  BatchWriter(int id, const Config& config, IngestStats& stats, OffsetLedger& ledger,
+              kafka::DeadLetterPublisher* dead_letter_topic = nullptr);
   ~BatchWriter();  // aborts if still running, then joins
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
@@ -45,6 +50,7 @@ class BatchWriter {
   const Config& config_;
   IngestStats& stats_;
   OffsetLedger& ledger_;
+  kafka::DeadLetterPublisher* dead_letter_topic_;
   SpscRing<Envelope> ring_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> abort_requested_{false};

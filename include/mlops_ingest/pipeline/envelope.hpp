@@ -25,7 +25,8 @@ struct Envelope {
   std::int64_t offset = 0;
   std::string tuple;    // one binary COPY tuple, already encoded by the consumer thread
   std::string key;      // the raw Kafka key and value, kept in case PostgreSQL refuses the row
-  std::string payload;  // (unused for kDeadLetter: the tuple already holds them)
+  std::string payload;
+  std::string reason_text;  // kDeadLetter: the validator's message
 };
 
 // Column lists, in tuple order. prediction_id is always the first column of a row tuple.
