@@ -307,7 +307,7 @@ std::int64_t ConsumerLoop::compute_lag() {
     std::int64_t lo = -1, hi = -1;
     rd_kafka_get_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi);
     if (hi < 0) {
-      if (rd_kafka_query_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi, 1000) !=
+      if (rd_kafka_query_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi, 200) !=
           RD_KAFKA_RESP_ERR_NO_ERROR) {
         return -1;
       }
