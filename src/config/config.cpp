@@ -83,8 +83,9 @@ const std::vector<Setting>& settings() {
          }
          c.apply_schema = v == "true";
        }},
-      {"pg_synchronous_commit", "off",
-       "synchronous_commit of the writer sessions: off, local, remote_write, on, remote_apply",
+      {"pg_synchronous_commit", "on",
+       "synchronous_commit of the writer sessions: on, remote_apply, remote_write, local, off "
+       "(off: a PostgreSQL crash loses recent batches that a running ingester does not read again)",
        [](Config& c, const std::string& key, const std::string& v) {
          if (v != "off" && v != "local" && v != "remote_write" && v != "on" && v != "remote_apply") {
            throw ConfigError("setting '" + key + "': '" + v + "' is not a synchronous_commit level");

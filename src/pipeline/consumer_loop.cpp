@@ -47,6 +47,13 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
       {"log_level", "4"},
   };
   for (const auto& [k, v] : cfg_.kafka_properties) props[k] = v;
+  // on_rebalance implements the eager protocol (rd_kafka_assign); with a cooperative strategy
+  // librdkafka refuses every assign() and the ingester would consume nothing, silently.
+  if (const auto it = props.find("partition.assignment.strategy");
+      it != props.end() && it->second.find("cooperative") != std::string::npos) {
+    throw kafka::KafkaError("kafka.partition.assignment.strategy '" + it->second +
+                            "' is not supported: use range or roundrobin (eager rebalancing)");
+  }
   kafka::KafkaConf conf = kafka::make_conf(props);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &ConsumerLoop::rebalance_trampoline);
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -119,6 +126,7 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
 }
 
 void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
+  ++assignment_generation_;
   const auto stored = stored_offsets();
   assigned_.clear();
   std::fill(writer_paused_.begin(), writer_paused_.end(), false);
@@ -143,6 +151,7 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
 }
 
 void ConsumerLoop::on_revoke() {
+  ++assignment_generation_;
   // Messages waiting in stashes were never committed: the partitions' next owner reads them
   // again from the offsets in PostgreSQL. Rows already in the rings may still commit; the
   // offset check in each batch transaction makes that safe whoever wins.
@@ -388,7 +397,13 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     batch.clear();
     int timeout_ms = 100;
     while (batch.size() < cfg_.poll_batch) {
+      const std::uint64_t generation = assignment_generation_;
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+      // A rebalance ran inside this poll: what the batch holds was fetched under the previous
+      // assignment. Were a partition assigned again, its old messages would reach the ring
+      // ahead of the re-read from the stored offset, and the writer would store offsets past a
+      // gap. They were never committed; the new assignment reads them again.
+      if (assignment_generation_ != generation) batch.clear();
       if (raw == nullptr) break;
       timeout_ms = 0;
       batch.emplace_back(raw);
@@ -443,8 +458,11 @@ bool ConsumerLoop::housekeeping() {
 }
 
 void ConsumerLoop::finish(Clock::time_point deadline) {
-  // Stop fetching, then give the writers what we already hold.
+  // Stop fetching, then give the writers what we already hold. (Not a back-pressure pause, so
+  // not counted as one.)
+  const std::uint64_t pauses = stats_.pauses.load();
   for (std::size_t w = 0; w < writers_.size(); ++w) set_paused(w, true);
+  stats_.pauses = pauses;
   for (;;) {
     drain_stashes();
     bool empty = true;

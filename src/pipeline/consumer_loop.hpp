@@ -83,6 +83,7 @@ class ConsumerLoop {
   std::chrono::steady_clock::time_point last_kafka_commit_{};
   std::chrono::steady_clock::time_point last_idle_check_{};
   std::uint64_t progress_rows_ = 0;
+  std::uint64_t assignment_generation_ = 0;  // bumped by every assign and revoke
 };
 
 }  // namespace mlops_ingest

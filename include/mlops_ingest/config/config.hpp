@@ -21,10 +21,11 @@ struct Config {
   std::string labels_topic = "labels";
   std::string auto_offset_reset = "earliest";  // where a group with no stored offset starts
   bool apply_schema = true;                     // create missing tables at startup (idempotent)
-  // synchronous_commit of the writers' sessions. "off" is safe here: a batch's rows and its
-  // offsets commit atomically, so a crash can only lose whole recent batches together with
-  // their offsets, and those are consumed again from Kafka (docs/design.md).
-  std::string pg_synchronous_commit = "off";
+  // synchronous_commit of the writers' sessions. "on" by default: with "off" a PostgreSQL crash
+  // loses recent batches together with their offsets, and a running ingester does not read them
+  // again (its consumer is past them; only a restart resumes from the stored offsets), so they
+  // are lost for good (tests/fault/postgres_crash_faulttest.cpp).
+  std::string pg_synchronous_commit = "on";
 
   // Pipeline shape.
   int writers = 2;                             // writer threads = PostgreSQL connections
