@@ -15,7 +15,7 @@ N=${1:-200000}
 RUNS=${2:-3}
 BUILD_DIR=${BUILD_DIR:-build-release}
 PARTITIONS=${PARTITIONS:-16}
-PG_PORT=${PG_PORT:-55450}
+PG_PORT=${PG_PORT:-25450}
 EXTRA_ARGS=${EXTRA_ARGS:-}
 BIN=$BUILD_DIR/mlops-ingest
 [ -x "$BIN" ] || { echo "build first: $BIN not found (scripts/build.sh)" >&2; exit 1; }

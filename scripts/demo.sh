@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${1:-1000000}
-PG_PORT=${PG_PORT:-55440}
+PG_PORT=${PG_PORT:-25440}
 PARTITIONS=${PARTITIONS:-32}
 
 scripts/install-deps.sh

@@ -9,7 +9,7 @@ set -euo pipefail
 
 cmd=${1:?usage: $0 start|stop DIR [PORT]}
 dir=${2:?usage: $0 start|stop DIR [PORT]}
-port=${3:-55432}
+port=${3:-25432}
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pgbin/initdb" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# README command 2: install dependencies, build, run every test (unit, fuzz-corpus replay and
-# integration against a throwaway PostgreSQL and the embedded Kafka broker that ctest starts).
+# README command 2: install dependencies, build, run every test:
+#   - the unit tier and the fuzz-corpus replay (no servers),
+#   - the integration tier (a throwaway PostgreSQL that ctest starts, the embedded Kafka broker),
+#   - the fault tier (each test starts its own PostgreSQL and broker and kills, stops, freezes
+#     and restarts them and the mlops-ingest binary),
+#   - then the unit and integration tiers again under AddressSanitizer+UBSan and ThreadSanitizer
+#     (skip with MLOPS_SKIP_SANITIZERS=1).
+# Extra arguments go to the main ctest run, e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh build-test RelWithDebInfo -DMLOPS_WERROR=ON
-cd build-test
-ctest --output-on-failure --parallel 2 "$@"
+(cd build-test && ctest --output-on-failure --parallel 2 "$@")
+if [ "${MLOPS_SKIP_SANITIZERS:-0}" != 1 ] && [ $# -eq 0 ]; then
+  scripts/test-sanitizers.sh
+fi
