@@ -37,6 +37,11 @@ void PgConnection::close() noexcept {
   conn_.reset();
 }
 
+void PgConnection::cancel() noexcept {
+  boost::system::error_code ignored;
+  if (socket_) socket_->cancel(ignored);
+}
+
 void PgConnection::attach_socket() {
   const int fd = PQsocket(conn_.get());
   if (fd == socket_fd_ && socket_) return;

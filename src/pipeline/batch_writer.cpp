@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <map>
+#include <stdexcept>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -151,6 +153,7 @@ class BatchWriter::Session {
 
   void run() {
     asio::co_spawn(io_, main_loop(), [this](std::exception_ptr error) {
+      main_done_ = true;
       if (!error) return;
       try {
         std::rethrow_exception(error);
@@ -159,6 +162,7 @@ class BatchWriter::Session {
       }
       w_.failed_ = true;
     });
+    asio::co_spawn(io_, abort_watch(), asio::detached);
     io_.run();
   }
 
@@ -174,6 +178,25 @@ class BatchWriter::Session {
     asio::steady_timer timer(io_);
     timer.expires_after(d);
     co_await timer.async_wait(use_awaitable);
+  }
+
+  // A retry backoff that ends early once the writer must abort (past the shutdown deadline).
+  awaitable<void> backoff_for(std::chrono::nanoseconds d) {
+    const auto until = Clock::now() + d;
+    while (!should_abort() && Clock::now() < until) {
+      co_await sleep_for(std::min<std::chrono::nanoseconds>(until - Clock::now(), std::chrono::milliseconds(50)));
+    }
+  }
+
+  // Past the shutdown deadline (or on abort()), a request PostgreSQL does not answer — a frozen
+  // or unreachable server — is given up at once rather than after pg_io_timeout_ms, so that
+  // shutdown_timeout_ms holds whatever PostgreSQL does. Giving up loses nothing: the batch's
+  // offsets are not stored either, and it is consumed again after a restart.
+  awaitable<void> abort_watch() {
+    while (!main_done_) {
+      co_await sleep_for(std::chrono::milliseconds(50));
+      if (should_abort()) conn_.cancel();
+    }
   }
 
   awaitable<void> main_loop() {
@@ -241,8 +264,15 @@ class BatchWriter::Session {
       waiting_for_pg_ = true;
       ++w_.stats_.writers_waiting_for_pg;
     }
-    log_warn("writer " + std::to_string(w_.id_) + ": PostgreSQL unavailable, will retry (" +
-             (e.sqlstate().empty() ? std::string() : "SQLSTATE " + e.sqlstate() + ": ") + e.what() + ")");
+    const std::string detail = (e.sqlstate().empty() ? std::string() : "SQLSTATE " + e.sqlstate() + ": ") + e.what();
+    if (e.is_retryable()) {
+      log_warn("writer " + std::to_string(w_.id_) + ": PostgreSQL unavailable, will retry (" + detail + ")");
+    } else {
+      // Not an outage and not one row's fault (the dead-letter COPY, the offsets UPDATE, a rule
+      // on ingest_offsets...): the batch is kept and retried until an operator fixes the cause.
+      log_error("writer " + std::to_string(w_.id_) +
+                ": PostgreSQL refused the batch transaction, retrying until this is fixed (" + detail + ")");
+    }
   }
 
   void leave_outage() {
@@ -270,7 +300,7 @@ class BatchWriter::Session {
         enter_outage(e);
         conn_.close();
       }
-      co_await sleep_for(next_backoff());
+      co_await backoff_for(next_backoff());
     }
   }
 
@@ -441,6 +471,20 @@ class BatchWriter::Session {
     for (std::size_t i = 0; i < n; ++i) partition_of(ring.consumer_peek(i));
 
     co_await lock_offsets();
+    // next_offset only ever moves forward (it is locked and raised in the batch transaction).
+    // Below what this writer itself committed, PostgreSQL has lost committed batches (a failover
+    // to an asynchronous standby, a restore, synchronous_commit=off and a crash); our consumer is
+    // already past those messages, so writing on would store offsets over a gap. Stop instead: a
+    // restart resumes from the offsets that survived and reads them again.
+    for (const PartitionState& p : partitions_) {
+      const auto it = committed_.find({p.topic, p.partition});
+      if (it != committed_.end() && p.stored < it->second) {
+        throw std::runtime_error("ingest_offsets for " + topic_name(p.topic) + " partition " +
+                                 std::to_string(p.partition) + " went back from " + std::to_string(it->second) +
+                                 " to " + std::to_string(p.stored) +
+                                 ": PostgreSQL lost committed batches; restart to consume them again");
+      }
+    }
 
     // Decide which slots this transaction writes: only offsets at or past what is stored (and
     // each offset once, should a re-assignment have queued a partition's messages twice).
@@ -500,7 +544,10 @@ class BatchWriter::Session {
     }
 
     for (const PartitionState& p : partitions_) {
-      if (p.threshold > p.stored) w_.ledger_.record(p.topic, p.partition, p.threshold);
+      if (p.threshold > p.stored) {
+        w_.ledger_.record(p.topic, p.partition, p.threshold);
+        committed_[{p.topic, p.partition}] = p.threshold;
+      }
     }
     publish(out);
     if (w_.dead_letter_topic_ != nullptr) mirror_dead_letters();
@@ -609,6 +656,7 @@ class BatchWriter::Session {
   int attempt_ = 0;
   bool ever_connected_ = false;
   bool waiting_for_pg_ = false;
+  bool main_done_ = false;  // main_loop() has finished (abort_watch() then ends too)
   Clock::time_point last_sweep_{};
   // Per-batch scratch, reused across batches.
   std::vector<PartitionState> partitions_;
@@ -624,6 +672,7 @@ class BatchWriter::Session {
   std::string stage_buf_;
   std::string id_array_;
   BatchIdSet ids_;
+  std::map<std::pair<TopicKind, std::int32_t>, std::int64_t> committed_;  // next_offset this writer stored
   std::optional<PgError> pending_error_;
 };
 

@@ -51,6 +51,9 @@ class PgConnection {
   [[nodiscard]] bool connected() const noexcept;
   awaitable<void> connect();
   void close() noexcept;
+  // Makes a wait on the server in progress fail now, as an outage (the connection is closed),
+  // instead of after io_timeout: for giving up on a request at a shutdown deadline.
+  void cancel() noexcept;
 
   // Runs one simple-protocol query string (it may hold several statements) and returns every
   // result. Throws PgError for the first failed statement, after draining the rest.
