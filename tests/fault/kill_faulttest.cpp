@@ -1,0 +1,95 @@
+// Fault tier, scenario 1: the ingester is killed with SIGKILL at random moments of one stream
+// (three times while rows are being committed, once more while it is still starting up) and
+// restarted each time. Whatever batch was in flight is lost with its offsets; the restarted
+// instance resumes from ingest_offsets, so the end state is exact.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <random>
+#include <thread>
+
+#include "fault_env.hpp"
+#include "mlops_ingest/kafka/dev_broker.hpp"
+
+namespace mlops_ingest::fault {
+namespace {
+
+TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
+  const auto started = std::chrono::steady_clock::now();
+  WorkDir work("kill");
+  PgCluster pg(25471);
+  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  const std::uint64_t kPredictions = 100000;
+
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+
+  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), kPredictions, 101);
+  events.invalid_ratio = 0.001;  // dead letters must be stored exactly once too
+  Producer producer(events);
+
+  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
+  options.extra = {"--batch-rows", "2000"};  // more transactions, so more moments to be killed in
+  int run = 0;
+  auto next_log = [&] { return work.file("ingester-" + std::to_string(++run) + ".log"); };
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, next_log());
+
+  // Three kills while rows are being committed: each at a random point of a window of the
+  // stream, plus a random delay so that it lands anywhere in a batch's transaction.
+  const std::int64_t n = static_cast<std::int64_t>(kPredictions);
+  const std::pair<double, double> windows[] = {{0.10, 0.25}, {0.35, 0.50}, {0.60, 0.75}};
+  for (const auto& [lo, hi] : windows) {
+    const auto threshold = static_cast<std::int64_t>(std::uniform_real_distribution<double>(lo, hi)(rng) * n);
+    std::int64_t stored = 0;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          if (auto o = observe(pg, options.group)) stored = o->predictions;
+          return stored >= threshold || !ingester->running();
+        },
+        120s, 20ms))
+        << "stuck at " << stored << " predictions, waiting for " << threshold;
+    ASSERT_TRUE(ingester->running()) << "the ingester exited on its own: "
+                                     << describe_status(*ingester->exit_status()) << "\n"
+                                     << ingester->log_tail();
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 400)(rng)));
+    ingester->kill9();
+    std::printf("[ kill -9 ] at %lld stored predictions (threshold %lld)\n",
+                static_cast<long long>(observe(pg, options.group).value_or(Observed{}).predictions),
+                static_cast<long long>(threshold));
+    ingester = spawn_ingester(options, next_log());
+  }
+
+  // A fourth kill just after the new instance got its partitions: in its first batches, while it
+  // catches up with the backlog the previous kills left.
+  ASSERT_TRUE(wait_until([&] { return ingester->log().find("assigned ") != std::string::npos; }, 60s))
+      << ingester->log_tail();
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 500)(rng)));
+  ingester->kill9();
+  std::printf("[ kill -9 ] at %lld stored predictions (just after an assignment)\n",
+              static_cast<long long>(observe(pg, options.group).value_or(Observed{}).predictions));
+  ingester = spawn_ingester(options, next_log());
+
+  const kafka::GeneratorReport sent = producer.report();
+  ASSERT_GT(sent.duplicate_predictions, 0u);
+  ASSERT_GT(sent.early_labels, 0u);
+  ASSERT_GT(sent.invalid_events, 0u);
+  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
+  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
+
+  ingester->signal(SIGTERM);
+  const std::optional<int> status = ingester->wait_exit(30s);
+  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
+  EXPECT_EQ(describe_status(*status), "exit 0");
+  expect_exact_outcome(pg, options.group, sent);
+  std::printf("[ events   ] %llu predictions sent (%llu unique, %llu invalid), %llu labels sent (%llu unique)\n",
+              static_cast<unsigned long long>(sent.predictions_sent),
+              static_cast<unsigned long long>(sent.unique_predictions),
+              static_cast<unsigned long long>(sent.invalid_events),
+              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
+  std::printf("[ time     ] %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+}  // namespace
+}  // namespace mlops_ingest::fault

@@ -1,0 +1,54 @@
+// Fault tier, extra scenario: PostgreSQL crashes mid-stream (`pg_ctl stop -m immediate`: no
+// shutdown checkpoint, crash recovery on the next start) — twice — while the ingester keeps
+// running. Every transaction PostgreSQL acknowledged must survive the crash, because the
+// running ingester has released those rows and moved its consumer past them: it does not read
+// them again (only a restart resumes from the stored offsets). With the writers'
+// synchronous_commit = off, the last few hundred milliseconds of acknowledged batches are lost
+// in the crash and so are their rows — for good. The default (on) makes this test pass.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "fault_env.hpp"
+#include "mlops_ingest/kafka/dev_broker.hpp"
+
+namespace mlops_ingest::fault {
+namespace {
+
+TEST(FaultPostgres, CrashedTwiceWhileTheIngesterRuns) {
+  const auto started = std::chrono::steady_clock::now();
+  WorkDir work("postgres-crash");
+  PgCluster pg(25531);
+  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  Producer producer(stream(broker.bootstrap_servers(), 100000, 701));
+
+  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
+  options.extra = {"--batch-rows", "1000"};  // many commits, so each crash lands right after some
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
+  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+
+  for (const std::int64_t at : {20000, 50000}) {
+    ASSERT_TRUE(wait_until([&] { return stored() >= at || !ingester->running(); }, 120s, 5ms));
+    ASSERT_TRUE(ingester->running()) << ingester->log_tail();
+    pg.crash();
+    std::printf("[ pg crash ] (immediate stop) at ~%lld stored predictions\n", static_cast<long long>(at));
+    pg.start();
+  }
+
+  const kafka::GeneratorReport sent = producer.report();
+  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
+  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
+  ingester->signal(SIGTERM);
+  const std::optional<int> status = ingester->wait_exit(30s);
+  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
+  EXPECT_EQ(describe_status(*status), "exit 0");
+  expect_exact_outcome(pg, options.group, sent);
+  std::printf("[ events   ] %llu predictions sent (%llu unique), %llu labels sent (%llu unique)\n",
+              static_cast<unsigned long long>(sent.predictions_sent),
+              static_cast<unsigned long long>(sent.unique_predictions),
+              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
+  std::printf("[ time     ] %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+}  // namespace
+}  // namespace mlops_ingest::fault
