@@ -1,7 +1,7 @@
 // Fault tier, scenario 1: the ingester is killed with SIGKILL at random moments of one stream
-// (three times while rows are being committed, once more while it is still starting up) and
-// restarted each time. Whatever batch was in flight is lost with its offsets; the restarted
-// instance resumes from ingest_offsets, so the end state is exact.
+// (three times while rows are being committed, once more in a restarted instance's first
+// batches) and restarted each time. Whatever batch was in flight is lost with its offsets; the
+// restarted instance resumes from ingest_offsets, so the end state is exact.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -60,13 +60,17 @@ TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
     ingester = spawn_ingester(options, next_log());
   }
 
-  // A fourth kill just after the new instance got its partitions: in its first batches, while it
-  // catches up with the backlog the previous kills left.
-  ASSERT_TRUE(wait_until([&] { return ingester->log().find("assigned ") != std::string::npos; }, 60s))
+  // A fourth kill as soon as the new instance has committed its first batch: while it catches
+  // up with the backlog the previous kills left.
+  const std::int64_t before = observe(pg, options.group).value_or(Observed{}).predictions;
+  ASSERT_TRUE(wait_until(
+      [&] { return observe(pg, options.group).value_or(Observed{}).predictions > before || !ingester->running(); },
+      120s, 10ms))
       << ingester->log_tail();
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 500)(rng)));
+  ASSERT_TRUE(ingester->running()) << ingester->log_tail();
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
   ingester->kill9();
-  std::printf("[ kill -9 ] at %lld stored predictions (just after an assignment)\n",
+  std::printf("[ kill -9 ] at %lld stored predictions (in the restarted instance's first batches)\n",
               static_cast<long long>(observe(pg, options.group).value_or(Observed{}).predictions));
   ingester = spawn_ingester(options, next_log());
 
