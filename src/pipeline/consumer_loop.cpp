@@ -101,6 +101,9 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
   // exactly where the database stands.
   std::chrono::milliseconds backoff = cfg_.retry_backoff_initial;
   for (;;) {
+    // A stop request during an outage abandons the assignment (on_rebalance unassigns): the
+    // partitions are read again, from PostgreSQL's offsets, by whoever gets them next.
+    if (stop_ != nullptr && stop_->load()) throw kafka::KafkaError("stopping while reading stored offsets");
     try {
       if (!offsets_conn_) offsets_conn_.emplace(cfg_.pg);
       std::map<PartitionKey, std::int64_t> out;
@@ -379,6 +382,7 @@ void ConsumerLoop::commit_to_kafka(bool synchronous) {
 }
 
 void ConsumerLoop::run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
   std::vector<KafkaMessage> batch;
   batch.reserve(cfg_.poll_batch);
   last_progress_ = last_kafka_commit_ = last_idle_check_ = last_message_ = Clock::now();

@@ -84,6 +84,7 @@ class ConsumerLoop {
   std::chrono::steady_clock::time_point last_idle_check_{};
   std::uint64_t progress_rows_ = 0;
   std::uint64_t assignment_generation_ = 0;  // bumped by every assign and revoke
+  const std::atomic<bool>* stop_ = nullptr;   // run()'s stop flag, also seen by rebalance callbacks
 };
 
 }  // namespace mlops_ingest
