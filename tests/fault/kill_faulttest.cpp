@@ -78,21 +78,7 @@ TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
   ASSERT_GT(sent.duplicate_predictions, 0u);
   ASSERT_GT(sent.early_labels, 0u);
   ASSERT_GT(sent.invalid_events, 0u);
-  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
-  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
-
-  ingester->signal(SIGTERM);
-  const std::optional<int> status = ingester->wait_exit(30s);
-  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
-  EXPECT_EQ(describe_status(*status), "exit 0");
-  expect_exact_outcome(pg, options.group, sent);
-  std::printf("[ events   ] %llu predictions sent (%llu unique, %llu invalid), %llu labels sent (%llu unique)\n",
-              static_cast<unsigned long long>(sent.predictions_sent),
-              static_cast<unsigned long long>(sent.unique_predictions),
-              static_cast<unsigned long long>(sent.invalid_events),
-              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
-  std::printf("[ time     ] %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  finish_stream(pg, options.group, sent, *ingester, started);
 }
 
 }  // namespace

@@ -97,19 +97,7 @@ TEST(FaultRebalance, JoinJoinKillLeave) {
   part.emplace(stream(broker.bootstrap_servers(), 10000, 505));
   sent = sent + part->report();
   ASSERT_GE(sent.unique_predictions, 100000u);
-  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
-  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
-  b->signal(SIGTERM);
-  const std::optional<int> b_status = b->wait_exit(30s);
-  ASSERT_TRUE(b_status.has_value()) << "B did not exit 30 s after SIGTERM";
-  EXPECT_EQ(describe_status(*b_status), "exit 0");
-  expect_exact_outcome(pg, options.group, sent);
-  std::printf("[ events   ] %llu predictions sent (%llu unique), %llu labels sent (%llu unique)\n",
-              static_cast<unsigned long long>(sent.predictions_sent),
-              static_cast<unsigned long long>(sent.unique_predictions),
-              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
-  std::printf("[ time     ] %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  finish_stream(pg, options.group, sent, *b, started);
 }
 
 }  // namespace

@@ -471,4 +471,23 @@ Producer::~Producer() {
 
 kafka::GeneratorReport Producer::report() { return done_.get(); }
 
+void finish_stream(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent,
+                   ChildProcess& ingester, std::chrono::steady_clock::time_point started) {
+  using namespace std::chrono_literals;
+  const Observed last = wait_for_complete(pg, group, sent, 240s);
+  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
+  ingester.signal(SIGTERM);
+  const std::optional<int> status = ingester.wait_exit(30s);
+  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
+  EXPECT_EQ(describe_status(*status), "exit 0");
+  expect_exact_outcome(pg, group, sent);
+  std::printf("[ events   ] %llu predictions sent (%llu unique, %llu invalid), %llu labels sent (%llu unique)\n",
+              static_cast<unsigned long long>(sent.predictions_sent),
+              static_cast<unsigned long long>(sent.unique_predictions),
+              static_cast<unsigned long long>(sent.invalid_events),
+              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
+  std::printf("[ time     ] %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 }  // namespace mlops_ingest::fault

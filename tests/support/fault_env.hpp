@@ -150,6 +150,11 @@ Observed wait_for_complete(const PgCluster& pg, const std::string& group, const 
 // The exact-outcome assertions every scenario ends with (gtest EXPECTs).
 void expect_exact_outcome(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent);
 
+// The end of a scenario: waits until everything `sent` is stored, stops `ingester` with SIGTERM
+// (it must exit 0 within 30 s), checks the exact outcome, and prints the counts and wall time.
+void finish_stream(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent,
+                   ChildProcess& ingester, std::chrono::steady_clock::time_point started);
+
 // Events with duplicates, early labels and (optionally) invalid ones, on `brokers`.
 kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed);
 
