@@ -8,6 +8,7 @@
 
 #include "mlops_ingest/kafka/dev_broker.hpp"
 #include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {
@@ -240,6 +241,51 @@ TEST(PipelinePgTest, RowsPostgresRefusesAreDeadLetteredAloneAndTheRestLands) {
                      "AND sqlstate = '23514' AND reason LIKE '%no_age_33%'"), refused);
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE convert_from(payload, 'UTF8') NOT LIKE '%\"age\":33,%'"), 0);
   EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+}
+
+TEST(PipelinePgTest, CooperativeAssignmentIsRefusedAtStartup) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  Config config = test_config(broker.bootstrap_servers(), db.dsn());
+  config.kafka_properties["partition.assignment.strategy"] = "cooperative-sticky";
+  Ingester ingester(config);
+  // Silently consuming nothing (librdkafka refuses eager assign() under it) would be worse.
+  EXPECT_THROW(ingester.run(), kafka::KafkaError);
+}
+
+TEST(PipelinePgTest, StopsWhenStoredOffsetsGoBackwards) {
+  // PostgreSQL "forgetting" committed batches (a failover to an asynchronous standby, a restore)
+  // while the ingester runs: it has consumed past them and would never read them again, so it
+  // must stop (exit 1) instead of storing offsets over the gap; a restart re-reads them.
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  std::vector<std::pair<std::string, std::string>> first, second;
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    (i < 1000 ? first : second).emplace_back(kafka::synthetic_prediction_id(71, i), kafka::synthetic_prediction(71, i));
+  }
+  produce(broker.bootstrap_servers(), "predictions", first);
+  Ingester ingester(test_config(broker.bootstrap_servers(), db.dsn()));
+  auto done = std::async(std::launch::async, [&] { return ingester.run(); });
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (ingester.stats().predictions_inserted.load() < 1000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(ingester.stats().predictions_inserted.load(), 1000u);
+  db.exec("UPDATE ingest_offsets SET next_offset = 0 WHERE topic = 'predictions'");
+  produce(broker.bootstrap_servers(), "predictions", second);
+  if (done.wait_for(60s) != std::future_status::ready) {
+    ingester.request_stop();
+    FAIL() << "the ingester kept running over a gap in the stored offsets";
+  }
+  EXPECT_EQ(done.get(), 1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), 1000);
+
+  // A restart resumes from the (rewound) stored offsets: the first 1000 are duplicates now, the
+  // second 1000 land.
+  const RunResult again = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(again.prediction_duplicates, 1000u);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), 2000);
 }
 
 }  // namespace
