@@ -62,16 +62,24 @@ std::string days_delayed_expr(std::string_view alias) {
 constexpr std::string_view kLabelRendezvousLock = "SELECT pg_advisory_xact_lock(7263540012)";
 constexpr std::string_view kLabelRendezvousShared = "SELECT pg_advisory_xact_lock_shared(7263540012)";
 
-// Releases the pending labels of the predictions this batch stored: work proportional to the
-// batch, not to label_pending (which a backfill can fill with hundreds of thousands of rows).
-std::string release_pending_sql() {
-  return "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
-         "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) "
+// Moves the labels a `moved` CTE deleted from label_pending into label_store, computing
+// days_delayed where the event did not give it. Shared by the two ways pending labels move.
+std::string move_pending_sql(std::string_view moved_cte) {
+  return std::string(moved_cte) +
          "INSERT INTO label_store (" + std::string(kLabelColumns) + ") "
          "SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, "
          "  COALESCE(m.days_delayed, " + days_delayed_expr("m") + ") "
          "FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
          "ON CONFLICT (prediction_id) DO NOTHING";
+}
+
+// Releases the pending labels of the predictions this batch stored: work proportional to the
+// batch, not to label_pending (which a backfill can fill with hundreds of thousands of rows).
+const std::string& release_pending_sql() {
+  static const std::string sql = move_pending_sql(
+      "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
+      "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) ");
+  return sql;
 }
 
 // {"id1","id2",...}: a text[] literal.
@@ -87,17 +95,14 @@ void append_array_element(std::string& out, std::string_view id) {
 // Moves every pending label whose prediction is stored into label_store (the idle writers'
 // safety net, e.g. for labels whose batch was retried). SKIP LOCKED: two writers
 // sweeping at once split the work instead of waiting on (or deadlocking with) each other.
-std::string sweep_sql() {
-  return "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
-         "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
-         "  FOR UPDATE OF lp SKIP LOCKED), "
-         "moved AS (DELETE FROM label_pending lp USING ready r "
-         "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) "
-         "INSERT INTO label_store (" + std::string(kLabelColumns) + ") "
-         "SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, "
-         "  COALESCE(m.days_delayed, " + days_delayed_expr("m") + ") "
-         "FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
-         "ON CONFLICT (prediction_id) DO NOTHING";
+const std::string& sweep_sql() {
+  static const std::string sql = move_pending_sql(
+      "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
+      "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
+      "  FOR UPDATE OF lp SKIP LOCKED), "
+      "moved AS (DELETE FROM label_pending lp USING ready r "
+      "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) ");
+  return sql;
 }
 
 struct PartitionState {
