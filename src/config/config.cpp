@@ -104,8 +104,16 @@ const std::vector<Setting>& settings() {
        size<&Config::batch_rows>(1, 1 << 24)},
       {"batch_bytes", "16777216", "... or at this many bytes of COPY data",
        size<&Config::batch_bytes>(1024, 1LL << 32)},
-      {"batch_linger_ms", "200", "... or when its oldest row has waited this long",
-       millis<&Config::batch_linger>(1, 60000)},
+      {"batch_linger_ms", "0",
+       "... or when its oldest row has waited this long; 0: as soon as the writer is free (batches "
+       "grow with the load)",
+       millis<&Config::batch_linger>(0, 60000)},
+      {"label_align_max_wait_ms", "2000",
+       "longest a label waits while its predictions partition has older messages to deliver; 0: "
+       "no event-time alignment",
+       millis<&Config::label_align_max_wait>(0, 600000)},
+      {"label_align_buffer", "2000", "labels held per partition for alignment before that partition is paused",
+       size<&Config::label_align_buffer>(16, 1 << 20)},
       {"max_message_bytes", "1048576", "larger messages are dead-lettered unparsed",
        size<&Config::max_message_bytes>(64, 1LL << 30)},
       {"dead_letter_payload_max_bytes", "65536",

@@ -89,7 +89,10 @@ asio::awaitable<void> PgConnection::wait_socket(Wait what) {
 
 asio::awaitable<void> PgConnection::connect() {
   close();
-  conn_.reset(PQconnectStart(dsn_.c_str()));
+  // application_name as a startup parameter rather than a SET: a pooler keeps it per client.
+  const char* const keywords[] = {"dbname", "fallback_application_name", nullptr};
+  const char* const values[] = {dsn_.c_str(), "mlops-ingest", nullptr};
+  conn_.reset(PQconnectStartParams(keywords, values, /*expand_dbname=*/1));
   if (!conn_) throw PgError("out of memory creating a PostgreSQL connection", "");
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_connection_error("connecting to PostgreSQL");
   PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
@@ -160,6 +163,26 @@ asio::awaitable<std::vector<PgResult>> PgConnection::exec_params(const std::stri
   for (const std::string& p : params) values.push_back(p.c_str());
   if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
                         nullptr, 0) == 0) {
+    throw_connection_error("sending a query");
+  }
+  co_await flush();
+  co_return co_await drain_results({});
+}
+
+asio::awaitable<std::vector<PgResult>> PgConnection::exec_binary(const std::string& sql,
+                                                                 const std::vector<BinaryParam>& params) {
+  if (!connected()) throw PgError("not connected to PostgreSQL", "");
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const BinaryParam& p : params) {
+    types.push_back(p.type_oid);
+    values.push_back(p.bytes.data());
+    lengths.push_back(static_cast<int>(p.bytes.size()));
+    formats.push_back(1);
+  }
+  if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), types.data(), values.data(),
+                        lengths.data(), formats.data(), 0) == 0) {
     throw_connection_error("sending a query");
   }
   co_await flush();

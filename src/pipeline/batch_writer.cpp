@@ -3,19 +3,28 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <map>
-#include <stdexcept>
+#include <span>
 #include <random>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
+#include "../pg/ingest_sql.hpp"
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log.hpp"
+#include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/pg/pg_connection.hpp"
+#include "mlops_ingest/pipeline/batch_plan.hpp"
 #include "mlops_ingest/pipeline/row_encoder.hpp"
 
 namespace mlops_ingest {
@@ -23,87 +32,18 @@ namespace mlops_ingest {
 namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
+using pg::ElementType;
 using pg::PgError;
 
 namespace {
 
-constexpr std::string_view kStagePredictions = "mlops_stage_predictions";
-constexpr std::string_view kStageLabels = "mlops_stage_labels";
-
-// Staging tables use unconstrained types so that a value the real table refuses fails at the
-// INSERT ... SELECT, where bisection can isolate the row, not while staging the whole batch.
-constexpr std::string_view kPrepareSession =
-    "SET TimeZone = 'UTC';"
-    "SET application_name = 'mlops-ingest';"
-    "CREATE TEMP TABLE IF NOT EXISTS mlops_stage_predictions ("
-    "  seq integer, prediction_id text, created_at timestamp, model_version text,"
-    "  model_stage text, prediction integer, probability float8, age integer,"
-    "  debt_ratio float8, monthly_income float8, number_dependents integer,"
-    "  request_source text, response_time_ms integer) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS mlops_stage_labels ("
-    "  seq integer, prediction_id text, true_label integer, label_timestamp timestamp,"
-    "  label_source text, days_delayed integer) ON COMMIT DELETE ROWS;";
-
-// days_delayed, when the event did not say: whole days between prediction and label.
-constexpr std::string_view kDaysDelayed =
-    "floor(extract(epoch FROM (%.label_timestamp - p.created_at)) / 86400)::integer";
-
-std::string days_delayed_expr(std::string_view alias) {
-  std::string expr(kDaysDelayed);
-  expr.replace(expr.find('%'), 1, alias);
-  return expr;
-}
-
-// Labels and predictions meet on this advisory lock (transaction-scoped): a batch that stored
-// predictions takes it exclusively before releasing pending labels; a batch that splits labels
-// into label_store / label_pending takes it shared first. So a label split can never run
-// between a prediction's insert and that batch's release with neither seeing the other (the
-// split waits for the commit, or the release's snapshot sees the committed pending label).
-constexpr std::string_view kLabelRendezvousLock = "SELECT pg_advisory_xact_lock(7263540012)";
-constexpr std::string_view kLabelRendezvousShared = "SELECT pg_advisory_xact_lock_shared(7263540012)";
-
-// Moves the labels a `moved` CTE deleted from label_pending into label_store, computing
-// days_delayed where the event did not give it. Shared by the two ways pending labels move.
-std::string move_pending_sql(std::string_view moved_cte) {
-  return std::string(moved_cte) +
-         "INSERT INTO label_store (" + std::string(kLabelColumns) + ") "
-         "SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, "
-         "  COALESCE(m.days_delayed, " + days_delayed_expr("m") + ") "
-         "FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
-         "ON CONFLICT (prediction_id) DO NOTHING";
-}
-
-// Releases the pending labels of the predictions this batch stored: work proportional to the
-// batch, not to label_pending (which a backfill can fill with hundreds of thousands of rows).
-const std::string& release_pending_sql() {
-  static const std::string sql = move_pending_sql(
-      "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
-      "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) ");
-  return sql;
-}
-
-// {"id1","id2",...}: a text[] literal.
-void append_array_element(std::string& out, std::string_view id) {
-  out += out.size() > 1 ? ",\"" : "\"";
-  for (char c : id) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
-// Moves every pending label whose prediction is stored into label_store (the idle writers'
-// safety net, e.g. for labels whose batch was retried). SKIP LOCKED: two writers
-// sweeping at once split the work instead of waiting on (or deadlocking with) each other.
-const std::string& sweep_sql() {
-  static const std::string sql = move_pending_sql(
-      "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
-      "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
-      "  FOR UPDATE OF lp SKIP LOCKED), "
-      "moved AS (DELETE FROM label_pending lp USING ready r "
-      "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) ");
-  return sql;
-}
+constexpr ElementType kPredictionTypes[] = {
+    ElementType::kText,   ElementType::kTimestamp, ElementType::kText,   ElementType::kText,
+    ElementType::kInt4,   ElementType::kFloat8,    ElementType::kInt4,   ElementType::kFloat8,
+    ElementType::kFloat8, ElementType::kInt4,      ElementType::kText,   ElementType::kInt4};
+constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, ElementType::kTimestamp,
+                                       ElementType::kText, ElementType::kInt4};
+constexpr ElementType kIdTypes[] = {ElementType::kText};
 
 struct PartitionState {
   TopicKind topic;
@@ -115,35 +55,9 @@ struct PartitionState {
 // What a committed batch changed; added to the shared stats only after COMMIT succeeds.
 struct BatchOutcome {
   std::uint64_t predictions = 0, prediction_duplicates = 0;
-  std::uint64_t labels = 0, labels_pended = 0, labels_released = 0, label_duplicates = 0;
+  std::uint64_t labels = 0, labels_paired = 0, labels_pended = 0, labels_released = 0, label_duplicates = 0;
   std::uint64_t stale = 0, dead_letters = 0;
   std::array<std::uint64_t, kRejectReasonCount> by_reason{};
-};
-
-// Open-addressing set of prediction_ids within one batch (views into ring slots, which stay
-// put until the batch is released): no allocation per row, unlike std::unordered_set.
-class BatchIdSet {
- public:
-  void reset(std::size_t expected) {
-    std::size_t want = 16;
-    while (want < expected * 2) want <<= 1;
-    if (table_.size() != want) table_.assign(want, {});
-    else std::fill(table_.begin(), table_.end(), std::string_view{});
-  }
-  // True if `id` was not in the set (and inserts it).
-  bool insert(std::string_view id) {
-    const std::size_t mask = table_.size() - 1;
-    for (std::size_t i = std::hash<std::string_view>{}(id) & mask;; i = (i + 1) & mask) {
-      if (table_[i].data() == nullptr) {
-        table_[i] = id;
-        return true;
-      }
-      if (table_[i] == id) return false;
-    }
-  }
-
- private:
-  std::vector<std::string_view> table_;
 };
 
 }  // namespace
@@ -154,7 +68,9 @@ class BatchWriter::Session {
       : w_(owner),
         cfg_(owner.config_),
         conn_(io_, owner.config_.pg, owner.config_.pg_io_timeout),
-        rng_(std::random_device{}() + static_cast<unsigned>(owner.id_)) {}
+        rng_(std::random_device{}() + static_cast<unsigned>(owner.id_)),
+        signal_fd_(io_, ::dup(owner.signal_.fd())),
+        wait_timer_(io_) {}
 
   void run() {
     asio::co_spawn(io_, main_loop(), [this](std::exception_ptr error) {
@@ -200,7 +116,10 @@ class BatchWriter::Session {
   awaitable<void> abort_watch() {
     while (!main_done_) {
       co_await sleep_for(std::chrono::milliseconds(50));
-      if (should_abort()) conn_.cancel();
+      if (should_abort()) {
+        conn_.cancel();
+        w_.signal_.wake();
+      }
     }
   }
 
@@ -210,18 +129,29 @@ class BatchWriter::Session {
       const std::size_t n = co_await gather();
       if (n == 0) {
         if (w_.stop_requested_.load() && ring.consumer_refresh() == 0) break;
-        co_await idle_sweep();
+        if (!deferred_release_.empty()) {
+          co_await run_outside_batch(&Session::release_deferred);
+        } else if (Clock::now() - last_sweep_ >= cfg_.pending_sweep_interval) {
+          last_sweep_ = Clock::now();
+          co_await run_outside_batch(&Session::sweep_pending);
+        }
         continue;
       }
       if (!co_await commit_with_retries(n)) break;  // aborted: leave the batch uncommitted
       ring.consumer_release(n);
     }
+    // The check after the last commit (see release_deferred); if it cannot run now, the next
+    // sweep of any writer moves those labels.
+    if (!deferred_release_.empty() && !should_abort()) co_await run_outside_batch(&Session::release_deferred);
     conn_.close();
     w_.finished_ = true;
   }
 
-  // Waits until the ring holds a full batch (rows or bytes) or its oldest row has lingered;
-  // returns how many slots from the head form the batch (0: nothing to do now).
+  // Smart batching: a writer with nothing in flight takes whatever its ring holds at once (up
+  // to batch_rows / batch_bytes), so latency follows the load: under load rows pile up while
+  // the previous batch commits and the next batch is bigger by itself. batch_linger_ms > 0
+  // adds a wait for fuller batches. Returns how many slots from the head form the batch (0:
+  // nothing to write now; the caller looks after pending labels).
   awaitable<std::size_t> gather() {
     auto& ring = w_.ring_;
     std::size_t counted = 0, bytes = 0;
@@ -233,14 +163,35 @@ class BatchWriter::Session {
         ++counted;
       }
       if (counted >= cfg_.batch_rows || bytes >= cfg_.batch_bytes) co_return counted;
-      if (counted > 0 && first_seen == Clock::time_point{}) first_seen = Clock::now();
+      const auto now = Clock::now();
+      if (counted > 0 && first_seen == Clock::time_point{}) first_seen = now;
       if (w_.stop_requested_.load() || should_abort()) co_return counted;
-      if (counted > 0 && Clock::now() - first_seen >= cfg_.batch_linger) co_return counted;
-      if (counted == 0 && Clock::now() - last_sweep_ >= cfg_.pending_sweep_interval) co_return 0;
-      // Poll the ring: finely while a batch is forming (its linger is running), coarsely when
-      // it is empty, so an idle writer wakes up rarely.
-      co_await sleep_for(counted > 0 ? std::chrono::microseconds(500) : std::chrono::microseconds(2000));
+      if (counted > 0 && now - first_seen >= cfg_.batch_linger) co_return counted;
+      if (counted == 0 && (!deferred_release_.empty() || now - last_sweep_ >= cfg_.pending_sweep_interval)) {
+        co_return 0;
+      }
+      const Clock::time_point until =
+          counted > 0 ? first_seen + cfg_.batch_linger : last_sweep_ + cfg_.pending_sweep_interval;
+      co_await wait_for_rows(until - now);
     }
+  }
+
+  // Sleeps until the consumer publishes rows (RingSignal), a stop or abort request, or timeout.
+  awaitable<void> wait_for_rows(Clock::duration timeout) {
+    w_.signal_.prepare_sleep();
+    if (w_.ring_.consumer_refresh() > 0 || w_.stop_requested_.load() || should_abort()) {
+      w_.signal_.cancel_sleep();
+      co_return;
+    }
+    wait_timer_.expires_after(timeout);
+    wait_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) signal_fd_.cancel();
+    });
+    boost::system::error_code ec;
+    co_await signal_fd_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(use_awaitable, ec));
+    wait_timer_.cancel();
+    w_.signal_.cancel_sleep();
+    w_.signal_.drain();
   }
 
   std::chrono::milliseconds next_backoff() {
@@ -255,7 +206,6 @@ class BatchWriter::Session {
   awaitable<void> ensure_connected() {
     if (conn_.connected()) co_return;
     co_await conn_.connect();
-    co_await conn_.exec(std::string(kPrepareSession) + "SET synchronous_commit = " + cfg_.pg_synchronous_commit);
     if (ever_connected_) {
       ++w_.stats_.pg_reconnects;
       log_info("writer " + std::to_string(w_.id_) + ": reconnected to PostgreSQL");
@@ -309,22 +259,41 @@ class BatchWriter::Session {
     }
   }
 
-  awaitable<void> idle_sweep() {
-    last_sweep_ = Clock::now();
+  // Pending-label work between batches, in its own (single-statement) transaction. An outage
+  // is noted and left to the next attempt; a refusal (a rule on label_store) leaves the labels
+  // in label_pending, visible to operators.
+  awaitable<void> run_outside_batch(awaitable<void> (Session::*work)()) {
     try {
       co_await ensure_connected();
-      std::vector<pg::PgResult> results = co_await conn_.exec(sweep_sql());
-      const std::uint64_t moved = pg::affected_rows(results.back().get());
-      w_.stats_.labels_released += moved;
+      co_await (this->*work)();
       leave_outage();
     } catch (const PgError& e) {
       if (e.is_retryable()) {
         enter_outage(e);
         conn_.close();
       } else {
-        log_warn("pending-label sweep refused by PostgreSQL: " + std::string(e.what()));
+        log_warn("moving pending labels refused by PostgreSQL, they stay pending: " + std::string(e.what()));
+        deferred_release_.clear();
       }
     }
+  }
+
+  awaitable<void> sweep_pending() {
+    std::vector<pg::PgResult> results = co_await conn_.exec(pg::sql::sweep_pending());
+    w_.stats_.labels_released += pg::affected_rows(results.back().get());
+  }
+
+  // Labels meet their predictions without a lock: a batch that stores predictions and a batch
+  // (of any writer or instance) that parks their labels can each miss the other, since neither
+  // sees the other's uncommitted rows. So both check again AFTER their own commit — in the next
+  // transaction of the same writer, or on their own when the writer goes idle: whichever of the
+  // two commits later then sees the other's rows and moves the label. A label parked by a batch
+  // that never gets its check (a crash) is moved by a later sweep.
+  awaitable<void> release_deferred() {
+    const std::vector<pg::BinaryParam>& params = deferred_release_.params();
+    std::vector<pg::PgResult> r = co_await conn_.exec_binary(pg::sql::release_pending(), params);
+    w_.stats_.labels_released += pg::affected_rows(r.front().get());
+    deferred_release_.clear();
   }
 
   PartitionState& partition_of(const Envelope& env) {
@@ -359,9 +328,11 @@ class BatchWriter::Session {
 
   // Locks this batch's partitions in ingest_offsets (creating missing rows) and reads where each
   // stands. Locking first serialises two instances that both think they own a partition.
+  // SET LOCAL: the setting ends with the transaction (pooler-safe).
   awaitable<void> lock_offsets() {
     const std::string group = conn_.escape_literal(cfg_.group);
-    std::string sql = "BEGIN; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
+    std::string sql = "BEGIN; SET LOCAL synchronous_commit = " + cfg_.pg_synchronous_commit +
+                      "; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
                       "SELECT " + group + ", t, p, -1 FROM (VALUES " + partition_tuples(false) +
                       ") AS v(t, p) ON CONFLICT DO NOTHING; "
                       "SELECT topic, kafka_partition, next_offset FROM ingest_offsets WHERE consumer_group = " +
@@ -379,77 +350,66 @@ class BatchWriter::Session {
     }
   }
 
-  // COPY one range of staged rows and insert it; on a data error bisect down to the rows
-  // PostgreSQL refuses and dead-letter exactly those.
-  awaitable<void> insert_staged(const std::vector<std::uint32_t>& seqs, std::size_t lo, std::size_t hi,
-                                bool labels, BatchOutcome& out) {
+  // Runs one statement over slots [lo, hi) sent as array parameters, under a savepoint; on a
+  // data error bisects down to the rows PostgreSQL refuses and dead-letters exactly those.
+  // on_result(results, lo, hi) books what a successful statement did.
+  template <typename OnResult>
+  awaitable<void> insert_arrays(const std::string& sql, std::span<const ElementType> types,
+                                const std::vector<std::uint32_t>& seqs, std::size_t lo, std::size_t hi,
+                                BatchOutcome& out, OnResult on_result) {
     if (lo >= hi) co_return;
-    const std::string lo_seq = std::to_string(seqs[lo]);
-    const std::string hi_seq = std::to_string(seqs[hi - 1]);
-    chunks_.clear();
-    stage_buf_.clear();
-    stage_buf_.append(pg::kCopyHeader);
-    for (std::size_t k = lo; k < hi; ++k) {
-      const Envelope& env = w_.ring_.consumer_peek(seqs[k]);
-      pg::CopyTupleWriter tw(stage_buf_);
-      tw.put16(static_cast<std::uint16_t>(pg::read_be16(env.tuple.data()) + 1));
-      tw.int4(static_cast<std::int32_t>(seqs[k]));
-      stage_buf_.append(env.tuple, 2, std::string::npos);
-    }
-    stage_buf_.append(pg::kCopyTrailer);
-    chunks_.push_back(stage_buf_);
-    const std::string_view stage = labels ? kStageLabels : kStagePredictions;
-    const std::string_view columns = labels ? kLabelColumns : kPredictionColumns;
-    const std::string range = " WHERE s.seq BETWEEN " + lo_seq + " AND " + hi_seq + " ";
+    arrays_.reset(types);
+    for (std::size_t k = lo; k < hi; ++k) arrays_.add_tuple(w_.ring_.consumer_peek(seqs[k]).tuple);
     try {
-      co_await conn_.exec("SAVEPOINT stage");
-      co_await conn_.copy_in("COPY " + std::string(stage) + " (seq, " + std::string(columns) +
-                                 ") FROM STDIN (FORMAT binary)", chunks_);
-      if (!labels) {
-        std::vector<pg::PgResult> r = co_await conn_.exec(
-            "INSERT INTO prediction_logs (" + std::string(columns) + ") SELECT " + std::string(columns) +
-            " FROM mlops_stage_predictions s" + range + "ORDER BY s.seq ON CONFLICT (prediction_id) DO NOTHING; "
-            "RELEASE SAVEPOINT stage");
-        const std::uint64_t inserted = pg::affected_rows(r.front().get());
-        out.predictions += inserted;
-        out.prediction_duplicates += (hi - lo) - inserted;
-      } else {
-        // One statement, so one snapshot decides for every label whether its prediction is
-        // stored: with two statements a prediction committed in between would make a label
-        // miss both label_store and label_pending.
-        std::vector<pg::PgResult> r = co_await conn_.exec(
-            "WITH staged AS (SELECT s.*, p.created_at AS predicted_at, p.prediction_id IS NOT NULL AS ready "
-            "  FROM mlops_stage_labels s LEFT JOIN prediction_logs p ON p.prediction_id = s.prediction_id" +
-            range + "), "
-            "stored AS (INSERT INTO label_store (" + std::string(columns) + ") "
-            "  SELECT prediction_id, true_label, label_timestamp, label_source, COALESCE(days_delayed, "
-            "    floor(extract(epoch FROM (label_timestamp - predicted_at)) / 86400)::integer) "
-            "  FROM staged WHERE ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING 1), "
-            "pended AS (INSERT INTO label_pending (" + std::string(columns) + ") "
-            "  SELECT " + std::string(columns) + " FROM staged WHERE NOT ready ORDER BY seq "
-            "  ON CONFLICT (prediction_id) DO NOTHING RETURNING 1) "
-            "SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM pended); RELEASE SAVEPOINT stage");
-        const std::uint64_t stored = std::stoull(PQgetvalue(r.front().get(), 0, 0));
-        const std::uint64_t pended = std::stoull(PQgetvalue(r.front().get(), 0, 1));
-        out.labels += stored;
-        out.labels_pended += pended;
-        out.label_duplicates += (hi - lo) - stored - pended;
-      }
+      co_await conn_.exec("SAVEPOINT rows");
+      std::vector<pg::PgResult> r = co_await conn_.exec_binary(sql, arrays_.params());
+      co_await conn_.exec("RELEASE SAVEPOINT rows");
+      on_result(r, lo, hi);
     } catch (const PgError& e) {
       if (e.is_retryable()) throw;
       pending_error_ = e;  // handled below: co_await is not allowed inside a handler
     }
     if (pending_error_) {
       const PgError error = *std::exchange(pending_error_, std::nullopt);
-      co_await conn_.exec("ROLLBACK TO SAVEPOINT stage; RELEASE SAVEPOINT stage");
+      co_await conn_.exec("ROLLBACK TO SAVEPOINT rows; RELEASE SAVEPOINT rows");
       if (hi - lo == 1) {
         reject_row(seqs[lo], error, out);
       } else {
         const std::size_t mid = lo + (hi - lo) / 2;
-        co_await insert_staged(seqs, lo, mid, labels, out);
-        co_await insert_staged(seqs, mid, hi, labels, out);
+        co_await insert_arrays(sql, types, seqs, lo, mid, out, on_result);
+        co_await insert_arrays(sql, types, seqs, mid, hi, out, on_result);
       }
     }
+  }
+
+  awaitable<void> insert_predictions_staged(BatchOutcome& out) {
+    co_await insert_arrays(pg::sql::insert_predictions_skip_duplicates(), kPredictionTypes, plan().predictions, 0,
+                           plan().predictions.size(), out,
+                           [&out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
+                             const std::uint64_t inserted = pg::affected_rows(r.front().get());
+                             out.predictions += inserted;
+                             out.prediction_duplicates += (hi - lo) - inserted;
+                           });
+  }
+
+  awaitable<void> split_labels(BatchOutcome& out) {
+    co_await insert_arrays(pg::sql::split_labels(), kLabelTypes, plan().labels, 0, plan().labels.size(), out,
+                           [this, &out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
+                             const PGresult* rows = r.front().get();
+                             std::uint64_t stored = 0, pended = 0;
+                             for (int i = 0; i < PQntuples(rows); ++i) {
+                               if (PQgetisnull(rows, i, 1)) {
+                                 stored = std::stoull(PQgetvalue(rows, i, 0));
+                               } else {
+                                 ++pended;
+                                 parked_ids_.emplace_back(PQgetvalue(rows, i, 1),
+                                                          static_cast<std::size_t>(PQgetlength(rows, i, 1)));
+                               }
+                             }
+                             out.labels += stored;
+                             out.labels_pended += pended;
+                             out.label_duplicates += (hi - lo) - stored - pended;
+                           });
   }
 
   void reject_row(std::uint32_t slot, const PgError& error, BatchOutcome& out) {
@@ -467,11 +427,14 @@ class BatchWriter::Session {
     ++out.by_reason[static_cast<std::size_t>(RejectReason::kDatabaseRejected)];
   }
 
+  [[nodiscard]] const BatchPlan& plan() const noexcept { return planner_.current(); }
+
   awaitable<void> commit_batch(std::size_t n) {
     auto& ring = w_.ring_;
     partitions_.clear();
     rejected_.clear();
     rejected_meta_.clear();
+    parked_ids_.clear();
     pending_error_.reset();
     for (std::size_t i = 0; i < n; ++i) partition_of(ring.consumer_peek(i));
 
@@ -491,49 +454,26 @@ class BatchWriter::Session {
       }
     }
 
-    // Decide which slots this transaction writes: only offsets at or past what is stored (and
-    // each offset once, should a re-assignment have queued a partition's messages twice).
+    // Decide which slots this transaction writes, and how (see batch_plan.hpp).
+    const BatchPlan& planned = planner_.plan(
+        n, [&ring](std::size_t i) -> const Envelope& { return ring.consumer_peek(i); },
+        [this](const Envelope& env) -> std::int64_t& { return partition_of(env).threshold; });
     BatchOutcome out;
-    predictions_.clear();
-    labels_.clear();
-    letters_.clear();
-    ids_.reset(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const Envelope& env = ring.consumer_peek(i);
-      PartitionState& p = partition_of(env);
-      if (env.offset < p.threshold) {
-        ++out.stale;
-        continue;
-      }
-      p.threshold = env.offset + 1;
-      switch (env.kind) {
-        case EnvelopeKind::kPrediction:
-          if (ids_.insert(tuple_prediction_id(env.tuple))) {
-            predictions_.push_back(static_cast<std::uint32_t>(i));
-          } else {
-            ++out.prediction_duplicates;
-          }
-          break;
-        case EnvelopeKind::kLabel:
-          labels_.push_back(static_cast<std::uint32_t>(i));
-          break;
-        case EnvelopeKind::kDeadLetter:
-          letters_.push_back(static_cast<std::uint32_t>(i));
-          ++out.dead_letters;
-          ++out.by_reason[static_cast<std::size_t>(env.reason)];
-          break;
-      }
-    }
+    out.stale = planned.stale;
+    out.prediction_duplicates = planned.prediction_duplicates;
+    out.label_duplicates = planned.label_duplicates;
+    out.dead_letters = planned.letters.size();
+    out.by_reason = planned.letters_by_reason;
 
-    if (!predictions_.empty()) co_await write_predictions(out);
-    if (!predictions_.empty()) {
-      co_await conn_.exec(std::string(kLabelRendezvousLock));
-    } else if (!labels_.empty()) {
-      co_await conn_.exec(std::string(kLabelRendezvousShared));
+    // The previous batch's check after commit (release_deferred), inside this transaction.
+    if (!deferred_release_.empty()) {
+      std::vector<pg::PgResult> r = co_await conn_.exec_binary(pg::sql::release_pending(), deferred_release_.params());
+      out.labels_released += pg::affected_rows(r.front().get());
     }
-    if (!labels_.empty()) co_await insert_staged(labels_, 0, labels_.size(), true, out);
-    if (!letters_.empty() || !rejected_.empty()) co_await write_dead_letters();
-    if (out.predictions > 0) co_await release_pending(out);
+    if (!plan().predictions.empty()) co_await write_predictions(out);
+    if (!plan().paired_labels.empty()) co_await write_paired_labels(out);
+    if (!plan().labels.empty()) co_await split_labels(out);
+    if (!plan().letters.empty() || !rejected_.empty()) co_await write_dead_letters();
 
     std::string finish;
     const std::string advanced = partition_tuples(true);
@@ -554,8 +494,22 @@ class BatchWriter::Session {
         committed_[{p.topic, p.partition}] = p.threshold;
       }
     }
+    defer_release_check();
     publish(out);
     if (w_.dead_letter_topic_ != nullptr) mirror_dead_letters();
+  }
+
+  // After COMMIT, before the slots are released: the ids whose pending labels must be checked
+  // again in the next transaction (release_deferred) — the predictions just stored and the
+  // labels just parked.
+  void defer_release_check() {
+    deferred_release_.clear();
+    if (plan().predictions.empty() && parked_ids_.empty()) return;
+    deferred_release_.reset(kIdTypes);
+    for (std::uint32_t i : plan().predictions) {
+      deferred_release_.add_element(tuple_prediction_id(w_.ring_.consumer_peek(i).tuple));
+    }
+    for (const std::string& id : parked_ids_) deferred_release_.add_element(id);
   }
 
   awaitable<void> write_predictions(BatchOutcome& out) {
@@ -565,57 +519,63 @@ class BatchWriter::Session {
     auto& ring = w_.ring_;
     chunks_.clear();
     chunks_.push_back(pg::kCopyHeader);
-    for (std::uint32_t i : predictions_) chunks_.push_back(ring.consumer_peek(i).tuple);
+    for (std::uint32_t i : plan().predictions) chunks_.push_back(ring.consumer_peek(i).tuple);
     chunks_.push_back(pg::kCopyTrailer);
     bool fallback = false;
     try {
       co_await conn_.exec("SAVEPOINT fast");
-      const std::uint64_t copied = co_await conn_.copy_in(
-          "COPY prediction_logs (" + std::string(kPredictionColumns) + ") FROM STDIN (FORMAT binary)", chunks_);
+      out.predictions += co_await conn_.copy_in(pg::sql::copy_predictions(), chunks_);
       co_await conn_.exec("RELEASE SAVEPOINT fast");
-      out.predictions += copied;
     } catch (const PgError& e) {
       if (e.is_retryable()) throw;
       fallback = true;
     }
     if (fallback) {
       co_await conn_.exec("ROLLBACK TO SAVEPOINT fast; RELEASE SAVEPOINT fast");
-      co_await insert_staged(predictions_, 0, predictions_.size(), false, out);
+      // Paired labels assumed every prediction of the batch new, with the created_at sent.
+      planner_.unpair();
+      co_await insert_predictions_staged(out);
     }
   }
 
-  // Labels parked earlier may be waiting for the predictions just written.
-  awaitable<void> release_pending(BatchOutcome& out) {
-    std::vector<pg::PgResult> any = co_await conn_.exec("SELECT EXISTS (SELECT 1 FROM label_pending)");
-    if (std::string_view(PQgetvalue(any.front().get(), 0, 0)) != "t") co_return;
-    id_array_.assign("{");
-    for (std::uint32_t i : predictions_) append_array_element(id_array_, tuple_prediction_id(w_.ring_.consumer_peek(i).tuple));
-    id_array_ += '}';
-    bool refused = false;
+  // Labels whose prediction this transaction just stored: straight into label_store with COPY
+  // (days_delayed computed here), no join and no label_pending. One already stored (a replay)
+  // or refused makes PostgreSQL decide them with the other labels instead.
+  awaitable<void> write_paired_labels(BatchOutcome& out) {
+    auto& ring = w_.ring_;
+    paired_buf_.assign(pg::kCopyHeader);
+    const BatchPlan& p = plan();
+    for (std::size_t k = 0; k < p.paired_labels.size(); ++k) {
+      append_paired_label(ring.consumer_peek(p.paired_labels[k]).tuple, ring.consumer_peek(p.paired_with[k]).tuple,
+                          paired_buf_);
+    }
+    paired_buf_.append(pg::kCopyTrailer);
+    chunks_.clear();
+    chunks_.push_back(paired_buf_);
+    bool fallback = false;
     try {
-      co_await conn_.exec("SAVEPOINT release");
-      const std::vector<std::string> params{id_array_};  // not a braced list inside co_await: GCC 12 miscompiles it
-      std::vector<pg::PgResult> r = co_await conn_.exec_params(release_pending_sql(), params);
-      out.labels_released += pg::affected_rows(r.front().get());
-      co_await conn_.exec("RELEASE SAVEPOINT release");
+      co_await conn_.exec("SAVEPOINT paired");
+      const std::uint64_t copied = co_await conn_.copy_in(pg::sql::copy_label_store(), chunks_);
+      co_await conn_.exec("RELEASE SAVEPOINT paired");
+      out.labels += copied;
+      out.labels_paired += copied;
     } catch (const PgError& e) {
       if (e.is_retryable()) throw;
-      // A rule on label_store the labels break: they stay in label_pending, visible to
-      // operators, and the batch commits.
-      log_warn(std::string("moving pending labels refused by PostgreSQL, they stay pending: ") + e.what());
-      refused = true;
+      fallback = true;
     }
-    if (refused) co_await conn_.exec("ROLLBACK TO SAVEPOINT release; RELEASE SAVEPOINT release");
+    if (fallback) {
+      co_await conn_.exec("ROLLBACK TO SAVEPOINT paired; RELEASE SAVEPOINT paired");
+      planner_.unpair();
+    }
   }
 
   awaitable<void> write_dead_letters() {
     chunks_.clear();
     chunks_.push_back(pg::kCopyHeader);
-    for (std::uint32_t i : letters_) chunks_.push_back(w_.ring_.consumer_peek(i).tuple);
+    for (std::uint32_t i : plan().letters) chunks_.push_back(w_.ring_.consumer_peek(i).tuple);
     for (const std::string& t : rejected_) chunks_.push_back(t);
     chunks_.push_back(pg::kCopyTrailer);
-    co_await conn_.copy_in("COPY ingest_dead_letters (" + std::string(kDeadLetterColumns) +
-                               ") FROM STDIN (FORMAT binary)", chunks_);
+    co_await conn_.copy_in(pg::sql::copy_dead_letters(), chunks_);
   }
 
   // After COMMIT: the table is the record, the topic a mirror (see DeadLetterPublisher).
@@ -623,7 +583,7 @@ class BatchWriter::Session {
     auto as_optional = [](const std::string& s) {
       return s.empty() ? std::nullopt : std::optional<std::string_view>(s);
     };
-    for (std::uint32_t i : letters_) {
+    for (std::uint32_t i : plan().letters) {
       const Envelope& env = w_.ring_.consumer_peek(i);
       const std::optional<std::string_view> payload =
           env.reason == RejectReason::kTombstone ? std::nullopt : std::optional<std::string_view>(env.payload);
@@ -643,6 +603,7 @@ class BatchWriter::Session {
     s.predictions_inserted += out.predictions;
     s.prediction_duplicates += out.prediction_duplicates;
     s.labels_inserted += out.labels;
+    s.labels_paired += out.labels_paired;
     s.labels_pended += out.labels_pended;
     s.labels_released += out.labels_released;
     s.label_duplicates += out.label_duplicates;
@@ -658,14 +619,16 @@ class BatchWriter::Session {
   asio::io_context io_;
   pg::PgConnection conn_;
   std::mt19937_64 rng_;
+  asio::posix::stream_descriptor signal_fd_;  // a dup of the RingSignal's eventfd
+  asio::steady_timer wait_timer_;
   int attempt_ = 0;
   bool ever_connected_ = false;
   bool waiting_for_pg_ = false;
   bool main_done_ = false;  // main_loop() has finished (abort_watch() then ends too)
   Clock::time_point last_sweep_{};
   // Per-batch scratch, reused across batches.
+  BatchPlanner planner_;
   std::vector<PartitionState> partitions_;
-  std::vector<std::uint32_t> predictions_, labels_, letters_;
   std::vector<std::string> rejected_;  // dead-letter tuples of rows PostgreSQL refused
   struct RejectedRow {
     std::uint32_t slot;
@@ -674,9 +637,16 @@ class BatchWriter::Session {
   };
   std::vector<RejectedRow> rejected_meta_;
   std::vector<std::string_view> chunks_;
-  std::string stage_buf_;
-  std::string id_array_;
-  BatchIdSet ids_;
+  std::string paired_buf_;
+  pg::ArrayParams arrays_;
+  std::vector<std::string> parked_ids_;  // labels this batch parked in label_pending
+  // Ids whose pending labels the next transaction checks again; survives retries of that
+  // transaction until one commits.
+  class DeferredIds : public pg::ArrayParams {
+   public:
+    [[nodiscard]] bool empty() const noexcept { return rows() == 0; }
+    void clear() { reset(kIdTypes); }
+  } deferred_release_;
   std::map<std::pair<TopicKind, std::int32_t>, std::int64_t> committed_;  // next_offset this writer stored
   std::optional<PgError> pending_error_;
 };
@@ -711,9 +681,13 @@ void BatchWriter::start() {
 void BatchWriter::request_stop(std::chrono::steady_clock::time_point deadline) {
   stop_deadline_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   stop_requested_ = true;
+  signal_.wake();
 }
 
-void BatchWriter::abort() noexcept { abort_requested_ = true; }
+void BatchWriter::abort() noexcept {
+  abort_requested_ = true;
+  signal_.wake();
+}
 
 void BatchWriter::join() {
   if (thread_.joinable()) thread_.join();

@@ -33,7 +33,8 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
       parser_(ParserLimits{config.max_message_bytes, 64}),
       stash_(writers.size()),
       stalled_since_(writers.size()),
-      writer_paused_(writers.size(), false) {
+      writer_paused_(writers.size(), false),
+      aligner_(config.label_align_max_wait, config.label_align_buffer) {
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", cfg_.brokers},
       {"group.id", cfg_.group},
@@ -132,6 +133,8 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
   ++assignment_generation_;
   const auto stored = stored_offsets();
   assigned_.clear();
+  aligner_.clear();
+  copartitioning_checked_ = false;
   std::fill(writer_paused_.begin(), writer_paused_.end(), false);
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];
@@ -155,10 +158,11 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
 
 void ConsumerLoop::on_revoke() {
   ++assignment_generation_;
-  // Messages waiting in stashes were never committed: the partitions' next owner reads them
-  // again from the offsets in PostgreSQL. Rows already in the rings may still commit; the
-  // offset check in each batch transaction makes that safe whoever wins.
+  // Messages waiting in stashes (or held by the aligner) were never committed: the partitions'
+  // next owner reads them again from the offsets in PostgreSQL. Rows already in the rings may
+  // still commit; the offset check in each batch transaction makes that safe whoever wins.
   for (auto& stash : stash_) stash.clear();
+  aligner_.clear();
   if (!closed_) {
     const auto deadline = Clock::now() + std::min<Clock::duration>(cfg_.shutdown_timeout, std::chrono::seconds(5));
     while (Clock::now() < deadline) {
@@ -175,10 +179,11 @@ void ConsumerLoop::on_revoke() {
   log_info("partitions revoked");
 }
 
-std::size_t ConsumerLoop::writer_of(TopicKind topic, std::int32_t partition) const noexcept {
-  // Consecutive partitions go to consecutive writers, the labels topic shifted by one so that
-  // both topics spread evenly even with few partitions.
-  return (static_cast<std::size_t>(partition) + static_cast<std::size_t>(topic)) % writers_.size();
+std::size_t ConsumerLoop::writer_of(TopicKind, std::int32_t partition) const noexcept {
+  // Co-routing: partition p of the labels topic goes to the writer of partition p of the
+  // predictions topic. Both are keyed by prediction_id, so a co-partitioned pair holds both
+  // halves of a prediction, and the writer can pair a label with its prediction in memory.
+  return static_cast<std::size_t>(partition) % writers_.size();
 }
 
 std::optional<TopicKind> ConsumerLoop::topic_kind(const rd_kafka_message_t* msg) const noexcept {
@@ -258,11 +263,98 @@ bool ConsumerLoop::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
 void ConsumerLoop::drain_stashes() {
   for (std::size_t w = 0; w < stash_.size(); ++w) {
     auto& stash = stash_[w];
+    bool moved = false;
     while (!stash.empty()) {
       const rd_kafka_message_t* msg = stash.front().get();
       if (!hand_over(msg, *topic_kind(msg))) break;
       stash.pop_front();
+      moved = true;
     }
+    if (moved) writers_[w]->signal().notify();
+  }
+}
+
+bool ConsumerLoop::deliver(KafkaMessage& msg, TopicKind topic) {
+  const std::size_t w = writer_of(topic, msg->partition);
+  // Order within a partition must hold: once a writer has a stash, everything for it queues.
+  if (!stash_[w].empty() || !hand_over(msg.get(), topic)) {
+    if (stash_[w].size() >= cfg_.poll_batch) return false;  // the caller keeps it
+    stash_[w].push_back(std::move(msg));
+  }
+  return true;
+}
+
+void ConsumerLoop::dispatch(KafkaMessage msg, TopicKind topic) {
+  if (!copartitioning_.copartitioned()) {
+    aligner_.set_enabled(false);
+  } else if (auto warning = copartitioning_.sample(topic, msg.get())) {
+    log_warn(*warning);
+    aligner_.set_enabled(false);
+  }
+  const std::int64_t ts = rd_kafka_message_timestamp(msg.get(), nullptr);
+  const std::int32_t partition = msg->partition;
+  if (topic == TopicKind::kPredictions) {
+    aligner_.on_prediction(partition, ts);
+  } else if (aligner_.hold(msg, partition, ts, [this](std::int32_t p) { return predictions_drained(p); },
+                           Clock::now())) {
+    if (aligner_.full(partition)) set_align_paused(partition, true);
+    return;
+  }
+  if (!deliver(msg, topic)) stash_[writer_of(topic, partition)].push_back(std::move(msg));
+}
+
+bool ConsumerLoop::predictions_drained(std::int32_t partition) {
+  const auto it = assigned_.find({TopicKind::kPredictions, partition});
+  if (it == assigned_.end()) return true;  // not ours: nothing to wait for here
+  std::int64_t lo = -1, hi = -1;
+  rd_kafka_get_watermark_offsets(rk_.get(), cfg_.predictions_topic.c_str(), partition, &lo, &hi);
+  const std::int64_t position = it->second.position >= 0 ? it->second.position : lo;
+  return hi >= 0 && position >= hi;
+}
+
+void ConsumerLoop::release_aligned_labels() {
+  if (aligner_.held() == 0) return;
+  aligner_.release(
+      Clock::now(), [this](std::int32_t p) { return predictions_drained(p); },
+      [this](KafkaMessage& msg) { return deliver(msg, TopicKind::kLabels); });
+  for (auto& [key, info] : assigned_) {
+    if (info.align_paused && aligner_.held(key.second) <= aligner_.cap() / 4) set_align_paused(key.second, false);
+  }
+}
+
+void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) {
+  const auto it = assigned_.find({TopicKind::kLabels, labels_partition});
+  if (it == assigned_.end() || it->second.align_paused == paused) return;
+  it->second.align_paused = paused;
+  if (!paused && it->second.paused) return;  // back-pressure still holds it
+  PartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), cfg_.labels_topic.c_str(), labels_partition);
+  if (paused) {
+    ++stats_.align_pauses;
+    rd_kafka_pause_partitions(rk_.get(), list.get());
+  } else {
+    rd_kafka_resume_partitions(rk_.get(), list.get());
+  }
+}
+
+void ConsumerLoop::check_copartitioning() {
+  copartitioning_checked_ = true;
+  auto partition_count = [this](const std::string& topic) {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+    if (rkt == nullptr) return 0;
+    const rd_kafka_metadata_t* md = nullptr;
+    int count = 0;
+    if (rd_kafka_metadata(rk_.get(), 0, rkt, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR && md != nullptr) {
+      if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) count = md->topics[0].partition_cnt;
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return count;
+  };
+  if (auto warning = copartitioning_.set_partition_counts(partition_count(cfg_.predictions_topic),
+                                                           partition_count(cfg_.labels_topic))) {
+    log_warn(*warning);
+    aligner_.set_enabled(false);
   }
 }
 
@@ -271,8 +363,9 @@ void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
   for (auto& [key, info] : assigned_) {
     if (writer_of(key.first, key.second) != writer) continue;
-    rd_kafka_topic_partition_list_add(list.get(), topic_name(key.first).c_str(), key.second);
     info.paused = paused;
+    if (!paused && info.align_paused) continue;  // stays paused until the aligner drains it
+    rd_kafka_topic_partition_list_add(list.get(), topic_name(key.first).c_str(), key.second);
   }
   if (paused) {
     ++stats_.pauses;
@@ -333,6 +426,7 @@ std::int64_t ConsumerLoop::compute_lag() {
 
 bool ConsumerLoop::caught_up_and_idle() {
   if (assigned_.empty() || Clock::now() - last_message_ < cfg_.idle_exit) return false;
+  if (aligner_.held() > 0) return false;
   for (std::size_t w = 0; w < writers_.size(); ++w) {
     if (!stash_[w].empty() || writers_[w]->ring().size() != 0) return false;
   }
@@ -353,8 +447,9 @@ void ConsumerLoop::progress_line() {
   std::snprintf(rate_text, sizeof rate_text, "%.0f", rate);
   log_info("progress: " + std::string(rate_text) + " rows/s | predictions " +
            with_commas(stats_.predictions_inserted) + ", labels " + with_commas(stats_.labels_inserted) +
-           " (+" + with_commas(stats_.labels_released) + " released, " +
-           with_commas(stats_.labels_pended) + " pended) | duplicates " +
+           " (" + with_commas(stats_.labels_paired) + " paired in memory, +" + with_commas(stats_.labels_released) +
+           " released, " + with_commas(stats_.labels_pended) + " parked = " + stats_.labels_parked_percent() +
+           ") | duplicates " +
            with_commas(stats_.prediction_duplicates + stats_.label_duplicates) + " | dead letters " +
            with_commas(stats_.dead_letters) + " (" + stats_.dead_letter_breakdown() + ") | lag " +
            (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
@@ -429,13 +524,11 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
       if (!topic || assigned_.count({*topic, msg->partition}) == 0) continue;  // revoked meanwhile
       ++stats_.messages_consumed;
       if (stats_.first_message_ns.load() == 0) stats_.first_message_ns = monotonic_ns();
-      last_message_ = Clock::now();
-      const std::size_t w = writer_of(*topic, msg->partition);
-      // Order within a partition must hold: once a writer has a stash, everything for it queues.
-      if (!stash_[w].empty() || !hand_over(msg.get(), *topic)) {
-        stash_[w].push_back(std::move(msg));
-      }
+      dispatch(std::move(msg), *topic);
     }
+    if (!batch.empty()) last_message_ = Clock::now();
+    release_aligned_labels();
+    for (const auto& w : writers_) w->signal().notify();
 
     if (!housekeeping()) return;
   }
@@ -449,6 +542,7 @@ bool ConsumerLoop::housekeeping() {
     }
   }
   const auto now = Clock::now();
+  if (!copartitioning_checked_ && !assigned_.empty()) check_copartitioning();
   if (now - last_kafka_commit_ >= cfg_.kafka_commit_interval) commit_to_kafka(false);
   if (cfg_.progress_interval.count() > 0 && now - last_progress_ >= cfg_.progress_interval) progress_line();
   if (cfg_.idle_exit.count() > 0 && now - last_idle_check_ >= std::chrono::milliseconds(250)) {

@@ -16,6 +16,8 @@
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pipeline/batch_writer.hpp"
+#include "mlops_ingest/pipeline/event_time_aligner.hpp"
+#include "copartitioning.hpp"
 
 namespace mlops_ingest {
 
@@ -40,7 +42,8 @@ class ConsumerLoop {
   using PartitionKey = std::pair<TopicKind, std::int32_t>;
   struct PartitionInfo {
     std::int64_t position = -1;  // next offset to read; -1 unknown (reset to earliest/latest)
-    bool paused = false;
+    bool paused = false;        // back-pressure: its writer is behind
+    bool align_paused = false;  // a labels partition holding event_time_aligner's cap
   };
 
   static void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -57,6 +60,16 @@ class ConsumerLoop {
   bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
   void fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
   void drain_stashes();
+  // Routes one polled message: to its writer's ring, its writer's stash, or (a label ahead of
+  // its predictions partition) the aligner.
+  void dispatch(kafka::KafkaMessage msg, TopicKind topic);
+  // Hands a message to its writer or queues it in the writer's stash (order per partition).
+  bool deliver(kafka::KafkaMessage& msg, TopicKind topic);
+  // True when predictions partition p has nothing older to deliver (or is not ours).
+  bool predictions_drained(std::int32_t partition);
+  void release_aligned_labels();
+  void set_align_paused(std::int32_t labels_partition, bool paused);
+  void check_copartitioning();
   // True when a writer is momentarily full and no more messages should be taken now.
   bool apply_backpressure();
   // Failure check, Kafka offset mirroring, progress line, idle exit. False: stop the loop.
@@ -77,6 +90,9 @@ class ConsumerLoop {
   std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
   std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
   std::vector<bool> writer_paused_;
+  EventTimeAligner aligner_;
+  CoPartitioning copartitioning_;
+  bool copartitioning_checked_ = false;  // partition counts compared since the last assignment
   bool closed_ = false;
   std::chrono::steady_clock::time_point last_message_{};
   std::chrono::steady_clock::time_point last_progress_{};

@@ -1,6 +1,7 @@
 #include "mlops_ingest/pipeline/stats.hpp"
 
 #include <chrono>
+#include <cstdio>
 
 namespace mlops_ingest {
 
@@ -15,6 +16,14 @@ std::string IngestStats::dead_letter_breakdown() const {
     out += std::to_string(n);
   }
   return out.empty() ? "none" : out;
+}
+
+std::string IngestStats::labels_parked_percent() const {
+  const std::uint64_t decided = labels_inserted.load() + labels_pended.load();
+  if (decided == 0) return "0%";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * static_cast<double>(labels_pended.load()) / static_cast<double>(decided));
+  return buf;
 }
 
 std::int64_t monotonic_ns() noexcept {

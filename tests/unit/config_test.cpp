@@ -18,7 +18,8 @@ TEST(Config, DefaultsAreValid) {
   const Config c = load_config({});
   EXPECT_EQ(c.group, "mlops-ingest");
   EXPECT_EQ(c.writers, 2);
-  EXPECT_EQ(c.batch_linger, std::chrono::milliseconds(200));
+  EXPECT_EQ(c.batch_linger, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.label_align_max_wait, std::chrono::milliseconds(2000));
   EXPECT_NO_THROW(validate(c));
 }
 

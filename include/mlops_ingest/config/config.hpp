@@ -33,7 +33,14 @@ struct Config {
   std::size_t poll_batch = 2000;               // messages per consume call
   std::size_t batch_rows = 10000;              // a batch flushes at this many rows...
   std::size_t batch_bytes = 16u << 20;         // ...or this many bytes of COPY data...
-  std::chrono::milliseconds batch_linger{200};  // ...or when its oldest row is this old
+  // ...or, with linger 0 (the default), as soon as the writer has nothing in flight: batches
+  // then grow with the load by themselves (rows pile up while the previous batch commits).
+  std::chrono::milliseconds batch_linger{0};
+
+  // Event-time alignment of labels to predictions (EventTimeAligner): a label waits at most
+  // this long while its predictions partition has older messages to deliver; 0 turns it off.
+  std::chrono::milliseconds label_align_max_wait{2000};
+  std::size_t label_align_buffer = 2000;  // labels held per partition before it is paused
 
   // Validation and dead letters.
   std::size_t max_message_bytes = 1u << 20;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
 
 namespace mlops_ingest::pg {
@@ -61,6 +62,11 @@ class PgConnection {
 
   // Runs one statement with text parameters ($1, $2, ...) through the extended protocol.
   awaitable<std::vector<PgResult>> exec_params(const std::string& sql, const std::vector<std::string>& params);
+
+  // Runs one statement with binary parameters (typed by their OIDs) through the extended
+  // protocol's unnamed statement: nothing outlives the call, so it is safe behind a
+  // transaction-pooling PgBouncer. Results come back in text format.
+  awaitable<std::vector<PgResult>> exec_binary(const std::string& sql, const std::vector<BinaryParam>& params);
 
   // Runs `copy_sql` (a COPY ... FROM STDIN) and streams `chunks` as its data.
   // Returns the number of rows the server copied.

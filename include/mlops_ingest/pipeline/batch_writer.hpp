@@ -5,7 +5,8 @@
 // Thread model: the BatchWriter object is created and destroyed by the ingester's thread; it
 // owns one std::thread running a Boost.Asio io_context with one PostgreSQL connection (libpq
 // non-blocking). The ring's producer side belongs to the consumer thread; request_stop(),
-// abort(), failed() and ring() may be called from any thread.
+// abort(), failed(), ring() and signal() may be called from any thread. An idle writer sleeps
+// on its RingSignal instead of polling the ring.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"
 #include "mlops_ingest/pipeline/offset_ledger.hpp"
+#include "mlops_ingest/pipeline/ring_signal.hpp"
 #include "mlops_ingest/pipeline/spsc_ring.hpp"
 #include "mlops_ingest/pipeline/stats.hpp"
 
@@ -40,6 +42,8 @@ class BatchWriter {
   void join();
 
   [[nodiscard]] SpscRing<Envelope>& ring() noexcept { return ring_; }
+  // The producer calls notify() on it after publishing slots (wakes a sleeping writer).
+  [[nodiscard]] RingSignal& signal() noexcept { return signal_; }
   [[nodiscard]] bool failed() const noexcept { return failed_.load(); }
   [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
 
@@ -52,6 +56,7 @@ class BatchWriter {
   OffsetLedger& ledger_;
   kafka::DeadLetterPublisher* dead_letter_topic_;
   SpscRing<Envelope> ring_;
+  RingSignal signal_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> abort_requested_{false};
   std::atomic<std::int64_t> stop_deadline_ns_{0};

@@ -15,7 +15,8 @@ struct IngestStats {
   Counter messages_consumed{0};
   Counter predictions_inserted{0};
   Counter prediction_duplicates{0};  // already stored, or twice in one batch: skipped
-  Counter labels_inserted{0};        // straight into label_store
+  Counter labels_inserted{0};        // straight into label_store (including labels_paired)
+  Counter labels_paired{0};          // of those: their prediction was in the same batch
   Counter labels_pended{0};          // parked in label_pending (prediction not stored yet)
   Counter labels_released{0};        // moved from label_pending into label_store
   Counter label_duplicates{0};
@@ -27,6 +28,7 @@ struct IngestStats {
   Counter pg_reconnects{0};  // successful reconnections after an outage
   Counter kafka_errors{0};
   Counter pauses{0};            // back-pressure: times a writer's partitions were paused
+  Counter align_pauses{0};      // times a labels partition was paused, holding the aligner's cap
   Counter writer_commit_ns{0};  // time writers spent committing batches (all writers)
   std::atomic<int> writers_waiting_for_pg{0};  // > 0 while PostgreSQL is unreachable
   std::atomic<std::int64_t> lag{-1};           // messages behind the high watermark; -1 unknown
@@ -37,6 +39,8 @@ struct IngestStats {
     return predictions_inserted.load() + labels_inserted.load() + labels_pended.load();
   }
   [[nodiscard]] std::string dead_letter_breakdown() const;  // "invalid_json=3 out_of_range=1"
+  // Labels parked in label_pending as a share of the labels decided ("4.8%").
+  [[nodiscard]] std::string labels_parked_percent() const;
 };
 
 std::int64_t monotonic_ns() noexcept;

@@ -1,0 +1,111 @@
+#pragma once
+// What one batch transaction writes, decided from the slots at the head of a writer's ring
+// before anything is sent to PostgreSQL. Pure: no I/O, unit-tested without servers.
+//
+//   - fencing: a message below its partition's first writable offset (already committed by
+//     someone else) is stale; each offset is written at most once;
+//   - predictions: the first event of each prediction_id (later ones are duplicates);
+//   - labels whose prediction is in the same batch are *paired*: they can go straight into
+//     label_store in the same transaction, with days_delayed computed here, and never touch
+//     label_pending; every other label is decided by PostgreSQL (stored or parked);
+//   - dead letters, counted by reason.
+//
+// Thread model: one BatchPlanner per writer; its buffers are reused from batch to batch.
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "mlops_ingest/pipeline/envelope.hpp"
+#include "mlops_ingest/pipeline/id_index.hpp"
+
+namespace mlops_ingest {
+
+struct BatchPlan {
+  std::vector<std::uint32_t> predictions;    // slots, in ring order
+  std::vector<std::uint32_t> paired_labels;  // label slots whose prediction is in `predictions`
+  std::vector<std::uint32_t> paired_with;    // the prediction slot of each paired label
+  std::vector<std::uint32_t> labels;         // the other labels, in ring order
+  std::vector<std::uint32_t> letters;        // dead-letter slots
+  std::uint64_t stale = 0;
+  std::uint64_t prediction_duplicates = 0;  // within the batch
+  std::uint64_t label_duplicates = 0;       // paired labels given twice within the batch
+  std::array<std::uint64_t, kRejectReasonCount> letters_by_reason{};
+
+  void clear();
+};
+
+class BatchPlanner {
+ public:
+  // peek(i) → const Envelope& for slot i < n; first_writable(env) → std::int64_t& of the
+  // message's partition: the first offset this batch may still write (raised as it goes).
+  template <typename Peek, typename FirstWritable>
+  const BatchPlan& plan(std::size_t n, Peek&& peek, FirstWritable&& first_writable) {
+    plan_.clear();
+    predictions_.reset(n);
+    paired_.reset(n);
+    label_candidates_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Envelope& env = peek(i);
+      std::int64_t& threshold = first_writable(env);
+      if (env.offset < threshold) {
+        ++plan_.stale;
+        continue;
+      }
+      threshold = env.offset + 1;
+      const auto slot = static_cast<std::uint32_t>(i);
+      switch (env.kind) {
+        case EnvelopeKind::kPrediction:
+          if (predictions_.insert(tuple_prediction_id(env.tuple), slot)) {
+            plan_.predictions.push_back(slot);
+          } else {
+            ++plan_.prediction_duplicates;
+          }
+          break;
+        case EnvelopeKind::kLabel:
+          label_candidates_.push_back(slot);
+          break;
+        case EnvelopeKind::kDeadLetter:
+          plan_.letters.push_back(slot);
+          ++plan_.letters_by_reason[static_cast<std::size_t>(env.reason)];
+          break;
+      }
+    }
+    // After every prediction is known: a label may come before its prediction in the batch.
+    for (const std::uint32_t slot : label_candidates_) {
+      const std::string_view id = tuple_prediction_id(peek(slot).tuple);
+      const std::uint32_t prediction = predictions_.find(id);
+      if (prediction == IdIndex::kAbsent) {
+        plan_.labels.push_back(slot);
+      } else if (paired_.insert(id, slot)) {
+        plan_.paired_labels.push_back(slot);
+        plan_.paired_with.push_back(prediction);
+      } else {
+        ++plan_.label_duplicates;
+      }
+    }
+    return plan_;
+  }
+
+  // Paired labels cannot be written as planned (the predictions took the staging path, or
+  // label_store refused the direct COPY): PostgreSQL decides them with the other labels.
+  void unpair();
+
+  [[nodiscard]] const BatchPlan& current() const noexcept { return plan_; }
+
+ private:
+  BatchPlan plan_;
+  IdIndex predictions_;
+  IdIndex paired_;
+  std::vector<std::uint32_t> label_candidates_;
+};
+
+// days_delayed as PostgreSQL computes it for a label without one:
+// floor(extract(epoch FROM (label_timestamp - created_at)) / 86400), from binary timestamps.
+std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timestamp_us) noexcept;
+
+// A label_store row for a paired label: the label's tuple, with days_delayed filled in from
+// its prediction's created_at when the event did not carry it. Appends to `out`.
+void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out);
+
+}  // namespace mlops_ingest

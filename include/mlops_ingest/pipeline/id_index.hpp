@@ -1,0 +1,60 @@
+#pragma once
+// Open-addressing map from prediction_id to a ring slot, for the ids of one batch. The keys are
+// views into ring slots, which stay put until the batch is released, so nothing is copied, and
+// the table is reused from batch to batch: no allocation per row (unlike std::unordered_map).
+//
+// Thread model: one per writer; not shared.
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace mlops_ingest {
+
+class IdIndex {
+ public:
+  static constexpr std::uint32_t kAbsent = UINT32_MAX;
+
+  // Empties the index and sizes it for `expected` keys (load factor at most 1/2).
+  void reset(std::size_t expected) {
+    std::size_t want = 16;
+    while (want < expected * 2) want <<= 1;
+    if (entries_.size() != want) {
+      entries_.assign(want, Entry{});
+    } else {
+      std::fill(entries_.begin(), entries_.end(), Entry{});
+    }
+  }
+
+  // Inserts `id` → `slot` unless `id` is present; returns true if it was inserted.
+  bool insert(std::string_view id, std::uint32_t slot) {
+    Entry& e = probe(id);
+    if (e.id.data() != nullptr) return false;
+    e = Entry{id, slot};
+    return true;
+  }
+
+  // The slot stored for `id`, or kAbsent.
+  [[nodiscard]] std::uint32_t find(std::string_view id) const {
+    const Entry& e = const_cast<IdIndex*>(this)->probe(id);
+    return e.id.data() != nullptr ? e.slot : kAbsent;
+  }
+
+ private:
+  struct Entry {
+    std::string_view id{};
+    std::uint32_t slot = kAbsent;
+  };
+
+  Entry& probe(std::string_view id) {
+    const std::size_t mask = entries_.size() - 1;
+    for (std::size_t i = std::hash<std::string_view>{}(id) & mask;; i = (i + 1) & mask) {
+      Entry& e = entries_[i];
+      if (e.id.data() == nullptr || e.id == id) return e;
+    }
+  }
+
+  std::vector<Entry> entries_;
+};
+
+}  // namespace mlops_ingest

@@ -1,0 +1,85 @@
+#include "ingest_sql.hpp"
+
+namespace mlops_ingest::pg::sql {
+namespace {
+
+std::string cols(std::string_view c) { return std::string(c); }
+
+// days_delayed, when the event did not say: whole days between prediction and label (the
+// writer computes the same in memory for labels paired with their prediction: days_between()).
+std::string days_delayed(std::string_view label_ts, std::string_view created_at) {
+  return "floor(extract(epoch FROM (" + std::string(label_ts) + " - " + std::string(created_at) +
+         ")) / 86400)::integer";
+}
+
+// Moves the labels a `moved` CTE deleted from label_pending into label_store.
+std::string move_pending(std::string_view moved_cte) {
+  return std::string(moved_cte) + "INSERT INTO label_store (" + cols(kLabelColumns) +
+         ") SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, COALESCE(m.days_delayed, " +
+         days_delayed("m.label_timestamp", "p.created_at") +
+         ") FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
+         "ON CONFLICT (prediction_id) DO NOTHING";
+}
+
+}  // namespace
+
+const std::string& copy_predictions() {
+  static const std::string s = "COPY prediction_logs (" + cols(kPredictionColumns) + ") FROM STDIN (FORMAT binary)";
+  return s;
+}
+
+const std::string& copy_label_store() {
+  static const std::string s = "COPY label_store (" + cols(kLabelColumns) + ") FROM STDIN (FORMAT binary)";
+  return s;
+}
+
+const std::string& copy_dead_letters() {
+  static const std::string s =
+      "COPY ingest_dead_letters (" + cols(kDeadLetterColumns) + ") FROM STDIN (FORMAT binary)";
+  return s;
+}
+
+const std::string& insert_predictions_skip_duplicates() {
+  static const std::string s =
+      "INSERT INTO prediction_logs (" + cols(kPredictionColumns) +
+      ") SELECT * FROM unnest($1::text[], $2::timestamp[], $3::text[], $4::text[], $5::int4[], $6::float8[], "
+      "$7::int4[], $8::float8[], $9::float8[], $10::int4[], $11::text[], $12::int4[]) "
+      "ON CONFLICT (prediction_id) DO NOTHING";
+  return s;
+}
+
+const std::string& split_labels() {
+  static const std::string s =
+      "WITH staged AS (SELECT u.*, p.created_at AS predicted_at, p.prediction_id IS NOT NULL AS ready "
+      "  FROM unnest($1::text[], $2::int4[], $3::timestamp[], $4::text[], $5::int4[]) WITH ORDINALITY "
+      "    AS u(prediction_id, true_label, label_timestamp, label_source, days_delayed, seq) "
+      "  LEFT JOIN prediction_logs p ON p.prediction_id = u.prediction_id), "
+      "stored AS (INSERT INTO label_store (" + cols(kLabelColumns) + ") "
+      "  SELECT prediction_id, true_label, label_timestamp, label_source, COALESCE(days_delayed, " +
+      days_delayed("label_timestamp", "predicted_at") +
+      ") FROM staged WHERE ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING 1), "
+      "pended AS (INSERT INTO label_pending (" + cols(kLabelColumns) + ") "
+      "  SELECT prediction_id, true_label, label_timestamp, label_source, days_delayed "
+      "  FROM staged WHERE NOT ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING prediction_id) "
+      "SELECT (SELECT count(*) FROM stored), NULL::text UNION ALL SELECT NULL, prediction_id FROM pended";
+  return s;
+}
+
+const std::string& release_pending() {
+  static const std::string s = move_pending(
+      "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
+      "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) ");
+  return s;
+}
+
+const std::string& sweep_pending() {
+  static const std::string s = move_pending(
+      "WITH ready AS (SELECT lp.prediction_id FROM label_pending lp "
+      "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
+      "  FOR UPDATE OF lp SKIP LOCKED), "
+      "moved AS (DELETE FROM label_pending lp USING ready r "
+      "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) ");
+  return s;
+}
+
+}  // namespace mlops_ingest::pg::sql

@@ -1,0 +1,36 @@
+#pragma once
+// The SQL the batch writers send, in one place. Every statement is pooler-safe: no session
+// state (temp tables, SET, named prepared statements, session advisory locks) outlives the
+// transaction that uses it, so the writers work behind PgBouncer in transaction pooling mode.
+// Rows travel as binary COPY data or binary array parameters, never as SQL text.
+#include <string>
+#include <string_view>
+
+#include "mlops_ingest/pipeline/envelope.hpp"
+
+namespace mlops_ingest::pg::sql {
+
+// COPY … FROM STDIN (FORMAT binary) into the tables the writers fill directly.
+const std::string& copy_predictions();
+const std::string& copy_label_store();
+const std::string& copy_dead_letters();
+
+// Predictions of a batch that hit an already stored prediction_id or a row PostgreSQL refuses:
+// $1..$12 are the columns of kPredictionColumns as arrays.
+const std::string& insert_predictions_skip_duplicates();
+
+// Labels whose prediction was not in their batch, decided in ONE statement (one snapshot):
+// those whose prediction is stored go to label_store (days_delayed computed when absent), the
+// others to label_pending. Two statements would let a prediction committed in between make a
+// label miss both. $1..$5 are the columns of kLabelColumns as arrays. Returns one row with the
+// count stored (column 0), then one row per parked prediction_id (column 1).
+const std::string& split_labels();
+
+// Moves the pending labels of the prediction_ids in $1 (text[]) whose prediction is stored.
+const std::string& release_pending();
+
+// Moves every pending label whose prediction is stored (an idle writer's safety net). SKIP
+// LOCKED: two writers sweeping at once split the work instead of waiting on each other.
+const std::string& sweep_pending();
+
+}  // namespace mlops_ingest::pg::sql
