@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# End-to-end benchmark, side by side in one run on one machine:
-#   A) mlops-ingest: N prediction events from the embedded Kafka broker into a fresh database
-#      (parsed, validated, idempotent, offsets committed in the same transactions);
-#   B) psql \copy of the same N rows (CSV) into another fresh database with the same schema.
-# Each is repeated RUNS times, alternating, and the best and median rates are compared.
-# The ingester's time is first message received → last batch committed (its own summary);
-# psql's is the wall time of the \copy command.
+# End-to-end benchmark, side by side in one run on one machine. Modes (MODE=…):
+#   predictions (default)  A) mlops-ingest: N prediction events from the embedded Kafka broker into a
+#                          fresh database (parsed, validated, idempotent, offsets committed in the same
+#                          transactions); B) psql \copy of the same N rows (CSV, sorted by
+#                          prediction_id) into another fresh database with the same schema.
+#   backfill               predictions AND labels for 80% of them (5% of those produced before their
+#                          prediction) are all in Kafka before the ingester starts; the baseline is
+#                          psql \copy of the same predictions and then the same labels (foreign key
+#                          included). Also reports how many labels were parked in label_pending.
+#   latency                the ingester runs with default settings while `mlops-ingest loadtest`
+#                          produces at a steady RATE for DURATION seconds and reports p50/p99/max of
+#                          send → visible in PostgreSQL (no baseline: psql has no stream).
+# PREFILL=M first loads M rows into prediction_logs of every database (a table that has been in
+# production for weeks), from a template database, so both sides start from the same table.
+# Each throughput mode is repeated RUNS times, alternating, and the best and median are compared.
+# The ingester's time is first message received → last batch committed (its own summary); psql's
+# is the wall time of its \copy commands.
 #
-# usage: bench/e2e_bench.sh [N] [RUNS]      (env: BUILD_DIR, PARTITIONS, WRITERS, PG_PORT, EXTRA_ARGS)
+# usage: bench/e2e_bench.sh [N] [RUNS]
+#   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+MODE=${MODE:-predictions}
 N=${1:-200000}
 RUNS=${2:-3}
 BUILD_DIR=${BUILD_DIR:-build-release}
-PARTITIONS=${PARTITIONS:-16}
+case "$MODE" in
+  backfill) PARTITIONS=${PARTITIONS:-64} ;;
+  *) PARTITIONS=${PARTITIONS:-16} ;;
+esac
+PREFILL=${PREFILL:-0}
 PG_PORT=${PG_PORT:-25450}
 EXTRA_ARGS=${EXTRA_ARGS:-}
+RATE=${RATE:-20000}
+DURATION=${DURATION:-30}
 BIN=$BUILD_DIR/mlops-ingest
 [ -x "$BIN" ] || { echo "build first: $BIN not found (scripts/build.sh)" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/mlops-bench.XXXXXX)
 chmod 755 "$WORK"
 PGDIR=/tmp/mlops-bench-pg-$PG_PORT
-BROKER_PID=
+BROKER_PID= INGEST_PID=
 cleanup() {
-  [ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null || true
+  for pid in $INGEST_PID $BROKER_PID; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   scripts/pg-throwaway.sh stop "$PGDIR" || true
   rm -rf "$WORK"
 }
@@ -39,35 +58,82 @@ BROKER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
 BROKERS=$(head -n 1 "$WORK/broker.out")
 
-echo "producing $N prediction events to $BROKERS ($PARTITIONS partitions)..."
-"$BIN" produce --brokers "$BROKERS" --predictions "$N" --seed 7 --label-ratio 0 --duplicate-ratio 0 \
-  --compression none --csv "$WORK/predictions.csv" >"$WORK/produce.out"
+# The template every database of the run is created from: the schema, and PREFILL rows.
+psql -q "$ADMIN" -c "CREATE DATABASE bench_template" >/dev/null
+"$BIN" schema apply --pg "$(dsn bench_template)" >/dev/null
+if [ "$PREFILL" -gt 0 ]; then
+  echo "pre-filling prediction_logs with $PREFILL rows (template database)..."
+  psql -q "$(dsn bench_template)" <<SQL
+INSERT INTO prediction_logs (prediction_id, created_at, model_version, model_stage, prediction, probability, age,
+                             debt_ratio, monthly_income, number_dependents, request_source, response_time_ms)
+SELECT 'pred-0-' || lpad(g::text, 10, '0'), timestamp '2025-06-01' + g * interval '100 ms',
+       'v' || (g % 7), 'production', g % 2, (g % 1000) / 1000.0, 21 + g % 60, (g % 10000) / 10000.0,
+       1500 + g % 12000, g % 5, 'api-gateway', 3 + g % 40
+FROM generate_series(1, $PREFILL) g;
+VACUUM ANALYZE prediction_logs;
+SQL
+  echo "  $(psql -tA "$(dsn bench_template)" -c "SELECT pg_size_pretty(pg_total_relation_size('prediction_logs'))") with indexes"
+fi
+new_db() {
+  psql -q "$ADMIN" -c "CREATE DATABASE $1 TEMPLATE bench_template" >/dev/null
+}
+
+if [ "$MODE" = latency ]; then
+  new_db latency
+  # shellcheck disable=SC2086
+  "$BIN" run --brokers "$BROKERS" --pg "$(dsn latency)" --group bench-latency --auto-offset-reset latest \
+    --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest.log" &
+  INGEST_PID=$!
+  # Wait for the group to be assigned before the first event is timed.
+  for _ in $(seq 200); do grep -q "assigned" "$WORK/ingest.log" && break; sleep 0.1; done
+  "$BIN" loadtest --brokers "$BROKERS" --pg "$(dsn latency)" --rate "$RATE" --duration "$DURATION" --label-ratio 0
+  kill -TERM "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "mode=latency rate=$RATE/s duration=${DURATION}s partitions=$PARTITIONS args='$EXTRA_ARGS'"
+  exit 0
+fi
+
+LABEL_RATIO=0
+[ "$MODE" = backfill ] && LABEL_RATIO=0.8
+echo "producing $N prediction events (label ratio $LABEL_RATIO) to $BROKERS ($PARTITIONS partitions)..."
+"$BIN" produce --brokers "$BROKERS" --predictions "$N" --seed 7 --label-ratio "$LABEL_RATIO" --duplicate-ratio 0 \
+  --compression none --csv "$WORK/predictions.csv" --labels-csv "$WORK/labels.csv" >"$WORK/produce.out"
 cat "$WORK/produce.out"
+LABELS=$(sed -E 's/.*unique_labels=([0-9]+).*/\1/' "$WORK/produce.out")
+TOTAL=$((N + LABELS))
 COLUMNS="prediction_id, created_at, model_version, model_stage, prediction, probability, age, debt_ratio, monthly_income, number_dependents, request_source, response_time_ms"
+LABEL_COLUMNS="prediction_id, true_label, label_timestamp, label_source, days_delayed"
 
 ingest_rates=()
 psql_rates=()
 for run in $(seq "$RUNS"); do
-  for db in ingest_$run psql_$run; do
-    psql -q "$ADMIN" -c "CREATE DATABASE $db" >/dev/null
-    "$BIN" schema apply --pg "$(dsn "$db")" >/dev/null
-  done
-  psql -q "$(dsn psql_$run)" -c "CHECKPOINT" >/dev/null
+  new_db "ingest_$run"
+  new_db "psql_$run"
+  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   # shellcheck disable=SC2086
   "$BIN" run --brokers "$BROKERS" --pg "$(dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
     --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest_$run.log"
   summary=$(grep -o 'summary:.*' "$WORK/ingest_$run.log")
-  rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT count(*) FROM prediction_logs")
-  [ "$rows" = "$N" ] || { echo "ingester stored $rows rows, expected $N" >&2; cat "$WORK/ingest_$run.log" >&2; exit 1; }
+  rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
+  [ "$rows" = "$TOTAL" ] || { echo "ingester stored $rows rows, expected $TOTAL" >&2; cat "$WORK/ingest_$run.log" >&2; exit 1; }
   active=$(sed -E 's/.*active ([0-9.]+) s.*/\1/' <<<"$summary")
-  ingest_rate=$(awk -v n="$N" -v s="$active" 'BEGIN { printf "%.0f", n / s }')
+  ingest_rate=$(awk -v n="$TOTAL" -v s="$active" 'BEGIN { printf "%.0f", n / s }')
+  parked=""
+  if [ "$LABELS" -gt 0 ]; then
+    pended=$(sed -E 's/.*labels inserted [0-9]+, pended ([0-9]+).*/\1/' <<<"$summary")
+    paired=$(sed -E 's/.*labels paired in memory ([0-9]+).*/\1/' <<<"$summary")
+    parked="   labels parked $pended of $LABELS ($(awk -v a="$pended" -v b="$LABELS" 'BEGIN { printf "%.1f", 100 * a / b }')%), paired in memory $paired"
+  fi
 
-  psql -q "$(dsn ingest_$run)" -c "CHECKPOINT" >/dev/null
+  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
+  if [ "$LABELS" -gt 0 ]; then
+    psql -q "$(dsn psql_$run)" -c "\\copy label_store ($LABEL_COLUMNS) FROM '$WORK/labels.csv' WITH (FORMAT csv)"
+  fi
   end=$(date +%s%N)
-  psql_rate=$(awk -v n="$N" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
-  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')"
+  psql_rate=$(awk -v n="$TOTAL" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
+  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')$parked"
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
   psql -q "$ADMIN" -c "DROP DATABASE ingest_$run" -c "DROP DATABASE psql_$run" >/dev/null
@@ -79,6 +145,6 @@ bi=$(best "${ingest_rates[@]}"); bp=$(best "${psql_rates[@]}")
 mi=$(median "${ingest_rates[@]}"); mp=$(median "${psql_rates[@]}")
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "N=$N runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'"
+echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'"
 echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v a="$bi" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"

@@ -20,9 +20,20 @@ std::vector<std::string> sample_predictions() {
   return out;
 }
 
+// state.range(0): the ParserKernel (1 fallback, 2 haswell, 3 icelake; skipped if the CPU lacks it).
+bool use_kernel(benchmark::State& state, ParserKernel& kernel) {
+  kernel = static_cast<ParserKernel>(state.range(0));
+  state.SetLabel(std::string(kernel_name(kernel)));
+  if (kernel_supported(kernel)) return true;
+  state.SkipWithError("kernel not supported by this CPU");
+  return false;
+}
+
 void BM_ParsePrediction(benchmark::State& state) {
   const auto events = sample_predictions();
-  EventParser parser;
+  ParserKernel kernel;
+  if (!use_kernel(state, kernel)) return;
+  EventParser parser({}, kernel);
   PredictionEvent event;
   std::size_t i = 0, bytes = 0;
   for (auto _ : state) {
@@ -33,11 +44,13 @@ void BM_ParsePrediction(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
-BENCHMARK(BM_ParsePrediction);
+BENCHMARK(BM_ParsePrediction)->DenseRange(1, 3);
 
 void BM_ParseAndEncodePrediction(benchmark::State& state) {
   const auto events = sample_predictions();
-  EventParser parser;
+  ParserKernel kernel;
+  if (!use_kernel(state, kernel)) return;
+  EventParser parser({}, kernel);
   PredictionEvent event;
   std::string tuple;
   std::size_t i = 0;
@@ -49,7 +62,7 @@ void BM_ParseAndEncodePrediction(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseAndEncodePrediction);
+BENCHMARK(BM_ParseAndEncodePrediction)->DenseRange(1, 3);
 
 void BM_RingHandOff(benchmark::State& state) {
   // Producer and consumer on two threads, 300-byte tuples, released in batches of 1000.

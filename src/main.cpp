@@ -35,7 +35,7 @@ constexpr const char* kUsage = R"(usage:
       Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
                    [--early-label-ratio F] [--duplicate-ratio F] [--invalid-ratio F]
-                   [--csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
+                   [--csv FILE] [--labels-csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
                    [--throttle-pg DSN --throttle-group G --max-backlog N]
       Produce synthetic prediction and label events; prints what must end up stored.
   mlops-ingest settings
@@ -138,7 +138,7 @@ int cmd_dev_broker(const std::vector<std::string>& args) {
 
 int cmd_produce(const std::vector<std::string>& args) {
   const auto flags = parse_flags(args, {"brokers", "predictions", "seed", "label-ratio", "early-label-ratio",
-                                        "duplicate-ratio", "invalid-ratio", "csv", "throttle-pg",
+                                        "duplicate-ratio", "invalid-ratio", "csv", "labels-csv", "throttle-pg",
                                         "throttle-group", "max-backlog", "predictions-topic", "labels-topic",
                                         "compression", "start-time"});
   kafka::GeneratorOptions o;
@@ -151,6 +151,7 @@ int cmd_produce(const std::vector<std::string>& args) {
   o.duplicate_ratio = to_ratio("duplicate-ratio", get("duplicate-ratio", "0.01"));
   o.invalid_ratio = to_ratio("invalid-ratio", get("invalid-ratio", "0"));
   o.csv_path = get("csv", "");
+  o.labels_csv_path = get("labels-csv", "");
   o.throttle_pg = get("throttle-pg", "");
   o.throttle_group = get("throttle-group", "mlops-ingest");
   o.max_backlog = std::stoll(get("max-backlog", "8000"));

@@ -175,16 +175,41 @@ std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i, std::int64
   return prediction_json(make_prediction(seed, i, start_unix_seconds));
 }
 
-std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+namespace {
+
+struct Label {
+  std::string id;
+  int true_label;
+  std::int64_t ts_us;
+  int days;
+  bool sends_days;  // half of the labels leave days_delayed for the ingester to compute
+};
+
+Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
   const Prediction p = make_prediction(seed, i, start_unix_seconds);
   const std::uint64_t h = mix(mix(seed * 7919 + i));
-  const int days = 1 + static_cast<int>(h % 60);
-  const int true_label = (h >> 8) % 100 < 85 ? p.prediction : 1 - p.prediction;
-  const std::int64_t ts = p.created_unix_us + std::int64_t{days} * 86400 * 1000000 + 3600LL * 1000000;
-  std::string json = "{\"prediction_id\":\"" + p.id + "\",\"true_label\":" + std::to_string(true_label) +
-                     ",\"label_timestamp\":\"" + rfc3339(ts, 0, true) + "\",\"label_source\":\"collections\"";
-  // Half of the labels leave days_delayed for the ingester to compute.
-  if ((h >> 16) % 2 == 0) json += ",\"days_delayed\":" + std::to_string(days);
+  Label l;
+  l.id = p.id;
+  l.days = 1 + static_cast<int>(h % 60);
+  l.true_label = (h >> 8) % 100 < 85 ? p.prediction : 1 - p.prediction;
+  l.ts_us = p.created_unix_us + std::int64_t{l.days} * 86400 * 1000000 + 3600LL * 1000000;
+  l.sends_days = (h >> 16) % 2 == 0;
+  return l;
+}
+
+// The label_store row the ingester must end with (days_delayed always filled in).
+std::string label_csv(const Label& l) {
+  return l.id + "," + std::to_string(l.true_label) + "," + rfc3339(l.ts_us, 0, false) + ",collections," +
+         std::to_string(l.days) + "\n";
+}
+
+}  // namespace
+
+std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  const Label l = make_label(seed, i, start_unix_seconds);
+  std::string json = "{\"prediction_id\":\"" + l.id + "\",\"true_label\":" + std::to_string(l.true_label) +
+                     ",\"label_timestamp\":\"" + rfc3339(l.ts_us, 0, true) + "\",\"label_source\":\"collections\"";
+  if (l.sends_days) json += ",\"days_delayed\":" + std::to_string(l.days);
   return json + "}";
 }
 
@@ -206,6 +231,11 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
   if (!o.csv_path.empty()) {
     csv.open(o.csv_path);
     if (!csv) throw KafkaError("cannot write " + o.csv_path);
+  }
+  std::ofstream labels_csv;
+  if (!o.labels_csv_path.empty()) {
+    labels_csv.open(o.labels_csv_path);
+    if (!labels_csv) throw KafkaError("cannot write " + o.labels_csv_path);
   }
   std::optional<pg::BlockingConnection> throttle;
   if (!o.throttle_pg.empty()) throttle.emplace(o.throttle_pg);
@@ -259,6 +289,7 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
     send(o.labels_topic, key, json);
     ++report.labels_sent;
     ++report.unique_labels;
+    if (labels_csv.is_open()) labels_csv << label_csv(make_label(o.seed, i, o.start_unix_seconds));
     if (unit(mix(o.seed * 41 + i)) < o.duplicate_ratio) {
       send(o.labels_topic, key, json);
       ++report.labels_sent;

@@ -2,6 +2,8 @@
 // Parses and validates one Kafka message value into a PredictionEvent or LabelEvent.
 // Thread model: one EventParser per consumer thread; not shareable. It owns a reused simdjson
 // On-Demand parser and a padded copy buffer, so parsing allocates nothing after warm-up.
+// The parsing kernel is chosen once per process by CPU features (fallback, haswell: AVX2,
+// icelake: AVX-512); every kernel gives the same verdicts and messages.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -17,9 +19,18 @@ struct ParserLimits {
   std::size_t max_depth = 64;               // nesting deeper than this is rejected
 };
 
+enum class ParserKernel { kAuto, kFallback, kHaswell, kIcelake };
+std::string_view kernel_name(ParserKernel kernel) noexcept;
+[[nodiscard]] bool kernel_supported(ParserKernel kernel) noexcept;
+// The best kernel this CPU runs (or MLOPS_INGEST_PARSER_KERNEL's, if it runs it); decided once.
+[[nodiscard]] ParserKernel active_kernel() noexcept;
+
+class ParserBackend;
+
 class EventParser {
  public:
-  explicit EventParser(ParserLimits limits = {});
+  // kernel: kAuto takes active_kernel(); another must be kernel_supported() (else throws).
+  explicit EventParser(ParserLimits limits = {}, ParserKernel kernel = ParserKernel::kAuto);
   ~EventParser();
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
@@ -33,10 +44,11 @@ class EventParser {
 
   // Human-readable explanation of the last rejection, e.g. "probability 1.7 is outside [0,1]".
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+  [[nodiscard]] ParserKernel kernel() const noexcept { return kernel_; }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  ParserKernel kernel_;
+  std::unique_ptr<ParserBackend> backend_;
   std::string last_error_;
 };
 

@@ -22,6 +22,7 @@ struct GeneratorOptions {
   double duplicate_ratio = 0.01;    // events sent a second time
   double invalid_ratio = 0.0;       // malformed prediction events (dead letters)
   std::string csv_path;             // also write the unique prediction rows as CSV (psql \copy)
+  std::string labels_csv_path;      // ... and the label_store rows they must end as
   std::string compression = "lz4";
   // Keep each partition's backlog (produced, not yet committed in PostgreSQL) below
   // max_backlog messages: the embedded broker only keeps ~5 MB per partition.

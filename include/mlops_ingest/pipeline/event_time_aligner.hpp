@@ -26,11 +26,13 @@
 
 namespace mlops_ingest {
 
-class EventTimeAligner {
+// Message: what is held (movable); kafka::KafkaMessage in the consumer.
+template <typename Message>
+class BasicEventTimeAligner {
  public:
   using Clock = std::chrono::steady_clock;
 
-  EventTimeAligner(std::chrono::milliseconds max_wait, std::size_t per_partition_cap)
+  BasicEventTimeAligner(std::chrono::milliseconds max_wait, std::size_t per_partition_cap)
       : max_wait_(max_wait), cap_(per_partition_cap) {}
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_ && max_wait_.count() > 0; }
@@ -47,7 +49,7 @@ class EventTimeAligner {
   // and `msg` is left empty. `drained(p)`: the predictions partition p has nothing older to
   // deliver (caught up with its high watermark, or not assigned to us).
   template <typename Drained>
-  bool hold(kafka::KafkaMessage& msg, std::int32_t partition, std::int64_t ts_ms, Drained&& drained, Clock::time_point now) {
+  bool hold(Message& msg, std::int32_t partition, std::int64_t ts_ms, Drained&& drained, Clock::time_point now) {
     if (!enabled()) return false;
     if (static_cast<std::size_t>(partition) >= held_.size()) held_.resize(static_cast<std::size_t>(partition) + 1);
     auto& queue = held_[static_cast<std::size_t>(partition)];
@@ -92,7 +94,7 @@ class EventTimeAligner {
  private:
   static constexpr std::int64_t kNone = INT64_MIN;
   struct Held {
-    kafka::KafkaMessage msg;
+    Message msg;
     std::int64_t ts_ms;
     Clock::time_point since;
   };
@@ -116,5 +118,7 @@ class EventTimeAligner {
   std::vector<std::deque<Held>> held_;   // per labels partition
   std::size_t held_count_ = 0;
 };
+
+using EventTimeAligner = BasicEventTimeAligner<kafka::KafkaMessage>;
 
 }  // namespace mlops_ingest
