@@ -200,9 +200,9 @@ TEST(ArrayParams, BinaryArraysInPostgresArrayRecvFormat) {
   ASSERT_EQ(params.size(), 2u);
   EXPECT_EQ(params[0].type_oid, 1009u);  // text[]
   EXPECT_EQ(params[1].type_oid, 1007u);  // int4[]
-  const std::string text_array("\0\0\0\1\0\0\0\0\0\0\0\x19\0\0\0\2\0\0\0\1\0\0\0\2ab\0\0\0\1c", 33);
+  const std::string text_array("\0\0\0\1\0\0\0\0\0\0\0\x19\0\0\0\2\0\0\0\1\0\0\0\2ab\0\0\0\1c", 31);
   EXPECT_EQ(std::string(params[0].bytes), text_array);
-  const std::string int_array("\0\0\0\1\0\0\0\1\0\0\0\x17\0\0\0\2\0\0\0\1\0\0\0\4\0\0\0\7\xff\xff\xff\xff", 36);
+  const std::string int_array("\0\0\0\1\0\0\0\1\0\0\0\x17\0\0\0\2\0\0\0\1\0\0\0\4\0\0\0\7\xff\xff\xff\xff", 32);
   EXPECT_EQ(std::string(params[1].bytes), int_array);  // has-null flag set
   arrays.reset(types);
   EXPECT_EQ(arrays.rows(), 0u);
