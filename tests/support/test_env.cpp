@@ -82,6 +82,7 @@ RunResult snapshot(const Ingester& ingester, int exit_code) {
   r.predictions = s.predictions_inserted;
   r.prediction_duplicates = s.prediction_duplicates;
   r.labels = s.labels_inserted;
+  r.labels_paired = s.labels_paired;
   r.labels_pended = s.labels_pended;
   r.labels_released = s.labels_released;
   r.label_duplicates = s.label_duplicates;
