@@ -11,6 +11,8 @@ packages=(
   postgresql postgresql-client                               # throwaway servers for tests and the main job
   kcat                                                       # an independent Kafka client for tests
   prometheus                                                 # promtool: checks /metrics and the alert rules
+  python3 python3-yaml                                       # scripts/check-deploy.sh reads the YAML deploy files
+  dpkg-dev file systemd                                      # the .deb: dpkg-shlibdeps (CPack), systemd-analyze verify
 )
 
 missing=()
