@@ -4,7 +4,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "http_get.hpp"
 #include "mlops_ingest/observe/endpoint.hpp"
@@ -223,8 +225,8 @@ Config endpoint_config(std::uint16_t port) {
 TEST(Endpoint, ServesHealthOverHttpAndReportsAStuckWriter) {
   IngestStats stats;
   const Config config = endpoint_config(0);
-  int failed = 0;
-  observe::Endpoint endpoint(config, stats, {[&failed] { return failed; }, [] { return false; }});
+  std::atomic<int> failed{0};  // read on the endpoint's thread
+  observe::Endpoint endpoint(config, stats, {[&failed] { return failed.load(); }, [] { return false; }});
   ASSERT_GT(endpoint.port(), 0);
 
   stats.consumer_heartbeat.beat();
