@@ -6,9 +6,13 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   librdkafka-dev libsimdjson-dev libboost-dev libpq-dev      # the design card's libraries
+  prometheus-cpp-dev                                         # /metrics: metric model and text format
   googletest libgtest-dev libbenchmark-dev                   # tests and benchmarks
   postgresql postgresql-client                               # throwaway servers for tests and the main job
   kcat                                                       # an independent Kafka client for tests
+  prometheus                                                 # promtool: checks /metrics and the alert rules
+  python3 python3-yaml                                       # scripts/check-deploy.sh reads the YAML deploy files
+  dpkg-dev file systemd                                      # the .deb: dpkg-shlibdeps (CPack), systemd-analyze verify
 )
 
 missing=()

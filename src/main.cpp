@@ -17,6 +17,7 @@
 #include "mlops_ingest/kafka/dev_broker.hpp"
 #include "mlops_ingest/kafka/event_generator.hpp"
 #include "mlops_ingest/log.hpp"
+#include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pipeline/ingester.hpp"
 
@@ -38,6 +39,9 @@ constexpr const char* kUsage = R"(usage:
                    [--csv FILE] [--labels-csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
                    [--throttle-pg DSN --throttle-group G --max-backlog N]
       Produce synthetic prediction and label events; prints what must end up stored.
+  mlops-ingest status --pg DSN [--brokers HOST:PORT] [--json]
+      Stored offsets per group and partition (and the lag, with --brokers), rows in the last
+      5 min / 24 h per table, dead letters by reason, pending labels, the Common Queries.
   mlops-ingest settings
       List every setting with its default.
 )";
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
     if (command == "dev-broker") return cmd_dev_broker(args);
     if (command == "produce") return cmd_produce(args);
     if (command == "settings") return cmd_settings();
+    if (command == "status") return observe::run_status_command(args);
     if (command == "help" || command == "--help" || command == "-h") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -139,6 +139,12 @@ const std::vector<Setting>& settings() {
       {"kafka_commit_interval_ms", "1000",
        "how often offsets already committed in PostgreSQL are also committed to Kafka",
        millis<&Config::kafka_commit_interval>(10, 3600000)},
+      {"http_listen", "127.0.0.1:8397",
+       "HOST:PORT of the HTTP endpoint (/metrics, /healthz, /readyz); empty turns it off",
+       [](Config& c, const std::string& key, const std::string& v) {
+         if (!v.empty()) split_host_port(key, v);
+         c.http_listen = v;
+       }},
       {"idle_exit_ms", "0",
        "if > 0: exit 0 once every assigned partition is caught up and idle this long",
        millis<&Config::idle_exit>(0, 86400000)},
@@ -251,6 +257,23 @@ Config load_config(const std::vector<std::string>& args) {
   }
   validate(config);
   return config;
+}
+
+HostPort split_host_port(const std::string& key, const std::string& value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos) {
+    throw ConfigError("setting '" + key + "': '" + value + "' is not HOST:PORT");
+  }
+  HostPort out;
+  out.host = value.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  } else if (out.host.find(':') != std::string::npos) {
+    throw ConfigError("setting '" + key + "': write an IPv6 address in brackets, e.g. [::1]:8397");
+  }
+  if (out.host.empty()) out.host = "0.0.0.0";
+  out.port = static_cast<std::uint16_t>(parse_integer(key, value.substr(colon + 1), 0, 65535));
+  return out;
 }
 
 const std::vector<SettingDoc>& setting_docs() {

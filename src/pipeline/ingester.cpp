@@ -6,6 +6,7 @@
 #include "consumer_loop.hpp"
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log.hpp"
+#include "mlops_ingest/observe/endpoint.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
 namespace mlops_ingest {
@@ -25,6 +26,21 @@ int Ingester::run() {
   for (int i = 0; i < config_.writers; ++i) {
     writers.push_back(std::make_unique<BatchWriter>(i, config_, stats_, ledger, dead_letter_topic.get()));
   }
+  // The operations endpoint (/metrics, /healthz, /readyz). Before the writers start: a port in
+  // use stops startup before anything is consumed. Declared after `writers`, which its probes
+  // read, so that it is destroyed before them.
+  std::atomic<bool> draining{false};
+  std::unique_ptr<observe::Endpoint> endpoint;
+  if (!config_.http_listen.empty()) {
+    observe::IngesterProbes probes;
+    probes.failed_writers = [&writers] {
+      int failed = 0;
+      for (const auto& w : writers) failed += w->failed() ? 1 : 0;
+      return failed;
+    };
+    probes.stopping = [this, &draining] { return stop_.load() || draining.load(); };
+    endpoint = std::make_unique<observe::Endpoint>(config_, stats_, std::move(probes));
+  }
   for (auto& w : writers) w->start();
 
   ConsumerLoop loop(config_, stats_, ledger, writers);
@@ -32,6 +48,7 @@ int Ingester::run() {
            config_.brokers + " as group '" + config_.group + "' with " + std::to_string(config_.writers) +
            " writers");
   loop.run(stop_);
+  draining = true;
 
   // Drain: everything already taken from Kafka is committed if it can be within the timeout;
   // what is not stays uncommitted in PostgreSQL and Kafka and is read again on restart.

@@ -359,7 +359,10 @@ std::vector<std::string> ingester_argv(const IngesterOptions& o) {
       "--pending-sweep-interval-ms", "200",
       // A killed member leaves the group after 3 s instead of 45 s.
       "--kafka.session.timeout.ms", "3000", "--kafka.heartbeat.interval.ms", "300",
-      "--kafka.topic.metadata.refresh.interval.ms", "1000"};
+      "--kafka.topic.metadata.refresh.interval.ms", "1000",
+      // Several instances run at once and restart quickly: no fixed HTTP port (override with
+      // extra "--http-listen", "127.0.0.1:0").
+      "--http-listen", ""};
   argv.insert(argv.end(), o.extra.begin(), o.extra.end());
   return argv;
 }

@@ -68,6 +68,7 @@ Config test_config(const std::string& brokers, const std::string& pg, const std:
   c.retry_backoff_initial = std::chrono::milliseconds(50);
   c.retry_backoff_max = std::chrono::milliseconds(1000);
   c.pending_sweep_interval = std::chrono::milliseconds(200);
+  c.http_listen.clear();  // several ingesters run at once; the endpoint's tests turn it on
   c.kafka_properties["session.timeout.ms"] = "6000";
   c.kafka_properties["heartbeat.interval.ms"] = "500";
   c.kafka_properties["topic.metadata.refresh.interval.ms"] = "1000";

@@ -5,6 +5,7 @@
 // name the key.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -57,6 +58,11 @@ struct Config {
   std::chrono::milliseconds kafka_commit_interval{1000};
   std::chrono::milliseconds idle_exit{0};  // >0: exit once caught up and idle this long
 
+  // Operations: the HTTP endpoint with /metrics, /healthz and /readyz (HOST:PORT; empty: off).
+  // Loopback by default: nothing is exposed beyond the machine unless asked for (a pod needs
+  // 0.0.0.0:8397 so that the kubelet and Prometheus reach it).
+  std::string http_listen = "127.0.0.1:8397";
+
   // Extra librdkafka properties ("kafka.<property>" keys), e.g. security.protocol.
   std::map<std::string, std::string> kafka_properties;
 };
@@ -83,5 +89,13 @@ void apply_setting(Config& config, const std::string& key, const std::string& va
 void validate(const Config& config);
 
 const std::vector<SettingDoc>& setting_docs();
+
+// "HOST:PORT", "[IPv6]:PORT" or ":PORT" (all interfaces) split and checked; throws ConfigError
+// naming `key`. Port 0 asks the system for a free port (tests).
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+HostPort split_host_port(const std::string& key, const std::string& value);
 
 }  // namespace mlops_ingest

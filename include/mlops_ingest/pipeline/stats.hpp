@@ -7,6 +7,9 @@
 #include <string>
 
 #include "mlops_ingest/event/reject_reason.hpp"
+#include "mlops_ingest/pipeline/heartbeat.hpp"
+#include "mlops_ingest/pipeline/latency_histogram.hpp"
+#include "mlops_ingest/pipeline/partition_lag.hpp"
 
 namespace mlops_ingest {
 
@@ -34,6 +37,20 @@ struct IngestStats {
   std::atomic<std::int64_t> lag{-1};           // messages behind the high watermark; -1 unknown
   std::atomic<std::int64_t> first_message_ns{0};
   std::atomic<std::int64_t> last_commit_ns{0};
+
+  // --- Read by the metrics and health endpoint (src/observe/, docs/operations.md) -----------
+  // Who records what, and when, is listed in docs/operations.md ("Hook points"); a field
+  // nobody records keeps its initial value, which the endpoint reports as "not reported".
+  static constexpr int kMaxWriters = 64;  // the upper bound of the `writers` setting
+  // Messages taken from Kafka per topic, indexed by TopicKind (0 predictions, 1 labels).
+  std::array<Counter, 2> messages_consumed_by_topic{};
+  std::atomic<int> partitions_assigned{-1};  // this member's partitions; -1: not reported
+  std::atomic<int> partitions_paused{0};     // partitions paused by back-pressure right now
+  PartitionLagBoard partition_lag;           // per assigned partition, replaced on each lag check
+  LatencyHistogram batch_commit_seconds;     // one observation per committed batch transaction
+  LatencyHistogram event_to_commit_seconds;  // per row: Kafka message timestamp -> its COMMIT
+  Heartbeat consumer_heartbeat;              // the consumer thread, each time round its loop
+  std::array<Heartbeat, kMaxWriters> writer_heartbeats{};  // writer i, each time round its loop
 
   [[nodiscard]] std::uint64_t rows_stored() const noexcept {
     return predictions_inserted.load() + labels_inserted.load() + labels_pended.load();

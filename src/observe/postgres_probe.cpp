@@ -1,0 +1,72 @@
+#include "postgres_probe.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+
+namespace mlops_ingest::observe {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// One row: how many labels wait for their prediction, and for how long the oldest has waited.
+// label_pending is small in the steady state (labels wait for predictions that are about to
+// land); a backfill can fill it with a few hundred thousand rows, which this still counts in
+// tens of milliseconds, every few seconds.
+constexpr const char* kProbeSql =
+    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(received_at)), 0)::float8 FROM label_pending";
+
+}  // namespace
+
+PostgresProbe::PostgresProbe(asio::io_context& io, const std::string& dsn, std::chrono::milliseconds interval,
+                             std::chrono::milliseconds timeout)
+    : io_(io), conn_(io, dsn, timeout), interval_(interval), timer_(io) {}
+
+void PostgresProbe::start() { asio::co_spawn(io_, loop(), asio::detached); }
+
+void PostgresProbe::stop() {
+  stopping_ = true;
+  timer_.cancel();
+  conn_.cancel();
+}
+
+asio::awaitable<void> PostgresProbe::loop() {
+  while (!stopping_) {
+    co_await probe_once();
+    if (stopping_) break;
+    timer_.expires_after(interval_);
+    boost::system::error_code ec;
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  conn_.close();
+}
+
+asio::awaitable<void> PostgresProbe::probe_once() {
+  try {
+    if (!conn_.connected()) {
+      co_await conn_.connect();
+      // Server-side bound too, and a name an operator recognises in pg_stat_activity.
+      co_await conn_.exec("SET application_name = 'mlops-ingest-probe'; SET statement_timeout = '5s'");
+    }
+    std::vector<pg::PgResult> r = co_await conn_.exec(kProbeSql);
+    const PGresult* row = r.back().get();
+    status_.reachable = true;
+    status_.labels_pending = std::strtoll(PQgetvalue(row, 0, 0), nullptr, 10);
+    status_.oldest_pending_label_seconds = std::strtod(PQgetvalue(row, 0, 1), nullptr);
+    status_.error.clear();
+  } catch (const pg::PgError& e) {
+    // A statement error on a live connection (no label_pending table yet, no permission) still
+    // means PostgreSQL is reachable; only the pending figures are unknown.
+    status_.reachable = !e.sqlstate().empty() && conn_.connected();
+    status_.labels_pending.reset();
+    status_.oldest_pending_label_seconds.reset();
+    status_.error = e.what();
+    if (!status_.reachable) conn_.close();
+  }
+  status_.checked = true;
+}
+
+}  // namespace mlops_ingest::observe
