@@ -12,13 +12,15 @@ std::string days_delayed(std::string_view label_ts, std::string_view created_at)
          ")) / 86400)::integer";
 }
 
-// Moves the labels a `moved` CTE deleted from label_pending into label_store.
+// Moves the labels a `moved` CTE deleted from label_pending into label_store. Returns one row:
+// labels moved, and of those stored (the rest were already in label_store: duplicates).
 std::string move_pending(std::string_view moved_cte) {
-  return std::string(moved_cte) + "INSERT INTO label_store (" + cols(kLabelColumns) +
+  return std::string(moved_cte) + ", stored AS (INSERT INTO label_store (" + cols(kLabelColumns) +
          ") SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, COALESCE(m.days_delayed, " +
          days_delayed("m.label_timestamp", "p.created_at") +
          ") FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
-         "ON CONFLICT (prediction_id) DO NOTHING";
+         "ON CONFLICT (prediction_id) DO NOTHING RETURNING 1) "
+         "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM stored)";
 }
 
 }  // namespace
@@ -68,7 +70,7 @@ const std::string& split_labels() {
 const std::string& release_pending() {
   static const std::string s = move_pending(
       "WITH moved AS (DELETE FROM label_pending lp WHERE lp.prediction_id = ANY($1::text[]) "
-      "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*) ");
+      "  AND EXISTS (SELECT 1 FROM prediction_logs p WHERE p.prediction_id = lp.prediction_id) RETURNING lp.*)");
   return s;
 }
 
@@ -78,7 +80,7 @@ const std::string& sweep_pending() {
       "  JOIN prediction_logs p ON p.prediction_id = lp.prediction_id "
       "  FOR UPDATE OF lp SKIP LOCKED), "
       "moved AS (DELETE FROM label_pending lp USING ready r "
-      "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*) ");
+      "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*)");
   return s;
 }
 

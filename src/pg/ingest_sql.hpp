@@ -27,6 +27,8 @@ const std::string& insert_predictions_skip_duplicates();
 const std::string& split_labels();
 
 // Moves the pending labels of the prediction_ids in $1 (text[]) whose prediction is stored.
+// Both moves return one row: labels moved out of label_pending, and of those stored (a label
+// already in label_store — a duplicate sent after its prediction — is moved but not stored).
 const std::string& release_pending();
 
 // Moves every pending label whose prediction is stored (an idle writer's safety net). SKIP

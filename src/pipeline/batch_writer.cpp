@@ -90,6 +90,8 @@ class BatchWriter::Session {
  private:
   using Clock = std::chrono::steady_clock;
 
+  Heartbeat& heartbeat() { return w_.stats_.writer_heartbeats[static_cast<std::size_t>(w_.id_)]; }
+
   [[nodiscard]] bool should_abort() const {
     if (w_.abort_requested_.load()) return true;
     return w_.stop_requested_.load() && monotonic_ns() > w_.stop_deadline_ns_.load();
@@ -105,6 +107,7 @@ class BatchWriter::Session {
   awaitable<void> backoff_for(std::chrono::nanoseconds d) {
     const auto until = Clock::now() + d;
     while (!should_abort() && Clock::now() < until) {
+      heartbeat().beat();
       co_await sleep_for(std::min<std::chrono::nanoseconds>(until - Clock::now(), std::chrono::milliseconds(50)));
     }
   }
@@ -157,6 +160,7 @@ class BatchWriter::Session {
     std::size_t counted = 0, bytes = 0;
     Clock::time_point first_seen{};
     for (;;) {
+      heartbeat().beat();  // an idle writer wakes at least every pending_sweep_interval_ms
       const std::size_t available = ring.consumer_refresh();
       while (counted < available && counted < cfg_.batch_rows && bytes < cfg_.batch_bytes) {
         bytes += ring.consumer_peek(counted).tuple.size();
@@ -246,7 +250,10 @@ class BatchWriter::Session {
         co_await ensure_connected();
         const std::int64_t started = monotonic_ns();
         co_await commit_batch(n);
-        w_.stats_.writer_commit_ns += static_cast<std::uint64_t>(monotonic_ns() - started);
+        const std::int64_t took = monotonic_ns() - started;
+        w_.stats_.writer_commit_ns += static_cast<std::uint64_t>(took);
+        w_.stats_.batch_commit_seconds.observe(std::chrono::nanoseconds(took));
+        heartbeat().beat();
         leave_outage();
         co_return true;
       } catch (const PgError& e) {
@@ -255,6 +262,7 @@ class BatchWriter::Session {
         enter_outage(e);
         conn_.close();
       }
+      heartbeat().beat();
       co_await backoff_for(next_backoff());
     }
   }
@@ -278,9 +286,24 @@ class BatchWriter::Session {
     }
   }
 
+  // Books a move out of label_pending (see pg::sql::release_pending) into `out`.
+  static void count_moved(const pg::PgResult& r, BatchOutcome& out) {
+    const std::uint64_t moved = std::stoull(PQgetvalue(r.get(), 0, 0));
+    const std::uint64_t stored = std::stoull(PQgetvalue(r.get(), 0, 1));
+    out.labels_released += stored;
+    out.label_duplicates += moved - stored;
+  }
+
   awaitable<void> sweep_pending() {
     std::vector<pg::PgResult> results = co_await conn_.exec(pg::sql::sweep_pending());
-    w_.stats_.labels_released += pg::affected_rows(results.back().get());
+    BatchOutcome out;
+    count_moved(results.back(), out);
+    publish_moves(out);
+  }
+
+  void publish_moves(const BatchOutcome& out) {
+    w_.stats_.labels_released += out.labels_released;
+    w_.stats_.label_duplicates += out.label_duplicates;
   }
 
   // Labels meet their predictions without a lock: a batch that stores predictions and a batch
@@ -292,7 +315,9 @@ class BatchWriter::Session {
   awaitable<void> release_deferred() {
     const std::vector<pg::BinaryParam>& params = deferred_release_.params();
     std::vector<pg::PgResult> r = co_await conn_.exec_binary(pg::sql::release_pending(), params);
-    w_.stats_.labels_released += pg::affected_rows(r.front().get());
+    BatchOutcome out;
+    count_moved(r.front(), out);
+    publish_moves(out);
     deferred_release_.clear();
   }
 
@@ -468,7 +493,7 @@ class BatchWriter::Session {
     // The previous batch's check after commit (release_deferred), inside this transaction.
     if (!deferred_release_.empty()) {
       std::vector<pg::PgResult> r = co_await conn_.exec_binary(pg::sql::release_pending(), deferred_release_.params());
-      out.labels_released += pg::affected_rows(r.front().get());
+      count_moved(r.front(), out);
     }
     if (!plan().predictions.empty()) co_await write_predictions(out);
     if (!plan().paired_labels.empty()) co_await write_paired_labels(out);
@@ -495,8 +520,21 @@ class BatchWriter::Session {
       }
     }
     defer_release_check();
+    record_event_to_commit(n);
     publish(out);
     if (w_.dead_letter_topic_ != nullptr) mirror_dead_letters();
+  }
+
+  // Kafka message timestamp → this COMMIT, for every message of the batch (one clock read).
+  void record_event_to_commit(std::size_t n) {
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    latency_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      latency_.observe(std::chrono::milliseconds(now_ms - w_.ring_.consumer_peek(i).kafka_ts_ms));
+    }
+    w_.stats_.event_to_commit_seconds.merge(latency_);
   }
 
   // After COMMIT, before the slots are released: the ids whose pending labels must be checked
@@ -638,6 +676,7 @@ class BatchWriter::Session {
   std::vector<RejectedRow> rejected_meta_;
   std::vector<std::string_view> chunks_;
   std::string paired_buf_;
+  LatencyBatch latency_;
   pg::ArrayParams arrays_;
   std::vector<std::string> parked_ids_;  // labels this batch parked in label_pending
   // Ids whose pending labels the next transaction checks again; survives retries of that

@@ -94,6 +94,9 @@ void ConsumerLoop::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     log_error(std::string("rebalance failed: ") + e.what());
     rd_kafka_assign(rk_.get(), nullptr);
     assigned_.clear();
+    stats_.partitions_assigned = 0;
+    count_paused();
+    stats_.partition_lag.publish({});
   }
 }
 
@@ -105,6 +108,7 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
     // A stop request during an outage abandons the assignment (on_rebalance unassigns): the
     // partitions are read again, from PostgreSQL's offsets, by whoever gets them next.
     if (stop_ != nullptr && stop_->load()) throw kafka::KafkaError("stopping while reading stored offsets");
+    stats_.consumer_heartbeat.beat();  // retrying an outage is not being stuck
     try {
       if (!offsets_conn_) offsets_conn_.emplace(cfg_.pg);
       std::map<PartitionKey, std::int64_t> out;
@@ -153,6 +157,8 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
     throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
   }
+  stats_.partitions_assigned = partitions->cnt;
+  count_paused();
   log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL");
 }
 
@@ -176,6 +182,9 @@ void ConsumerLoop::on_revoke() {
   rd_kafka_assign(rk_.get(), nullptr);
   assigned_.clear();
   std::fill(writer_paused_.begin(), writer_paused_.end(), false);
+  stats_.partitions_assigned = 0;
+  count_paused();
+  stats_.partition_lag.publish({});
   log_info("partitions revoked");
 }
 
@@ -209,6 +218,7 @@ void ConsumerLoop::fill_slot(Envelope& env, const rd_kafka_message_t* msg, Topic
     ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch()).count();
   }
+  env.kafka_ts_ms = ts_ms;
   const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(ts_ms);
 
   RejectReason reason;
@@ -326,7 +336,10 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
   const auto it = assigned_.find({TopicKind::kLabels, labels_partition});
   if (it == assigned_.end() || it->second.align_paused == paused) return;
   it->second.align_paused = paused;
-  if (!paused && it->second.paused) return;  // back-pressure still holds it
+  if (!paused && it->second.paused) {  // back-pressure still holds it
+    count_paused();
+    return;
+  }
   PartitionList list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), cfg_.labels_topic.c_str(), labels_partition);
   if (paused) {
@@ -335,6 +348,7 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
   } else {
     rd_kafka_resume_partitions(rk_.get(), list.get());
   }
+  count_paused();
 }
 
 void ConsumerLoop::check_copartitioning() {
@@ -374,6 +388,7 @@ void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
     rd_kafka_resume_partitions(rk_.get(), list.get());
   }
   writer_paused_[writer] = paused;
+  count_paused();
 }
 
 bool ConsumerLoop::apply_backpressure() {
@@ -407,21 +422,38 @@ bool ConsumerLoop::apply_backpressure() {
 }
 
 std::int64_t ConsumerLoop::compute_lag() {
+  // Also publishes the lag of each partition whose lag is known (the /metrics gauge).
   std::int64_t lag = 0;
+  bool known = true;
+  std::vector<PartitionLag> lags;
+  lags.reserve(assigned_.size());
   for (const auto& [key, info] : assigned_) {
     std::int64_t lo = -1, hi = -1;
     rd_kafka_get_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi);
-    if (hi < 0) {
-      if (rd_kafka_query_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi, 200) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return -1;
-      }
+    if (hi < 0 &&
+        rd_kafka_query_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi, 200) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+      known = false;
+      continue;
     }
     const std::int64_t position = info.position >= 0 ? info.position : lo;
-    if (position < 0) return -1;
-    lag += std::max<std::int64_t>(0, hi - position);
+    if (position < 0) {
+      known = false;
+      continue;
+    }
+    const std::int64_t behind = std::max<std::int64_t>(0, hi - position);
+    lags.push_back({topic_name(key.first), key.second, behind});
+    lag += behind;
   }
-  return lag;
+  stats_.partition_lag.publish(std::move(lags));
+  last_lag_check_ = Clock::now();
+  return known ? lag : -1;
+}
+
+void ConsumerLoop::count_paused() {
+  int paused = 0;
+  for (const auto& [key, info] : assigned_) paused += (info.paused || info.align_paused) ? 1 : 0;
+  stats_.partitions_paused = paused;
 }
 
 bool ConsumerLoop::caught_up_and_idle() {
@@ -482,6 +514,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
   batch.reserve(cfg_.poll_batch);
   last_progress_ = last_kafka_commit_ = last_idle_check_ = last_message_ = Clock::now();
   while (!stop.load()) {
+    stats_.consumer_heartbeat.beat();
     drain_stashes();
     if (apply_backpressure()) {
       // A writer is momentarily full: give it a moment instead of polling more.
@@ -523,6 +556,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
       const std::optional<TopicKind> topic = topic_kind(msg.get());
       if (!topic || assigned_.count({*topic, msg->partition}) == 0) continue;  // revoked meanwhile
       ++stats_.messages_consumed;
+      ++stats_.messages_consumed_by_topic[static_cast<std::size_t>(*topic)];
       if (stats_.first_message_ns.load() == 0) stats_.first_message_ns = monotonic_ns();
       dispatch(std::move(msg), *topic);
     }
@@ -543,6 +577,8 @@ bool ConsumerLoop::housekeeping() {
   }
   const auto now = Clock::now();
   if (!copartitioning_checked_ && !assigned_.empty()) check_copartitioning();
+  // The per-partition lag gauge, on its own period (the progress line may be off).
+  if (now - last_lag_check_ >= std::chrono::seconds(2)) stats_.lag = compute_lag();
   if (now - last_kafka_commit_ >= cfg_.kafka_commit_interval) commit_to_kafka(false);
   if (cfg_.progress_interval.count() > 0 && now - last_progress_ >= cfg_.progress_interval) progress_line();
   if (cfg_.idle_exit.count() > 0 && now - last_idle_check_ >= std::chrono::milliseconds(250)) {

@@ -76,6 +76,7 @@ class ConsumerLoop {
   bool housekeeping();
   void set_paused(std::size_t writer, bool paused);
   std::int64_t compute_lag();
+  void count_paused();  // publishes stats_.partitions_paused
   bool caught_up_and_idle();
   void progress_line();
 
@@ -98,6 +99,7 @@ class ConsumerLoop {
   std::chrono::steady_clock::time_point last_progress_{};
   std::chrono::steady_clock::time_point last_kafka_commit_{};
   std::chrono::steady_clock::time_point last_idle_check_{};
+  std::chrono::steady_clock::time_point last_lag_check_{};
   std::uint64_t progress_rows_ = 0;
   std::uint64_t assignment_generation_ = 0;  // bumped by every assign and revoke
   const std::atomic<bool>* stop_ = nullptr;   // run()'s stop flag, also seen by rebalance callbacks

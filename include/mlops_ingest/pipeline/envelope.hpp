@@ -23,6 +23,7 @@ struct Envelope {
   RejectReason reason = RejectReason::kNone;  // for kDeadLetter
   std::int32_t partition = 0;
   std::int64_t offset = 0;
+  std::int64_t kafka_ts_ms = 0;  // the message's Kafka timestamp (event → commit latency)
   std::string tuple;    // one binary COPY tuple, already encoded by the consumer thread
   std::string key;      // the raw Kafka key and value, kept in case PostgreSQL refuses the row
   std::string payload;
