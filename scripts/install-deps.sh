@@ -9,6 +9,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev                   # tests and benchmarks
   postgresql postgresql-client                               # throwaway servers for tests and the main job
   kcat                                                       # an independent Kafka client for tests
+  openssl                                                    # test certificates (TLS tests)
 )
 
 missing=()
