@@ -44,9 +44,10 @@ std::string program_output(const std::string& log) {
   EXPECT_EQ(program_output(text).find(kMarker), std::string::npos) << "a planted password leaked:\n" << program_output(text)
 
 // A PostgreSQL where everyone but the test's own `postgres` authenticates with a password.
+// `port_offset`: each test its own first port, so that ctest --parallel never starts two on one.
 struct PasswordServer {
-  explicit PasswordServer(const fault::WorkDir& work)
-      : pg(MLOPS_TEST_SEC_PG_PORT, {"-c password_encryption=scram-sha-256", "/tmp/sec-mlops-secrets-pg-"}) {
+  PasswordServer(const fault::WorkDir& work, int port_offset)
+      : pg(MLOPS_TEST_SEC_PG_PORT + port_offset, {"-c password_encryption=scram-sha-256", "/tmp/sec-mlops-secrets-pg-"}) {
     const ExitResult roles = run_to_exit(
         {fault::ingester_binary(), "schema", "roles", "--pg", pg.dsn(), "--ingest-role", kRole},
         work.file("schema-roles.log"), 120s);
@@ -80,7 +81,7 @@ std::string private_file(const fault::WorkDir& work, const std::string& name, co
 
 TEST(SecretsPgTest, NoPasswordInAnythingARealRunWritesOrStores) {
   fault::WorkDir work("secrets-run");
-  PasswordServer server(work);
+  PasswordServer server(work, 6);
   kafka::DevBroker broker({"predictions", "labels"}, 8);
   kafka::GeneratorOptions events = fault::stream(broker.bootstrap_servers(), 3000, 3001);
   events.invalid_ratio = 0.02;
@@ -118,7 +119,7 @@ TEST(SecretsPgTest, NoPasswordInAnythingARealRunWritesOrStores) {
 
 TEST(SecretsPgTest, NoPasswordInAnyErrorPath) {
   fault::WorkDir work("secrets-errors");
-  PasswordServer server(work);
+  PasswordServer server(work, 8);
   kafka::DevBroker broker({"predictions", "labels"}, 4);
   const kafka::GeneratorReport sent = kafka::produce_events(fault::stream(broker.bootstrap_servers(), 500, 3002));
   ASSERT_GT(sent.predictions_sent, 0u);

@@ -71,9 +71,10 @@ class TestCertificates {
 
 // A PostgreSQL with ssl = on that accepts TCP connections over TLS only, kCertUser by client
 // certificate only.
+// `port_offset`: each test its own first port, so that ctest --parallel never starts two on one.
 struct TlsServer {
-  explicit TlsServer(const fault::WorkDir& work)
-      : certs(work), pg(MLOPS_TEST_SEC_PG_PORT, {certs.server_options(), "/tmp/sec-mlops-tls-pg-"}) {
+  TlsServer(const fault::WorkDir& work, int port_offset)
+      : certs(work), pg(MLOPS_TEST_SEC_PG_PORT + port_offset, {certs.server_options(), "/tmp/sec-mlops-tls-pg-"}) {
     std::ofstream(pg.data_dir() + "/pg_hba.conf")
         << "local   all all trust\n"
         << "hostssl all " << kCertUser << " 127.0.0.1/32 cert\n"
@@ -111,7 +112,7 @@ fault::IngesterOptions ingester(const kafka::DevBroker& broker, const std::strin
 
 TEST(TlsPgTest, VerifyFullIngestsAStreamExactlyOnce) {
   fault::WorkDir work("tls-verify-full");
-  TlsServer server(work);
+  TlsServer server(work, 0);
   kafka::DevBroker broker({"predictions", "labels"}, 8);
   const kafka::GeneratorReport sent = produce_stream(broker, 2001);
 
@@ -128,7 +129,7 @@ TEST(TlsPgTest, VerifyFullIngestsAStreamExactlyOnce) {
 
 TEST(TlsPgTest, WrongCaOrWrongHostNameStopsStartupBeforeConsumingAnything) {
   fault::WorkDir work("tls-misconfigured");
-  TlsServer server(work);
+  TlsServer server(work, 2);
   kafka::DevBroker broker({"predictions", "labels"}, 8);
   const kafka::GeneratorReport sent = produce_stream(broker, 2002);
   ASSERT_GT(sent.predictions_sent, 0u);
@@ -171,7 +172,7 @@ TEST(TlsPgTest, WrongCaOrWrongHostNameStopsStartupBeforeConsumingAnything) {
 
 TEST(TlsPgTest, ClientCertificateInTheDsnAuthenticatesTheIngestRole) {
   fault::WorkDir work("tls-client-cert");
-  TlsServer server(work);
+  TlsServer server(work, 4);
   const ExitResult roles = run_to_exit(
       {fault::ingester_binary(), "schema", "roles", "--pg", server.pg.dsn(), "--ingest-role", kCertUser},
       work.file("schema-roles.log"), 120s);
