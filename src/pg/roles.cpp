@@ -138,8 +138,11 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
 
   if (!roles.ingest.empty()) {
     const std::string id = prepare_role(roles.ingest);
-    // TEMP: the writers' per-connection staging tables.
-    conn.exec("GRANT CONNECT, TEMP ON DATABASE " + database + " TO " + id);
+    std::string database_privileges;
+    for (std::string_view p : kIngestDatabasePrivileges) {
+      database_privileges += (database_privileges.empty() ? "" : ", ") + std::string(p);
+    }
+    conn.exec("GRANT " + database_privileges + " ON DATABASE " + database + " TO " + id);
     for (const TableGrant& g : kIngestGrants) {
       conn.exec("GRANT " + std::string(g.privileges) + " ON TABLE " + std::string(g.table) + " TO " + id);
       report.push_back(roles.ingest + ": " + std::string(g.privileges) + " on " + std::string(g.table));
@@ -147,7 +150,8 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
         if (auto seq = serial_sequence(conn, g.table)) conn.exec("GRANT USAGE ON SEQUENCE " + *seq + " TO " + id);
       }
     }
-    report.push_back(roles.ingest + ": CONNECT, TEMP on the database; USAGE on the serial sequences it inserts through");
+    report.push_back(roles.ingest + ": " + database_privileges +
+                     " on the database; USAGE on the serial sequences it inserts through");
   }
   if (!roles.analytics.empty()) {
     const std::string id = prepare_role(roles.analytics);
@@ -200,8 +204,9 @@ std::vector<std::string> missing_ingest_privileges(const std::string& dsn) {
       }
     }
   }
-  for (const char* privilege : {"CONNECT", "TEMP"}) {
-    if (conn.query_value(std::string("SELECT has_database_privilege(current_database(), '") + privilege + "')") != "t") {
+  for (std::string_view privilege : kIngestDatabasePrivileges) {
+    if (conn.query_value("SELECT has_database_privilege(current_database(), " + conn.escape_literal(privilege) + ")") !=
+        "t") {
       missing.push_back(std::string(privilege) + " on the database");
     }
   }

@@ -95,11 +95,18 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
   const ExitResult granted = schema_roles(work, db.dsn(), roles);
   ASSERT_EQ(describe(granted), "exit 0") << granted.output;
 
-  // Exactly the list, nothing more: table privileges, sequences, and TEMP for the staging tables.
+  // Exactly the lists, nothing more: table privileges, sequences, privileges on the database.
   EXPECT_EQ(table_grants(db, roles.ingest()), expected_ingest_grants());
   EXPECT_EQ(usable_sequences(db, roles.ingest()),
             (std::set<std::string>{"prediction_logs_id_seq", "label_store_id_seq", "ingest_dead_letters_id_seq"}));
-  EXPECT_EQ(db.value("SELECT has_database_privilege('" + roles.ingest() + "', current_database(), 'TEMP')"), "t");
+  std::set<std::string> spelled;  // as aclexplode() spells them
+  for (std::string_view p : pg::kIngestDatabasePrivileges) spelled.insert(p == "TEMP" ? "TEMPORARY" : std::string(p));
+  std::string database_privileges;
+  for (const std::string& p : spelled) database_privileges += (database_privileges.empty() ? "" : ",") + p;
+  EXPECT_EQ(db.value("SELECT string_agg(a.privilege_type, ',' ORDER BY a.privilege_type) FROM pg_database d, "
+                     "aclexplode(d.datacl) a WHERE d.datname = current_database() AND a.grantee = '" +
+                     roles.ingest() + "'::regrole"),
+            database_privileges);
 
   // A stream with everything the writer does: the COPY fast path, duplicates (the staging path
   // through temp tables), labels before their predictions (label_pending, release, sweep), dead

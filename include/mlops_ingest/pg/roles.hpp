@@ -21,8 +21,8 @@ struct TableGrant {
 };
 
 // What `mlops-ingest run` does (src/pipeline/batch_writer.cpp, consumer_loop.cpp). Besides these
-// tables: CONNECT and TEMP on the database (per-connection staging tables), USAGE on the tables'
-// schema. Advisory locks need no privilege.
+// tables: kIngestDatabasePrivileges, and USAGE on the tables' schema. Advisory locks need no
+// privilege.
 inline constexpr std::array<TableGrant, 5> kIngestGrants = {{
     {"ingest_offsets", "SELECT, INSERT, UPDATE", false,
      "INSERT ... ON CONFLICT DO NOTHING of a batch's partitions, SELECT ... FOR UPDATE (needs "
@@ -35,6 +35,10 @@ inline constexpr std::array<TableGrant, 5> kIngestGrants = {{
      "LOCKED, which needs UPDATE) and moves them with DELETE ... RETURNING"},
     {"ingest_dead_letters", "INSERT", true, "COPY of dead letters; never read back by the ingester"},
 }};
+
+// On the database. TEMP: the writers' per-connection staging tables (CREATE TEMP TABLE ... ON
+// COMMIT DELETE ROWS); it goes when the writer no longer creates temp tables.
+inline constexpr std::array<std::string_view, 2> kIngestDatabasePrivileges = {"CONNECT", "TEMP"};
 
 // The seed's tables: the analytics role may SELECT these and nothing else.
 inline constexpr std::array<std::string_view, 5> kSeedTables = {
