@@ -22,8 +22,9 @@ struct Registry {
 };
 
 Registry& registry() {
-  static Registry r;
-  return r;
+  // Never destroyed: librdkafka's threads may still log while static destructors run at exit.
+  static Registry* r = new Registry;
+  return *r;
 }
 
 bool starts_with_uri_scheme(std::string_view s) {
