@@ -13,6 +13,7 @@ packages=(
   prometheus                                                 # promtool: checks /metrics and the alert rules
   python3 python3-yaml                                       # scripts/check-deploy.sh reads the YAML deploy files
   dpkg-dev file systemd                                      # the .deb: dpkg-shlibdeps (CPack), systemd-analyze verify
+  openssl                                                    # test certificates (TLS tests)
 )
 
 missing=()

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <string>
 
+#include "mlops_ingest/config/redact.hpp"
+
 namespace mlops_ingest {
 
 void log_line(LogLevel level, std::string_view message) noexcept {
@@ -22,7 +24,9 @@ void log_line(LogLevel level, std::string_view message) noexcept {
     std::snprintf(frac, sizeof frac, ".%03dZ ", static_cast<int>(ms.count()));
     line += frac;
     line += level == LogLevel::kInfo ? "INFO  " : level == LogLevel::kWarn ? "WARN  " : "ERROR ";
-    line += message;
+    // Every line, the progress line and librdkafka's included, leaves through the redactor: a
+    // password is masked even inside text we do not control (a libpq error echoing a DSN).
+    line += redact::scrub(message);
     line += '\n';
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
   } catch (...) {

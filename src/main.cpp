@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/config/redact.hpp"
 #include "mlops_ingest/kafka/dev_broker.hpp"
 #include "mlops_ingest/kafka/event_generator.hpp"
 #include "mlops_ingest/log.hpp"
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/roles.hpp"
+#include "mlops_ingest/pg/startup_check.hpp"
 #include "mlops_ingest/pipeline/ingester.hpp"
 
 using namespace mlops_ingest;
@@ -32,6 +35,9 @@ constexpr const char* kUsage = R"(usage:
       also MLOPS_INGEST_<SETTING> in the environment and `setting = value` in a config file.
   mlops-ingest schema apply --pg DSN
       Create the seed's tables and the ingester's own, idempotently.
+  mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]
+      Create least-privilege roles (LOGIN, no password) and set their privileges: R may do
+      exactly what `run` does, A may read the seed's tables. Idempotent. docs/security.md.
   mlops-ingest dev-broker [--partitions N] [--topics predictions,labels] [--brokers N]
       Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
@@ -98,7 +104,10 @@ double to_ratio(const std::string& name, const std::string& v) {
 
 int cmd_run(const std::vector<std::string>& args) {
   const Config config = load_config(args);
-  if (config.apply_schema) pg::apply_schema(config.pg);
+  // A wrong CA, host name or password stops here; a server that is down only delays the writers.
+  const bool reachable = pg::check_startup_connection(config.pg);
+  if (config.apply_schema) pg::apply_schema(config.pg);  // DDL needs the server: exits 1 if down
+  if (reachable) pg::check_ingest_privileges(config.pg);  // so does a role without the grants `run` needs
   Ingester ingester(config);
   g_ingester = &ingester;
   install_signal_handlers();
@@ -107,8 +116,23 @@ int cmd_run(const std::vector<std::string>& args) {
   return rc;
 }
 
+int cmd_schema_roles(const std::vector<std::string>& args) {
+  const auto flags = parse_flags(args, {"pg", "ingest-role", "analytics-role"});
+  auto get = [&](const char* k) { return flags.count(k) ? flags.at(k) : std::string(); };
+  if (get("ingest-role").empty() && get("analytics-role").empty()) {
+    throw ConfigError("usage: mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]");
+  }
+  for (const std::string& line : pg::apply_roles(get("pg"), {get("ingest-role"), get("analytics-role")})) {
+    std::printf("%s\n", redact::scrub(line).c_str());
+  }
+  return 0;
+}
+
 int cmd_schema(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "apply") throw ConfigError("usage: mlops-ingest schema apply --pg DSN");
+  if (!args.empty() && args[0] == "roles") return cmd_schema_roles({args.begin() + 1, args.end()});
+  if (args.empty() || args[0] != "apply") {
+    throw ConfigError("usage: mlops-ingest schema apply --pg DSN | schema roles --pg DSN [--ingest-role R] [--analytics-role A]");
+  }
   const auto flags = parse_flags({args.begin() + 1, args.end()}, {"pg"});
   const auto it = flags.find("pg");
   pg::apply_schema(it == flags.end() ? std::string() : it->second);
@@ -191,6 +215,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  redact::remember_environment_secrets();
   try {
     if (command == "run") return cmd_run(args);
     if (command == "schema") return cmd_schema(args);
@@ -205,10 +230,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const ConfigError& e) {
-    std::fprintf(stderr, "mlops-ingest: configuration error: %s\n", e.what());
+    std::fprintf(stderr, "mlops-ingest: configuration error: %s\n", redact::scrub(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mlops-ingest: %s\n", e.what());
+    std::fprintf(stderr, "mlops-ingest: %s\n", redact::scrub(e.what()).c_str());
     return 1;
   }
 }

@@ -1,11 +1,21 @@
 #include "mlops_ingest/config/config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <functional>
+#include <sstream>
+
+#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log.hpp"
 
 namespace mlops_ingest {
 namespace {
@@ -61,7 +71,10 @@ const std::vector<Setting>& settings() {
       {"brokers", "localhost:9092", "Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]",
        text<&Config::brokers>()},
       {"pg", "", "PostgreSQL connection string or URI (passwords: use PGPASSWORD/PGPASSFILE)",
-       [](Config& c, const std::string&, const std::string& v) { c.pg = v; }},
+       [](Config& c, const std::string&, const std::string& v) {
+         redact::remember_dsn_secrets(v);
+         c.pg = v;
+       }},
       {"group", "mlops-ingest", "Kafka consumer group; also the key of stored offsets",
        text<&Config::group>()},
       {"predictions_topic", "predictions", "topic of prediction events",
@@ -165,10 +178,43 @@ std::string env_name(const std::string& key) {
   return name;
 }
 
+// True if `key = value` puts a password into the config (a DSN password, a secret librdkafka
+// property): a file holding one must not be readable by other users.
+bool holds_secret(const std::string& key, const std::string& value) {
+  if (key == "pg") return !redact::dsn_passwords(value).empty();
+  return key.rfind("kafka.", 0) == 0 && redact::is_secret_kafka_property(key.substr(6)) && !value.empty();
+}
+
+// The file's content and, in `st`, the permissions of the very file that was read (fstat on the
+// same descriptor: no window between checking and reading).
+std::string read_config_file(const std::string& path, struct stat& st) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno));
+  std::string text;
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int error = errno;
+      ::close(fd);
+      throw ConfigError("cannot read config file '" + path + "': " + std::strerror(error));
+    }
+  }
+  ::close(fd);
+  if (!stat_ok) throw ConfigError("cannot stat config file '" + path + "'");
+  return text;
+}
+
 }  // namespace
 
 void apply_setting(Config& config, const std::string& key, const std::string& value) {
   if (key.rfind("kafka.", 0) == 0 && key.size() > 6) {
+    redact::remember_kafka_property(key.substr(6), value);
     config.kafka_properties[key.substr(6)] = value;
     return;
   }
@@ -182,10 +228,11 @@ void apply_setting(Config& config, const std::string& key, const std::string& va
 }
 
 void apply_config_file(Config& config, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read config file '" + path + "'");
+  struct stat st {};
+  std::istringstream in(read_config_file(path, st));
   std::string line;
   int line_no = 0;
+  std::string secret_key;  // the first setting that holds a password
   while (std::getline(in, line)) {
     ++line_no;
     const std::string content = trim(line.substr(0, line.find('#')));
@@ -194,11 +241,22 @@ void apply_config_file(Config& config, const std::string& path) {
     if (eq == std::string::npos) {
       throw ConfigError(path + ":" + std::to_string(line_no) + ": expected 'key = value'");
     }
+    const std::string key = trim(content.substr(0, eq)), value = trim(content.substr(eq + 1));
+    if (secret_key.empty() && holds_secret(key, value)) secret_key = key;
     try {
-      apply_setting(config, trim(content.substr(0, eq)), trim(content.substr(eq + 1)));
+      apply_setting(config, key, value);
     } catch (const ConfigError& e) {
       throw ConfigError(path + ":" + std::to_string(line_no) + ": " + e.what());
     }
+  }
+  // Like ssh with a private key: a password in a file other users can read is refused.
+  if (!secret_key.empty() && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw ConfigError("config file '" + path + "' holds a password ('" + secret_key + "') but its permissions " +
+                      mode + " let other users read or change it; run `chmod 600 " + path +
+                      "` (owned by the user that runs mlops-ingest), or move the password out of the file "
+                      "(PGPASSFILE, KAFKA_SASL_PASSWORD)");
   }
 }
 
@@ -235,6 +293,7 @@ Config load_config(const std::vector<std::string>& args) {
     }
   }
   // SASL credentials come from the environment, never from files in the repository.
+  redact::remember_environment_secrets();
   if (const char* user = std::getenv("KAFKA_SASL_USERNAME")) config.kafka_properties["sasl.username"] = user;
   if (const char* pass = std::getenv("KAFKA_SASL_PASSWORD")) config.kafka_properties["sasl.password"] = pass;
 
@@ -254,6 +313,11 @@ Config load_config(const std::vector<std::string>& args) {
     std::replace(key.begin(), key.end(), '-', '_');
     if (key.rfind("kafka_", 0) == 0 && key.find('.') != std::string::npos) key[5] = '.';
     apply_setting(config, key, value);
+    if (holds_secret(key, value)) {
+      log_warn("a password was given on the command line (--" + key +
+               "), where every local user can read it (ps, /proc/PID/cmdline); use PGPASSFILE, "
+               "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
+    }
   }
   validate(config);
   return config;

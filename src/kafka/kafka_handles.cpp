@@ -1,11 +1,27 @@
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 
+#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log.hpp"
+
 namespace mlops_ingest::kafka {
+
+namespace {
+
+// librdkafka's own log lines go through our logger, hence through the redactor, and share the
+// format of every other line. Called on librdkafka's threads; log_line is thread-safe.
+void on_kafka_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  const LogLevel ours = level <= 3 ? LogLevel::kError : level == 4 ? LogLevel::kWarn : LogLevel::kInfo;
+  log_line(ours, std::string("kafka ") + facility + ": " + rd_kafka_name(rk) + ": " + text);
+}
+
+}  // namespace
 
 KafkaConf make_conf(const std::map<std::string, std::string>& properties) {
   KafkaConf conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &on_kafka_log);
   char err[512];
   for (const auto& [key, value] : properties) {
+    redact::remember_kafka_property(key, value);  // before librdkafka can quote it in an error
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=
         RD_KAFKA_CONF_OK) {
       throw KafkaError("Kafka property '" + key + "': " + err);

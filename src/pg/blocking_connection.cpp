@@ -1,8 +1,20 @@
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
+#include "mlops_ingest/config/redact.hpp"
+
 namespace mlops_ingest::pg {
 
-BlockingConnection::BlockingConnection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {
+namespace {
+
+// Every DSN is remembered by the redactor before libpq sees it (and perhaps echoes it in an error).
+const std::string& remembered(const std::string& dsn) {
+  redact::remember_dsn_secrets(dsn);
+  return dsn;
+}
+
+}  // namespace
+
+BlockingConnection::BlockingConnection(const std::string& dsn) : conn_(PQconnectdb(remembered(dsn).c_str())) {
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
     while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -33,6 +45,14 @@ std::string BlockingConnection::query_value(const std::string& sql) {
 std::string BlockingConnection::escape_literal(std::string_view text) const {
   char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
   if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");
+  std::string out(escaped);
+  PQfreemem(escaped);
+  return out;
+}
+
+std::string BlockingConnection::escape_identifier(std::string_view name) const {
+  char* escaped = PQescapeIdentifier(conn_.get(), name.data(), name.size());
+  if (escaped == nullptr) throw PgError("PQescapeIdentifier failed", "");
   std::string out(escaped);
   PQfreemem(escaped);
   return out;

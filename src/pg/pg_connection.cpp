@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "mlops_ingest/config/redact.hpp"
+
 namespace mlops_ingest::pg {
 
 namespace asio = boost::asio;
@@ -19,7 +21,9 @@ std::uint64_t affected_rows(const PGresult* result) noexcept {
 
 PgConnection::PgConnection(asio::io_context& io, std::string dsn,
                            std::chrono::milliseconds io_timeout)
-    : io_(io), dsn_(std::move(dsn)), io_timeout_(io_timeout), timer_(io) {}
+    : io_(io), dsn_(std::move(dsn)), io_timeout_(io_timeout), timer_(io) {
+  redact::remember_dsn_secrets(dsn_);  // before libpq sees it, and perhaps echoes it in an error
+}
 
 PgConnection::~PgConnection() { close(); }
 

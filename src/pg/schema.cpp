@@ -14,6 +14,12 @@ void apply_schema(const std::string& dsn) {
   if (!result || PQresultStatus(result.get()) == PGRES_FATAL_ERROR) {
     const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
     std::string message = result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn.raw());
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    if (state != nullptr && std::string_view(state) == "42501") {
+      // The usual cause: `run` as a least-privilege role with apply_schema left on.
+      message += ". Hint: this role may not create tables; run `mlops-ingest schema apply` once as the tables' "
+                 "owner and set apply_schema = false for this role (docs/security.md)";
+    }
     throw PgError("applying the schema: " + message, state != nullptr ? state : "");
   }
 }

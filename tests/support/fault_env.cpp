@@ -138,7 +138,7 @@ WorkDir::~WorkDir() {
 
 // ---------------------------------------------------------------------------------------------
 
-PgCluster::PgCluster(int preferred_port) {
+PgCluster::PgCluster(int preferred_port, PgClusterOptions options) : options_(std::move(options)) {
   for (int p = preferred_port; p < preferred_port + 100; ++p) {
     if (port_is_free(p)) {
       port_ = p;
@@ -147,7 +147,8 @@ PgCluster::PgCluster(int preferred_port) {
   }
   if (port_ == 0) throw std::runtime_error("no free port at or after " + std::to_string(preferred_port));
   std::string out;
-  const std::string cmd = std::string("PG_EXTRA_OPTS='") + kServerExtraOptions + "' " + MLOPS_SOURCE_DIR +
+  const std::string cmd = std::string("PG_EXTRA_OPTS='") + kServerExtraOptions + " " + options_.extra_server_options +
+                          "' " + MLOPS_SOURCE_DIR +
                           "/scripts/pg-throwaway.sh start " + dir() + " " + std::to_string(port_);
   if (shell(cmd, &out) != 0) throw std::runtime_error("starting PostgreSQL failed: " + out);
   running_ = true;
@@ -169,11 +170,12 @@ PgCluster::~PgCluster() {
   shell(std::string(MLOPS_SOURCE_DIR) + "/scripts/pg-throwaway.sh stop " + dir());
 }
 
-std::string PgCluster::dir() const { return "/tmp/mlops-fault-pg-" + std::to_string(port_); }
+std::string PgCluster::dir() const { return options_.dir_prefix + std::to_string(port_); }
 
 std::string PgCluster::server_options() const {
   return "-p " + std::to_string(port_) + " -k " + dir() +
-         " -c listen_addresses=127.0.0.1 -c max_connections=200 " + kServerExtraOptions;
+         " -c listen_addresses=127.0.0.1 -c max_connections=200 " + kServerExtraOptions + " " +
+         options_.extra_server_options;
 }
 
 void PgCluster::pg_ctl(const std::string& args) const {
@@ -204,6 +206,8 @@ void PgCluster::restart_fast() {
   pg_ctl("-l " + dir() + "/server.log -m fast -w -t 60 -o '" + server_options() + "' restart");
   running_ = true;
 }
+
+void PgCluster::reload() { pg_ctl("reload"); }
 
 pid_t PgCluster::postmaster_pid() const {
   std::ifstream in(dir() + "/data/postmaster.pid");
@@ -390,6 +394,10 @@ std::ostream& operator<<(std::ostream& out, const Observed& o) {
 }
 
 std::optional<Observed> observe(const PgCluster& pg, const std::string& group, bool distinct) {
+  return observe_dsn(pg.dsn(), group, distinct);
+}
+
+std::optional<Observed> observe_dsn(const std::string& dsn, const std::string& group, bool distinct) {
   try {
     const std::string g = "'" + group + "'";
     const std::string sql =
@@ -401,7 +409,7 @@ std::optional<Observed> observe(const PgCluster& pg, const std::string& group, b
         " AND topic = 'predictions'), "
         "(SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets WHERE consumer_group = " + g +
         " AND topic = 'labels')";
-    pg::BlockingConnection conn(pg.dsn() + " connect_timeout=5");
+    pg::BlockingConnection conn(dsn + " connect_timeout=5");
     pg::PgResult r = conn.exec(sql);
     auto at = [&](int col) { return std::stoll(PQgetvalue(r.get(), 0, col)); };
     Observed o;
@@ -439,7 +447,11 @@ Observed wait_for_complete(const PgCluster& pg, const std::string& group, const 
 }
 
 void expect_exact_outcome(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent) {
-  const std::optional<Observed> seen = observe(pg, group, true);
+  expect_exact_outcome_dsn(pg.dsn(), group, sent);
+}
+
+void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, const kafka::GeneratorReport& sent) {
+  const std::optional<Observed> seen = observe_dsn(dsn, group, true);
   ASSERT_TRUE(seen.has_value()) << "PostgreSQL unreachable for the final checks";
   const Observed& o = *seen;
   EXPECT_EQ(o.predictions, static_cast<std::int64_t>(sent.unique_predictions)) << "count(prediction_logs)";

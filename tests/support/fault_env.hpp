@@ -43,9 +43,14 @@ class WorkDir {
 // first free port at or after `preferred_port`, with a database `mlops` and the schema applied.
 // Tests use ports from 25471 up: below the ephemeral range (32768-60999), so that no outgoing
 // connection can take the port while the server is stopped mid-test.
+struct PgClusterOptions {
+  std::string extra_server_options;                // more `-c name=value` settings, e.g. ssl=on
+  std::string dir_prefix = "/tmp/mlops-fault-pg-";  // the cluster lives in <prefix><port>
+};
+
 class PgCluster {
  public:
-  explicit PgCluster(int preferred_port);
+  explicit PgCluster(int preferred_port, PgClusterOptions options = {});
   ~PgCluster();  // thaws if frozen, then stops the server and deletes its directory
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
@@ -57,6 +62,8 @@ class PgCluster {
   void stop();          // pg_ctl stop -m fast (waits until it is down)
   void start();         // pg_ctl start, same port and settings (waits until it accepts connections)
   void restart_fast();  // pg_ctl restart -m fast
+  void reload();        // pg_ctl reload, e.g. after writing pg_hba.conf
+  [[nodiscard]] std::string data_dir() const { return dir() + "/data"; }
   void crash();         // pg_ctl stop -m immediate: no checkpoint, crash recovery on the next start
   void freeze();        // SIGSTOP the postmaster and every child of it
   void thaw();          // SIGCONT them
@@ -71,6 +78,7 @@ class PgCluster {
   void pg_ctl(const std::string& args) const;  // throws with the server log on failure
   [[nodiscard]] std::string server_options() const;
 
+  PgClusterOptions options_;
   int port_ = 0;
   std::string dsn_;
   std::string query_dsn_;
@@ -142,6 +150,7 @@ struct Observed {
 std::ostream& operator<<(std::ostream& out, const Observed& o);
 // Reads it (distinct: also count(DISTINCT prediction_id), a full scan); nullopt if unreachable.
 std::optional<Observed> observe(const PgCluster& pg, const std::string& group, bool distinct = false);
+std::optional<Observed> observe_dsn(const std::string& dsn, const std::string& group, bool distinct = false);
 // True when the database holds exactly what `sent` requires (offsets, rows, no pending label).
 bool complete(const Observed& o, const kafka::GeneratorReport& sent);
 // Waits until complete() (or `timeout`); returns the last observation.
@@ -149,6 +158,7 @@ Observed wait_for_complete(const PgCluster& pg, const std::string& group, const 
                            std::chrono::milliseconds timeout);
 // The exact-outcome assertions every scenario ends with (gtest EXPECTs).
 void expect_exact_outcome(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent);
+void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, const kafka::GeneratorReport& sent);
 
 // The end of a scenario: waits until everything `sent` is stored, stops `ingester` with SIGTERM
 // (it must exit 0 within 30 s), checks the exact outcome, and prints the counts and wall time.

@@ -15,6 +15,7 @@ class BlockingConnection {
   // First column of the first row as text ("" when there is no row).
   std::string query_value(const std::string& sql);
   [[nodiscard]] std::string escape_literal(std::string_view text) const;
+  [[nodiscard]] std::string escape_identifier(std::string_view name) const;  // "quoted" as needed
   [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
 
  private:

@@ -1,0 +1,230 @@
+#include "mlops_ingest/pg/roles.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include "mlops_ingest/pg/blocking_connection.hpp"
+
+namespace mlops_ingest::pg {
+namespace {
+
+// Serialises concurrent `schema roles` runs (two operators, two deploy jobs): CREATE ROLE and
+// GRANT would otherwise race. Schema apply uses 7263540011, the label rendezvous 7263540012.
+constexpr std::string_view kRolesLock = "SELECT pg_advisory_xact_lock(7263540013)";
+
+std::vector<std::string> split_privileges(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Every table the roles' privileges are managed on: the ingester's tables and the seed's.
+std::vector<std::string_view> managed_tables() {
+  std::vector<std::string_view> out(kSeedTables.begin(), kSeedTables.end());
+  for (const TableGrant& g : kIngestGrants) {
+    if (std::find(out.begin(), out.end(), g.table) == out.end()) out.push_back(g.table);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// The sequence behind `table`.id (already quoted and schema-qualified), if it has one.
+std::optional<std::string> serial_sequence(BlockingConnection& conn, std::string_view table) {
+  const std::string t = conn.escape_literal(table);
+  const std::string seq = conn.query_value(
+      "SELECT pg_get_serial_sequence(c.oid::regclass::text, 'id') FROM pg_class c WHERE c.oid = to_regclass(" + t +
+      ") AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped)");
+  if (seq.empty()) return std::nullopt;
+  return seq;
+}
+
+// Refuses to manage a role whose privileges we must not reset: the tables' owner, a superuser,
+// the connected user itself. REVOKE ALL on the owner would take its own rights away.
+void refuse_privileged_role(BlockingConnection& conn, const std::string& role, const std::string& table_list) {
+  const std::string r = conn.escape_literal(role);
+  PgResult res = conn.exec(
+      "SELECT rolsuper, rolname = current_user, EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.oid = "
+      "ANY (ARRAY[" + table_list + "]::regclass[])) FROM pg_roles r WHERE rolname = " + r);
+  if (PQntuples(res.get()) == 0) return;
+  auto yes = [&](int col) { return std::string_view(PQgetvalue(res.get(), 0, col)) == "t"; };
+  if (yes(0) || yes(1) || yes(2)) {
+    throw std::invalid_argument("refusing to manage role '" + role +
+                                "': it is a superuser, the connected user or the owner of the tables, and "
+                                "`schema roles` resets a role's privileges on them; pick a dedicated role name");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNames& roles) {
+  if (roles.ingest.empty() && roles.analytics.empty()) {
+    throw std::invalid_argument("give --ingest-role and/or --analytics-role");
+  }
+  if (roles.ingest == roles.analytics) {
+    throw std::invalid_argument("the ingest and analytics roles must differ");
+  }
+  BlockingConnection conn(admin_dsn);
+  std::vector<std::string> report;
+  conn.exec("SET client_min_messages = warning");
+  conn.exec("BEGIN");
+  conn.exec(std::string(kRolesLock));
+
+  const std::vector<std::string_view> tables = managed_tables();
+  std::vector<std::string> missing;
+  std::string table_literals;
+  for (std::string_view t : tables) {
+    if (conn.query_value("SELECT to_regclass(" + conn.escape_literal(t) + ") IS NULL") == "t") missing.emplace_back(t);
+    if (!table_literals.empty()) table_literals += ',';
+    table_literals += conn.escape_literal(t);
+  }
+  if (!missing.empty()) {
+    throw std::invalid_argument("tables missing: " + join(missing, ", ") +
+                                "; run `mlops-ingest schema apply --pg DSN` first (as the user that will own them)");
+  }
+  std::vector<std::string> sequences;
+  for (std::string_view t : tables) {
+    if (auto seq = serial_sequence(conn, t)) sequences.push_back(*seq);
+  }
+  const std::string database = conn.escape_identifier(conn.query_value("SELECT current_database()"));
+  std::vector<std::string> schemas;
+  {
+    PgResult res = conn.exec("SELECT DISTINCT relnamespace::regnamespace::text FROM pg_class WHERE oid = ANY (ARRAY[" +
+                             table_literals + "]::regclass[])");
+    for (int i = 0; i < PQntuples(res.get()); ++i) schemas.emplace_back(PQgetvalue(res.get(), i, 0));
+  }
+  std::string all_tables;
+  for (std::string_view t : tables) all_tables += (all_tables.empty() ? "" : ", ") + std::string(t);
+
+  // Both roles: created if missing (LOGIN, no password), then privileges on every managed
+  // table reset to exactly their list, so a re-run also removes rights granted by hand.
+  auto prepare_role = [&](const std::string& role) {
+    refuse_privileged_role(conn, role, table_literals);
+    const std::string id = conn.escape_identifier(role);
+    if (conn.query_value("SELECT count(*) FROM pg_roles WHERE rolname = " + conn.escape_literal(role)) == "0") {
+      conn.exec("CREATE ROLE " + id + " LOGIN");
+      report.push_back("created role " + role + " (LOGIN, no password: set one with ALTER ROLE ... PASSWORD, or use "
+                       "client certificates)");
+    } else {
+      report.push_back("role " + role + " exists: its privileges on the ingester's tables are reset");
+    }
+    conn.exec("REVOKE ALL ON TABLE " + all_tables + " FROM " + id);
+    if (!sequences.empty()) conn.exec("REVOKE ALL ON SEQUENCE " + join(sequences, ", ") + " FROM " + id);
+    conn.exec("REVOKE ALL ON DATABASE " + database + " FROM " + id);
+    for (const std::string& s : schemas) {
+      conn.exec("REVOKE ALL ON SCHEMA " + s + " FROM " + id);
+      conn.exec("GRANT USAGE ON SCHEMA " + s + " TO " + id);
+    }
+    return id;
+  };
+
+  if (!roles.ingest.empty()) {
+    const std::string id = prepare_role(roles.ingest);
+    std::string database_privileges;
+    for (std::string_view p : kIngestDatabasePrivileges) {
+      database_privileges += (database_privileges.empty() ? "" : ", ") + std::string(p);
+    }
+    conn.exec("GRANT " + database_privileges + " ON DATABASE " + database + " TO " + id);
+    for (const TableGrant& g : kIngestGrants) {
+      conn.exec("GRANT " + std::string(g.privileges) + " ON TABLE " + std::string(g.table) + " TO " + id);
+      report.push_back(roles.ingest + ": " + std::string(g.privileges) + " on " + std::string(g.table));
+      if (g.serial_id) {
+        if (auto seq = serial_sequence(conn, g.table)) conn.exec("GRANT USAGE ON SEQUENCE " + *seq + " TO " + id);
+      }
+    }
+    report.push_back(roles.ingest + ": " + database_privileges +
+                     " on the database; USAGE on the serial sequences it inserts through");
+  }
+  if (!roles.analytics.empty()) {
+    const std::string id = prepare_role(roles.analytics);
+    conn.exec("GRANT CONNECT ON DATABASE " + database + " TO " + id);
+    std::string seed;
+    for (std::string_view t : kSeedTables) seed += (seed.empty() ? "" : ", ") + std::string(t);
+    conn.exec("GRANT SELECT ON TABLE " + seed + " TO " + id);
+    report.push_back(roles.analytics + ": SELECT on " + seed);
+  }
+  conn.exec("COMMIT");
+
+  // Before PostgreSQL 15, PUBLIC may create tables in schema public, and every role inherits
+  // that: it is a database-wide default only its owner should change, so say so.
+  for (const std::string& role : {roles.ingest, roles.analytics}) {
+    if (role.empty()) continue;
+    for (const std::string& s : schemas) {
+      if (conn.query_value("SELECT has_schema_privilege(" + conn.escape_literal(role) + ", " + conn.escape_literal(s) +
+                           ", 'CREATE')") == "t") {
+        report.push_back("WARNING: " + role + " can still create tables in schema " + s +
+                         " through PUBLIC (the default before PostgreSQL 15); run: REVOKE CREATE ON SCHEMA " + s +
+                         " FROM PUBLIC");
+      }
+    }
+  }
+  return report;
+}
+
+std::vector<std::string> missing_ingest_privileges(const std::string& dsn) {
+  BlockingConnection conn(dsn);
+  std::vector<std::string> missing;
+  for (const TableGrant& g : kIngestGrants) {
+    const std::string t = conn.escape_literal(g.table);
+    if (conn.query_value("SELECT to_regclass(" + t + ") IS NULL") == "t") {
+      missing.push_back("table " + std::string(g.table) +
+                        " (it does not exist, or its schema is not usable: run `mlops-ingest schema apply` as its "
+                        "owner)");
+      continue;
+    }
+    for (const std::string& privilege : split_privileges(g.privileges)) {
+      if (conn.query_value("SELECT has_table_privilege(to_regclass(" + t + "), " + conn.escape_literal(privilege) +
+                           ")") != "t") {
+        missing.push_back(privilege + " on " + std::string(g.table));
+      }
+    }
+    if (g.serial_id) {
+      if (auto seq = serial_sequence(conn, g.table)) {
+        if (conn.query_value("SELECT has_sequence_privilege(" + conn.escape_literal(*seq) + ", 'USAGE')") != "t") {
+          missing.push_back("USAGE on sequence " + *seq);
+        }
+      }
+    }
+  }
+  for (std::string_view privilege : kIngestDatabasePrivileges) {
+    if (conn.query_value("SELECT has_database_privilege(current_database(), " + conn.escape_literal(privilege) + ")") !=
+        "t") {
+      missing.push_back(std::string(privilege) + " on the database");
+    }
+  }
+  return missing;
+}
+
+void check_ingest_privileges(const std::string& dsn) {
+  const std::vector<std::string> missing = missing_ingest_privileges(dsn);
+  if (missing.empty()) return;
+  std::string user;
+  {
+    BlockingConnection conn(dsn);
+    user = conn.query_value("SELECT current_user");
+  }
+  throw PgError("the PostgreSQL role '" + user + "' lacks privileges `run` needs: " + join(missing, ", ") +
+                    ". Grant them as the tables' owner with `mlops-ingest schema roles --pg OWNER_DSN --ingest-role " +
+                    user + "` (docs/security.md)",
+                "42501");
+}
+
+}  // namespace mlops_ingest::pg
