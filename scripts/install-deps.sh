@@ -14,6 +14,7 @@ packages=(
   python3 python3-yaml                                       # scripts/check-deploy.sh reads the YAML deploy files
   dpkg-dev file systemd                                      # the .deb: dpkg-shlibdeps (CPack), systemd-analyze verify
   openssl                                                    # test certificates (TLS tests)
+  gnuplot-nox                                                # loadtest --report charts
 )
 
 missing=()

@@ -18,6 +18,7 @@
 #include "mlops_ingest/kafka/dev_broker.hpp"
 #include "mlops_ingest/kafka/event_generator.hpp"
 #include "mlops_ingest/log.hpp"
+#include "mlops_ingest/loadtest/loadtest.hpp"
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
@@ -48,6 +49,11 @@ constexpr const char* kUsage = R"(usage:
   mlops-ingest status --pg DSN [--brokers HOST:PORT] [--json]
       Stored offsets per group and partition (and the lag, with --brokers), rows in the last
       5 min / 24 h per table, dead letters by reason, pending labels, the Common Queries.
+  mlops-ingest loadtest --brokers HOST:PORT --pg DSN --rate N --duration S [--label-ratio F]
+                   [--report DIR] [--cleanup]
+      Load a running deployment at a steady rate; a line per second, then sustained rows/s,
+      p50/p95/p99/max of send -> visible, and whether it kept up (exit 1 if not). --report
+      writes a CSV and a chart; --cleanup deletes exactly this run's rows.
   mlops-ingest settings
       List every setting with its default.
 )";
@@ -223,6 +229,7 @@ int main(int argc, char** argv) {
     if (command == "produce") return cmd_produce(args);
     if (command == "settings") return cmd_settings();
     if (command == "status") return observe::run_status_command(args);
+    if (command == "loadtest") return loadtest::run_loadtest_command(args);
     if (command == "help" || command == "--help" || command == "-h") {
       std::fputs(kUsage, stdout);
       return 0;

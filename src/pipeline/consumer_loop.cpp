@@ -14,15 +14,6 @@ using Clock = std::chrono::steady_clock;
 using kafka::KafkaMessage;
 using kafka::PartitionList;
 
-namespace {
-
-std::string with_commas(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
-  return digits;
-}
-
-}  // namespace
 
 ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
                            std::vector<std::unique_ptr<BatchWriter>>& writers)

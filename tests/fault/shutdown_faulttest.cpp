@@ -34,7 +34,8 @@ TEST(FaultShutdown, SigtermDrainsWithinTimeoutAndSecondSigtermExitsAtOnce) {
 
   // 1. SIGTERM mid-stream: drain, exit 0, within shutdown_timeout.
   std::unique_ptr<ChildProcess> first = spawn_ingester(options, work.file("ingester-1.log"));
-  ASSERT_TRUE(wait_until([&] { return stored() >= 25000 || !first->running(); }, 120s, 20ms));
+  // Early: at ~150k rows/s the stream is well past this by the time the signal lands.
+  ASSERT_TRUE(wait_until([&] { return stored() >= 10000 || !first->running(); }, 120s, 20ms));
   ASSERT_TRUE(first->running()) << first->log_tail();
   const auto term_at = Clock::now();
   first->signal(SIGTERM);
@@ -48,7 +49,7 @@ TEST(FaultShutdown, SigtermDrainsWithinTimeoutAndSecondSigtermExitsAtOnce) {
   const std::int64_t after_first = stored();
   std::printf("[ SIGTERM  ] exit 0 after %.2f s (shutdown_timeout 5 s) with %lld predictions stored\n", drain_seconds,
               static_cast<long long>(after_first));
-  ASSERT_LT(after_first, 50000) << "the stop came too late to be mid-stream";
+  ASSERT_LT(after_first, 60000) << "the stop came too late to be mid-stream";
 
   // 2. A second instance; PostgreSQL freezes under it (SIGSTOP) and then SIGTERM: the drain
   // cannot finish, but the exit must still come within shutdown_timeout — not after the writers'

@@ -1,0 +1,308 @@
+#include "mlops_ingest/loadtest/loadtest.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
+
+namespace mlops_ingest::loadtest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kProbesPerSecond = 500;
+constexpr std::size_t kProbesPerPoll = 1000;
+constexpr auto kPollEvery = std::chrono::milliseconds(10);
+
+std::string new_run_id() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+// "lt-<run>-0000000042": zero-padded, so the run's ids sort in send order and form one range.
+std::string event_id(const std::string& run, std::uint64_t seq) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "lt-%s-%010llu", run.c_str(), static_cast<unsigned long long>(seq));
+  return buf;
+}
+std::string range_low(const std::string& run) { return "lt-" + run + "-"; }
+std::string range_high(const std::string& run) { return "lt-" + run + "."; }  // '.' follows '-'
+
+std::string prediction_json(const std::string& id, std::uint64_t seq) {
+  // created_at is left out: the ingester takes the Kafka timestamp, i.e. the send time.
+  char buf[384];
+  std::snprintf(buf, sizeof buf,
+                "{\"prediction_id\":\"%s\",\"model_version\":\"loadtest\",\"model_stage\":\"staging\","
+                "\"prediction\":%d,\"probability\":0.%03d,\"features\":{\"age\":%d,\"debt_ratio\":0.35,"
+                "\"monthly_income\":5400.0,\"number_dependents\":2},\"request_source\":\"mlops-ingest-loadtest\","
+                "\"response_time_ms\":12}",
+                id.c_str(), static_cast<int>(seq % 2), static_cast<int>(seq % 1000), 21 + static_cast<int>(seq % 60));
+  return buf;
+}
+
+std::string label_json(const std::string& id, std::uint64_t seq) {
+  return "{\"prediction_id\":\"" + id + "\",\"true_label\":" + std::to_string(seq % 2) +
+         ",\"label_source\":\"mlops-ingest-loadtest\"}";
+}
+
+// The probes: every k-th event's send time, and when it was seen (a shared, locked table; the
+// producer appends, the watcher marks).
+struct Probes {
+  std::mutex mutex;
+  std::vector<Clock::time_point> sent_at;  // by probe number
+  std::vector<double> latency_ms;          // by probe number; < 0 while not seen
+  std::size_t first_unseen = 0;
+};
+
+class Watcher {
+ public:
+  Watcher(const Options& o, const std::string& run) : conn_(o.pg), run_(run) {}
+
+  // Polls for unseen probes sent so far; records latencies (ms) of the ones now visible into
+  // `seen_now`.
+  void poll_probes(Probes& probes, std::uint64_t every, std::vector<double>& seen_now) {
+    std::vector<std::size_t> wanted;
+    std::string array = "{";
+    {
+      std::lock_guard lock(probes.mutex);
+      while (probes.first_unseen < probes.sent_at.size() && probes.latency_ms[probes.first_unseen] >= 0) {
+        ++probes.first_unseen;
+      }
+      for (std::size_t i = probes.first_unseen; i < probes.sent_at.size() && wanted.size() < kProbesPerPoll; ++i) {
+        if (probes.latency_ms[i] >= 0) continue;
+        wanted.push_back(i);
+        if (array.size() > 1) array += ',';
+        array += event_id(run_, i * every);
+      }
+    }
+    if (wanted.empty()) return;
+    array += '}';
+    const char* values[] = {array.c_str()};
+    pg::PgResult r(PQexecParams(conn_.raw(), "SELECT prediction_id FROM prediction_logs WHERE prediction_id = ANY($1::text[])",
+                                1, nullptr, values, nullptr, nullptr, 0));
+    const auto now = Clock::now();
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
+      throw std::runtime_error(std::string("watching PostgreSQL: ") + PQerrorMessage(conn_.raw()));
+    }
+    std::lock_guard lock(probes.mutex);
+    for (int row = 0; row < PQntuples(r.get()); ++row) {
+      const std::string id = PQgetvalue(r.get(), row, 0);
+      const std::uint64_t seq = std::stoull(id.substr(id.rfind('-') + 1));
+      const std::size_t probe = static_cast<std::size_t>(seq / every);
+      if (probe < probes.latency_ms.size() && probes.latency_ms[probe] < 0) {
+        const double ms = std::chrono::duration<double, std::milli>(now - probes.sent_at[probe]).count();
+        probes.latency_ms[probe] = ms;
+        seen_now.push_back(ms);
+      }
+    }
+  }
+
+  // Rows of this run visible now. Counts only past `confirmed_` (everything below it was seen
+  // complete before), so each count scans the unconfirmed tail, not the whole run.
+  std::uint64_t count_visible(std::uint64_t sent) {
+    const std::string low = event_id(run_, confirmed_);
+    const std::string high = range_high(run_);
+    const char* values[] = {low.c_str(), high.c_str()};
+    pg::PgResult r(PQexecParams(conn_.raw(),
+                                "SELECT count(*) FROM prediction_logs WHERE prediction_id >= $1 AND prediction_id < $2",
+                                2, nullptr, values, nullptr, nullptr, 0));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
+      throw std::runtime_error(std::string("counting visible rows: ") + PQerrorMessage(conn_.raw()));
+    }
+    const std::uint64_t tail = std::stoull(PQgetvalue(r.get(), 0, 0));
+    const std::uint64_t visible = confirmed_ + tail;
+    if (visible == sent) confirmed_ = sent;
+    return visible;
+  }
+
+ private:
+  pg::BlockingConnection conn_;
+  std::string run_;
+  std::uint64_t confirmed_ = 0;
+};
+
+}  // namespace
+
+double percentile(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double rank = p / 100.0 * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(rank));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
+}
+
+Report run(const Options& o, const std::function<void(const Second&)>& on_second) {
+  if (o.rate == 0) throw std::invalid_argument("--rate must be at least 1 event per second");
+  Report report;
+  report.run_id = new_run_id();
+  report.rate = o.rate;
+  const std::string& run_id = report.run_id;
+  const std::uint64_t every = std::max<std::uint64_t>(1, o.rate / kProbesPerSecond);
+  const std::uint64_t total = o.rate * static_cast<std::uint64_t>(o.duration.count());
+
+  std::map<std::string, std::string> props = {{"bootstrap.servers", o.brokers},
+                                              {"linger.ms", "5"},
+                                              {"enable.idempotence", "true"},
+                                              {"queue.buffering.max.messages", "1000000"},
+                                              {"log_level", "3"}};
+  for (const auto& [k, v] : o.kafka_properties) props[k] = v;
+  kafka::KafkaHandle producer = kafka::make_handle(RD_KAFKA_PRODUCER, kafka::make_conf(props));
+  Watcher watcher(o, run_id);
+
+  Probes probes;
+  std::atomic<std::uint64_t> sent{0}, labels_sent{0};
+  std::atomic<bool> producing{true};
+  std::string produce_error;
+  const Clock::time_point start = Clock::now();
+  auto send = [&](const std::string& topic, const std::string& key, const std::string& value) {
+    for (;;) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw kafka::KafkaError(std::string("produce: ") + rd_kafka_err2str(err));
+      rd_kafka_poll(producer.get(), 1);
+    }
+  };
+  std::thread producer_thread([&] {
+    try {
+      std::mt19937_64 rng(42);
+      std::uniform_real_distribution<double> unit(0, 1);
+      for (std::uint64_t seq = 0; seq < total;) {
+        // Paced by the clock: send what is due, then sleep a millisecond.
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        const auto due = std::min<std::uint64_t>(total, static_cast<std::uint64_t>(elapsed * static_cast<double>(o.rate)) + 1);
+        for (; seq < due; ++seq) {
+          const std::string id = event_id(run_id, seq);
+          if (seq % every == 0) {
+            std::lock_guard lock(probes.mutex);
+            probes.sent_at.push_back(Clock::now());
+            probes.latency_ms.push_back(-1);
+          }
+          send(o.predictions_topic, id, prediction_json(id, seq));
+          sent.store(seq + 1, std::memory_order_release);
+          if (o.label_ratio > 0 && unit(rng) < o.label_ratio) {
+            send(o.labels_topic, id, label_json(id, seq));
+            ++labels_sent;
+          }
+        }
+        rd_kafka_poll(producer.get(), 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      rd_kafka_flush(producer.get(), 30000);
+    } catch (const std::exception& e) {
+      produce_error = e.what();
+    }
+    producing = false;
+  });
+
+  std::vector<double> all_latencies, second_latencies;
+  std::uint64_t visible = 0, last_visible = 0;
+  Clock::time_point sending_done{}, last_row_at = start;
+  Clock::time_point next_second = start + std::chrono::seconds(1);
+  int t = 0;
+  try {
+    for (;;) {
+      std::vector<double> seen;
+      watcher.poll_probes(probes, every, seen);
+      second_latencies.insert(second_latencies.end(), seen.begin(), seen.end());
+      all_latencies.insert(all_latencies.end(), seen.begin(), seen.end());
+      const auto now = Clock::now();
+      if (!producing && sending_done == Clock::time_point{}) sending_done = now;
+      if (now >= next_second) {
+        const std::uint64_t sent_now = sent.load(std::memory_order_acquire);
+        visible = watcher.count_visible(sent_now);
+        if (visible > last_visible) last_row_at = now;
+        Second s;
+        s.t = ++t;
+        s.sent = sent_now;
+        s.visible = visible;
+        s.rows_per_s = visible - last_visible;
+        last_visible = visible;
+        if (!second_latencies.empty()) {
+          s.max_ms = *std::max_element(second_latencies.begin(), second_latencies.end());
+          s.p50_ms = percentile(second_latencies, 50);
+          s.p99_ms = percentile(second_latencies, 99);
+        }
+        second_latencies.clear();
+        report.series.push_back(s);
+        on_second(s);
+        next_second += std::chrono::seconds(1);
+        const bool all_seen = [&] {
+          std::lock_guard lock(probes.mutex);
+          return std::all_of(probes.latency_ms.begin(), probes.latency_ms.end(), [](double v) { return v >= 0; });
+        }();
+        if (!producing && visible >= sent_now && all_seen) break;
+        if (!producing && now - sending_done >= o.drain_timeout) break;
+      }
+      std::this_thread::sleep_for(kPollEvery);
+    }
+  } catch (...) {
+    producing = false;
+    producer_thread.join();
+    throw;
+  }
+  producer_thread.join();
+  if (!produce_error.empty()) throw kafka::KafkaError(produce_error);
+
+  report.sent = sent.load();
+  report.labels_sent = labels_sent.load();
+  report.visible = visible;
+  report.send_seconds = std::chrono::duration<double>(sending_done - start).count();
+  const double active = std::chrono::duration<double>(last_row_at - start).count();
+  report.sustained_rows_per_s = active > 0 ? static_cast<double>(visible) / active : 0;
+  {
+    std::lock_guard lock(probes.mutex);
+    report.probes = probes.sent_at.size();
+  }
+  report.probes_seen = all_latencies.size();
+  report.max_ms = all_latencies.empty() ? 0 : *std::max_element(all_latencies.begin(), all_latencies.end());
+  report.p50_ms = percentile(all_latencies, 50);
+  report.p95_ms = percentile(all_latencies, 95);
+  report.p99_ms = percentile(all_latencies, 99);
+  // Kept up: everything became visible, and the rows arrived at the rate they were sent (the
+  // last one visible within a second of the end of sending, give or take the p99).
+  const double lag_at_end = std::chrono::duration<double>(last_row_at - sending_done).count();
+  report.kept_up = visible == report.sent && lag_at_end <= 1.0 + report.p99_ms / 1000.0;
+  char verdict[256];
+  if (report.kept_up) {
+    std::snprintf(verdict, sizeof verdict, "KEPT UP with %llu events/s: every event visible, p99 %.0f ms",
+                  static_cast<unsigned long long>(o.rate), report.p99_ms);
+  } else if (visible < report.sent) {
+    std::snprintf(verdict, sizeof verdict,
+                  "DID NOT KEEP UP with %llu events/s: %llu of %llu events not visible %lld s after sending ended",
+                  static_cast<unsigned long long>(o.rate), static_cast<unsigned long long>(report.sent - visible),
+                  static_cast<unsigned long long>(report.sent), static_cast<long long>(o.drain_timeout.count()));
+  } else {
+    std::snprintf(verdict, sizeof verdict,
+                  "DID NOT KEEP UP with %llu events/s: the last rows became visible %.1f s after sending ended "
+                  "(sustained %.0f rows/s)",
+                  static_cast<unsigned long long>(o.rate), lag_at_end, report.sustained_rows_per_s);
+  }
+  report.verdict = verdict;
+  return report;
+}
+
+std::uint64_t cleanup(const std::string& pg, const std::string& run_id) {
+  pg::BlockingConnection conn(pg);
+  const std::string range = "prediction_id >= " + conn.escape_literal(range_low(run_id)) +
+                            " AND prediction_id < " + conn.escape_literal(range_high(run_id));
+  conn.exec("BEGIN");
+  conn.exec("DELETE FROM label_store WHERE " + range);
+  conn.exec("DELETE FROM label_pending WHERE " + range);
+  pg::PgResult r = conn.exec("DELETE FROM prediction_logs WHERE " + range);
+  conn.exec("COMMIT");
+  return pg::affected_rows(r.get());
+}
+
+}  // namespace mlops_ingest::loadtest

@@ -1,0 +1,111 @@
+// The `mlops-ingest loadtest` subcommand: arguments in, lines and a report out.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/loadtest/loadtest.hpp"
+#include "mlops_ingest/log.hpp"
+
+namespace mlops_ingest::loadtest {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: mlops-ingest loadtest --brokers B --pg DSN --rate N --duration S [--label-ratio F] [--report DIR] "
+    "[--cleanup] [--predictions-topic T] [--labels-topic T] [--drain-timeout S]";
+
+
+std::uint64_t whole(const std::string& key, const std::string& v, std::uint64_t min) {
+  std::size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || v.empty() || n < min) {
+    throw ConfigError("--" + key + ": '" + v + "' is not a whole number >= " + std::to_string(min));
+  }
+  return n;
+}
+
+}  // namespace
+
+int run_loadtest_command(const std::vector<std::string>& args) {
+  Options o;
+  bool have_rate = false, have_duration = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string key = args[i];
+    if (key == "--cleanup") {
+      o.cleanup = true;
+      continue;
+    }
+    if (key.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + key + "' (" + kUsage + ")");
+    key = key.substr(2);
+    std::string value;
+    if (const auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
+      value = args[++i];
+    }
+    if (key == "brokers") {
+      o.brokers = value;
+    } else if (key == "pg") {
+      o.pg = value;
+    } else if (key == "rate") {
+      o.rate = whole(key, value, 1);
+      have_rate = true;
+    } else if (key == "duration") {
+      o.duration = std::chrono::seconds(whole(key, value, 1));
+      have_duration = true;
+    } else if (key == "drain-timeout") {
+      o.drain_timeout = std::chrono::seconds(whole(key, value, 1));
+    } else if (key == "label-ratio") {
+      std::size_t used = 0;
+      o.label_ratio = std::stod(value, &used);
+      if (used != value.size() || o.label_ratio < 0 || o.label_ratio > 1) {
+        throw ConfigError("--label-ratio: '" + value + "' is not in [0,1]");
+      }
+    } else if (key == "report") {
+      o.report_dir = value;
+    } else if (key == "predictions-topic") {
+      o.predictions_topic = value;
+    } else if (key == "labels-topic") {
+      o.labels_topic = value;
+    } else {
+      throw ConfigError("unknown option '--" + key + "' (" + kUsage + ")");
+    }
+  }
+  if (o.brokers.empty() || !have_rate || !have_duration) throw ConfigError(kUsage);
+
+  std::printf("loadtest: %s events/s for %lld s to %s (label ratio %.2f); watching PostgreSQL\n",
+              with_commas(o.rate).c_str(), static_cast<long long>(o.duration.count()), o.brokers.c_str(),
+              o.label_ratio);
+  std::fflush(stdout);
+  const Report r = run(o, [](const Second& s) {
+    char latency[96] = "no probe seen this second";
+    if (s.p50_ms >= 0) std::snprintf(latency, sizeof latency, "p50 %.0f ms, p99 %.0f ms, max %.0f ms", s.p50_ms, s.p99_ms, s.max_ms);
+    std::printf("t=%3ds  sent %12s  visible %12s  backlog %9s  %9s rows/s  %s\n", s.t, with_commas(s.sent).c_str(),
+                with_commas(s.visible).c_str(), with_commas(s.sent - std::min(s.sent, s.visible)).c_str(),
+                with_commas(s.rows_per_s).c_str(), latency);
+    std::fflush(stdout);
+  });
+  std::printf("\nrun %s: sent %s predictions (%s labels) in %.1f s, visible %s\n", r.run_id.c_str(),
+              with_commas(r.sent).c_str(), with_commas(r.labels_sent).c_str(), r.send_seconds,
+              with_commas(r.visible).c_str());
+  std::printf("sustained: %.0f rows/s\n", r.sustained_rows_per_s);
+  std::printf("send -> visible (%s probes): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+              with_commas(r.probes_seen).c_str(), r.p50_ms, r.p95_ms, r.p99_ms, r.max_ms);
+  std::printf("%s\n", r.verdict.c_str());
+  if (!o.report_dir.empty()) {
+    write_report(r, o.report_dir);
+    std::printf("report: %s/index.html (chart %s/loadtest.png, data %s/loadtest.csv)\n", o.report_dir.c_str(),
+                o.report_dir.c_str(), o.report_dir.c_str());
+  }
+  if (o.cleanup) std::printf("cleanup: deleted %s rows of run %s\n", with_commas(cleanup(o.pg, r.run_id)).c_str(), r.run_id.c_str());
+  return r.kept_up ? 0 : 1;
+}
+
+}  // namespace mlops_ingest::loadtest
