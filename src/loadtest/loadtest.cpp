@@ -148,6 +148,8 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
   const std::string& run_id = report.run_id;
   const std::uint64_t every = std::max<std::uint64_t>(1, o.rate / kProbesPerSecond);
   const std::uint64_t total = o.rate * static_cast<std::uint64_t>(o.duration.count());
+  // Warm-up events carry their own prefix ("lt-<run>w-"), outside the measured id range.
+  const std::uint64_t warmup_total = o.rate * static_cast<std::uint64_t>(o.warmup.count());
 
   std::map<std::string, std::string> props = {{"bootstrap.servers", o.brokers},
                                               {"linger.ms", "5"},
@@ -162,7 +164,6 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
   std::atomic<std::uint64_t> sent{0}, labels_sent{0};
   std::atomic<bool> producing{true};
   std::string produce_error;
-  const Clock::time_point start = Clock::now();
   auto send = [&](const std::string& topic, const std::string& key, const std::string& value) {
     for (;;) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -174,10 +175,26 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
       rd_kafka_poll(producer.get(), 1);
     }
   };
+  Clock::time_point start = Clock::now();
+  std::atomic<bool> measuring{warmup_total == 0};
   std::thread producer_thread([&] {
     try {
       std::mt19937_64 rng(42);
       std::uniform_real_distribution<double> unit(0, 1);
+      const std::string warmup_run = run_id + "w";
+      for (std::uint64_t seq = 0; seq < warmup_total;) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        const auto due =
+            std::min<std::uint64_t>(warmup_total, static_cast<std::uint64_t>(elapsed * static_cast<double>(o.rate)) + 1);
+        for (; seq < due; ++seq) {
+          const std::string id = event_id(warmup_run, seq);
+          send(o.predictions_topic, id, prediction_json(id, seq));
+        }
+        rd_kafka_poll(producer.get(), 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      start = Clock::now();
+      measuring = true;
       for (std::uint64_t seq = 0; seq < total;) {
         // Paced by the clock: send what is due, then sleep a millisecond.
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -206,6 +223,7 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
     producing = false;
   });
 
+  while (!measuring && producing) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::vector<double> all_latencies, second_latencies;
   std::uint64_t visible = 0, last_visible = 0;
   Clock::time_point sending_done{}, last_row_at = start;
@@ -218,7 +236,8 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
       second_latencies.insert(second_latencies.end(), seen.begin(), seen.end());
       all_latencies.insert(all_latencies.end(), seen.begin(), seen.end());
       const auto now = Clock::now();
-      if (!producing && sending_done == Clock::time_point{}) sending_done = now;
+      const bool sending = producing.load();  // read once: the checks below must agree
+      if (!sending && sending_done == Clock::time_point{}) sending_done = now;
       if (now >= next_second) {
         const std::uint64_t sent_now = sent.load(std::memory_order_acquire);
         visible = watcher.count_visible(sent_now);
@@ -242,8 +261,8 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
           std::lock_guard lock(probes.mutex);
           return std::all_of(probes.latency_ms.begin(), probes.latency_ms.end(), [](double v) { return v >= 0; });
         }();
-        if (!producing && visible >= sent_now && all_seen) break;
-        if (!producing && now - sending_done >= o.drain_timeout) break;
+        if (!sending && visible >= sent_now && all_seen) break;
+        if (!sending && now - sending_done >= o.drain_timeout) break;
       }
       std::this_thread::sleep_for(kPollEvery);
     }
@@ -295,8 +314,9 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
 
 std::uint64_t cleanup(const std::string& pg, const std::string& run_id) {
   pg::BlockingConnection conn(pg);
+  // The measured events ("lt-<run>-…") and the warm-up ones ("lt-<run>w-…").
   const std::string range = "prediction_id >= " + conn.escape_literal(range_low(run_id)) +
-                            " AND prediction_id < " + conn.escape_literal(range_high(run_id));
+                            " AND prediction_id < " + conn.escape_literal("lt-" + run_id + "x");
   conn.exec("BEGIN");
   conn.exec("DELETE FROM label_store WHERE " + range);
   conn.exec("DELETE FROM label_pending WHERE " + range);

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mlops-ingest loadtest --brokers B --pg DSN --rate N --duration S [--label-ratio F] [--report DIR] "
-    "[--cleanup] [--predictions-topic T] [--labels-topic T] [--drain-timeout S]";
+    "[--cleanup] [--warmup S] [--predictions-topic T] [--labels-topic T] [--drain-timeout S]";
 
 
 std::uint64_t whole(const std::string& key, const std::string& v, std::uint64_t min) {
@@ -60,6 +60,8 @@ int run_loadtest_command(const std::vector<std::string>& args) {
     } else if (key == "duration") {
       o.duration = std::chrono::seconds(whole(key, value, 1));
       have_duration = true;
+    } else if (key == "warmup") {
+      o.warmup = std::chrono::seconds(whole(key, value, 0));
     } else if (key == "drain-timeout") {
       o.drain_timeout = std::chrono::seconds(whole(key, value, 1));
     } else if (key == "label-ratio") {
@@ -80,9 +82,10 @@ int run_loadtest_command(const std::vector<std::string>& args) {
   }
   if (o.brokers.empty() || !have_rate || !have_duration) throw ConfigError(kUsage);
 
-  std::printf("loadtest: %s events/s for %lld s to %s (label ratio %.2f); watching PostgreSQL\n",
-              with_commas(o.rate).c_str(), static_cast<long long>(o.duration.count()), o.brokers.c_str(),
-              o.label_ratio);
+  std::printf("loadtest: %s events/s for %lld s (after %lld s of warm-up) to %s (label ratio %.2f); watching "
+              "PostgreSQL\n",
+              with_commas(o.rate).c_str(), static_cast<long long>(o.duration.count()),
+              static_cast<long long>(o.warmup.count()), o.brokers.c_str(), o.label_ratio);
   std::fflush(stdout);
   const Report r = run(o, [](const Second& s) {
     char latency[96] = "no probe seen this second";

@@ -118,7 +118,10 @@ class BatchWriter::Session {
   // offsets are not stored either, and it is consumed again after a restart.
   awaitable<void> abort_watch() {
     while (!main_done_) {
-      co_await sleep_for(std::chrono::milliseconds(50));
+      // Finely once a stop is requested (its deadline is what this watches), coarsely before,
+      // so that an idle writer does not wake twenty times a second for nothing.
+      const bool stopping = w_.stop_requested_.load() || w_.abort_requested_.load();
+      co_await sleep_for(stopping ? std::chrono::milliseconds(50) : std::chrono::milliseconds(500));
       if (should_abort()) {
         conn_.cancel();
         w_.signal_.wake();

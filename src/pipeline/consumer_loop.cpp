@@ -25,6 +25,7 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
       stash_(writers.size()),
       stalled_since_(writers.size()),
       writer_paused_(writers.size(), false),
+      published_(writers.size(), false),
       aligner_(config.label_align_max_wait, config.label_align_buffer) {
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", cfg_.brokers},
@@ -36,6 +37,11 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
       {"auto.offset.reset", cfg_.auto_offset_reset},
       // Bound librdkafka's prefetch memory: part of the documented memory bound.
       {"queued.max.messages.kbytes", "32768"},
+      // Freshness: a fetch that finds nothing new waits at most this long at the broker. A broker
+      // that answers as soon as data arrives (Kafka) makes this only the idle re-fetch period;
+      // one that holds the request for the full wait (librdkafka's mock cluster, the embedded
+      // broker) would add up to 500 ms (the default) to every event's latency.
+      {"fetch.wait.max.ms", "100"},
       {"log_level", "4"},
   };
   for (const auto& [k, v] : cfg_.kafka_properties) props[k] = v;
@@ -256,23 +262,32 @@ bool ConsumerLoop::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
   if (slot == nullptr) return false;
   fill_slot(*slot, msg, topic);
   ring.producer_commit();
+  published_[w] = true;
   auto it = assigned_.find({topic, msg->partition});
   if (it != assigned_.end()) it->second.position = msg->offset + 1;
   return true;
 }
 
+void ConsumerLoop::wake_writers() {
+  // Only writers that were handed something: waking an idle writer for nothing costs it a
+  // context switch per poll round.
+  for (std::size_t w = 0; w < writers_.size(); ++w) {
+    if (!published_[w]) continue;
+    published_[w] = false;
+    writers_[w]->signal().notify();
+  }
+}
+
 void ConsumerLoop::drain_stashes() {
   for (std::size_t w = 0; w < stash_.size(); ++w) {
     auto& stash = stash_[w];
-    bool moved = false;
     while (!stash.empty()) {
       const rd_kafka_message_t* msg = stash.front().get();
       if (!hand_over(msg, *topic_kind(msg))) break;
       stash.pop_front();
-      moved = true;
     }
-    if (moved) writers_[w]->signal().notify();
   }
+  wake_writers();
 }
 
 bool ConsumerLoop::deliver(KafkaMessage& msg, TopicKind topic) {
@@ -518,7 +533,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     // rd_kafka_consumer_poll (not consume_batch_queue) so that every call counts towards
     // max.poll.interval.ms and serves rebalances.
     batch.clear();
-    int timeout_ms = 100;
+    int timeout_ms = 250;  // an idle consumer wakes four times a second
     while (batch.size() < cfg_.poll_batch) {
       const std::uint64_t generation = assignment_generation_;
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
@@ -553,7 +568,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     }
     if (!batch.empty()) last_message_ = Clock::now();
     release_aligned_labels();
-    for (const auto& w : writers_) w->signal().notify();
+    wake_writers();
 
     if (!housekeeping()) return;
   }

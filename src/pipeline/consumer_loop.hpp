@@ -60,6 +60,7 @@ class ConsumerLoop {
   bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
   void fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
   void drain_stashes();
+  void wake_writers();  // notifies the writers that were handed slots since the last call
   // Routes one polled message: to its writer's ring, its writer's stash, or (a label ahead of
   // its predictions partition) the aligner.
   void dispatch(kafka::KafkaMessage msg, TopicKind topic);
@@ -91,6 +92,7 @@ class ConsumerLoop {
   std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
   std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
   std::vector<bool> writer_paused_;
+  std::vector<bool> published_;  // per writer: handed slots since the last wake_writers()
   EventTimeAligner aligner_;
   CoPartitioning copartitioning_;
   bool copartitioning_checked_ = false;  // partition counts compared since the last assignment

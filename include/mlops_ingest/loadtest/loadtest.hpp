@@ -28,6 +28,9 @@ struct Options {
   std::string labels_topic = "labels";
   std::uint64_t rate = 1000;                  // events per second
   std::chrono::seconds duration{30};
+  // Sent at the rate before the measured part, and not counted: producer and consumers connect,
+  // resolve offsets and fill their pipelines first (a steady state, not a cold start).
+  std::chrono::seconds warmup{2};
   double label_ratio = 0.0;                   // predictions followed by their label
   std::chrono::seconds drain_timeout{30};     // after sending: how long to wait for the rest
   std::string report_dir;                     // empty: no report files
