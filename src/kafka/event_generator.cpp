@@ -145,9 +145,11 @@ std::string invalid_json(std::uint64_t seed, std::uint64_t i) {
   }
 }
 
+// Keyed by the topic handle (stable while the producer lives), not its name: a delivery report
+// per message must not build a string.
 struct DeliveryTracker {
   std::mutex mutex;
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offset;
+  std::map<std::pair<const rd_kafka_topic_t*, std::int32_t>, std::int64_t> next_offset;
   std::atomic<std::uint64_t> failed{0};
 };
 
@@ -158,7 +160,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     return;
   }
   std::lock_guard lock(tracker->mutex);
-  auto& next = tracker->next_offset[{rd_kafka_topic_name(msg->rkt), msg->partition}];
+  auto& next = tracker->next_offset[{msg->rkt, msg->partition}];
   next = std::max(next, msg->offset + 1);
 }
 
@@ -241,6 +243,7 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
   if (!o.throttle_pg.empty()) throttle.emplace(o.throttle_pg);
 
   GeneratorReport report;
+  unsigned since_poll = 0;
   auto send = [&](const std::string& topic, const std::string& key, const std::string& value) {
     for (;;) {
       const rd_kafka_resp_err_t err =
@@ -252,7 +255,10 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw KafkaError(std::string("produce: ") + rd_kafka_err2str(err));
       rd_kafka_poll(rk.get(), 10);
     }
-    rd_kafka_poll(rk.get(), 0);
+    if (++since_poll == 256) {  // serve delivery reports in rounds, not per message
+      since_poll = 0;
+      rd_kafka_poll(rk.get(), 0);
+    }
   };
   auto wait_for_consumer = [&] {
     if (!throttle) return;
@@ -268,7 +274,7 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
       {
         std::lock_guard lock(tracker.mutex);
         for (const auto& [tp, next] : tracker.next_offset) {
-          const auto it = stored.find(tp);
+          const auto it = stored.find({rd_kafka_topic_name(tp.first), tp.second});
           const std::int64_t done = it == stored.end() ? 0 : std::max<std::int64_t>(it->second, 0);
           worst = std::max(worst, next - done);
         }
