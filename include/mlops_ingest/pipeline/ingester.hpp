@@ -3,8 +3,8 @@
 // routing into per-writer rings) and `writers` BatchWriter threads.
 //
 //   Kafka ──poll──▶ ConsumerLoop ──parse/validate/encode──▶ SpscRing[w] ──▶ BatchWriter[w] ──COPY──▶ PostgreSQL
-//                       ▲   (partition p of topic t always goes to writer hash(t,p) % writers,
-//                       │    so each partition's messages are committed in order by one writer)
+//                       ▲   (partition p of both topics goes to writer p % writers, so a
+//                       │    prediction and its label meet in one writer, in partition order)
 //                       └── OffsetLedger ◀── offsets committed in PostgreSQL, mirrored to Kafka
 //
 // Thread model: run() is called once, on the caller's thread, which becomes the consumer
