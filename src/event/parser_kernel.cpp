@@ -9,7 +9,7 @@
 //
 // Pipeline for one message (each step is cheaper than the next and may reject on its own):
 //   1. envelope checks: null value (tombstone), empty, larger than max_message_bytes;
-//   2. simdjson::validate_utf8 over the whole value;
+//   2. simdjson::validate_utf8 over the whole value (precise pass; see "Fast pass");
 //   3. a byte pre-scan (string-aware) that finds where the top-level object ends, measures the
 //      nesting depth and notes whether anything but whitespace follows the object;
 //   4. the object prefix is copied into a padded, reused buffer and walked with On-Demand. EVERY
@@ -429,6 +429,14 @@ class Walker {
     if (auto e = v.type().get(t)) return json_fail(e);
     if (t == od::json_type::null) return read_null(v);
     if (t != od::json_type::number) return wrong_type(v, name, "an integer", t);
+    constexpr auto kMin = std::numeric_limits<std::int32_t>::min();
+    constexpr auto kMax = std::numeric_limits<std::int32_t>::max();
+    // The common case first: a plain integer in range. On failure simdjson has not moved, so
+    // the general path below reads the same value again (45.0, 4.5e1, out of range, ...).
+    if (std::int64_t x = 0; v.get_int64().get(x) == simdjson::SUCCESS && x >= kMin && x <= kMax) {
+      out = static_cast<std::int32_t>(x);
+      return Step::kOk;
+    }
     od::number num;
     if (auto e = v.get_number().get(num)) {
       const std::string_view tok = token(v);
@@ -437,8 +445,6 @@ class Walker {
       return field_fail(RejectReason::kOutOfRange, name, " ", Excerpt{tok},
                         " is outside the INTEGER range");
     }
-    constexpr auto kMin = std::numeric_limits<std::int32_t>::min();
-    constexpr auto kMax = std::numeric_limits<std::int32_t>::max();
     switch (num.get_number_type()) {
       case od::number_type::signed_integer: {
         const std::int64_t x = num.get_int64();
@@ -633,7 +639,10 @@ struct Impl {
                   limits.max_message_bytes);
       return RejectReason::kPayloadTooLarge;
     }
-    if (!simdjson::validate_utf8(payload, size)) {
+    // The fast pass leaves UTF-8 to simdjson's stage 1, which validates it anyway; only the
+    // precise pass, which decides the reason of a rejection, checks it first (kInvalidUtf8
+    // outranks every JSON error).
+    if (precise && !simdjson::validate_utf8(payload, size)) {
       set_message(msg, "message value is not valid UTF-8");
       return RejectReason::kInvalidUtf8;
     }

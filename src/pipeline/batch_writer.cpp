@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -709,6 +710,8 @@ BatchWriter::~BatchWriter() {
 
 void BatchWriter::start() {
   thread_ = std::thread([this] {
+    // Named for top -H, perf and gdb: "writer-0", "writer-1", ...
+    pthread_setname_np(pthread_self(), ("writer-" + std::to_string(id_)).c_str());
     try {
       Session session(*this);
       session.run();

@@ -105,6 +105,8 @@ std::vector<Row> malformed_rows() {
       {"invalid_utf8_overlong", P, "{\"prediction_id\":\"\xc0\xaf\"}", R::kInvalidUtf8},
       {"invalid_utf8_truncated_sequence", L, "{\"prediction_id\":\"\xe2\x82\"}", R::kInvalidUtf8},
       {"invalid_utf8_surrogate_bytes", P, "{\"prediction_id\":\"\xed\xa0\x80\"}", R::kInvalidUtf8},
+      {"invalid_utf8_in_key", P, "{\"x\xff\":1,\"prediction_id\":\"a\"}", R::kInvalidUtf8},
+      {"invalid_utf8_in_unknown_field", L, "{\"prediction_id\":\"a\",\"true_label\":1,\"note\":[\"\xc3\"]}", R::kInvalidUtf8},
       // ---- document: syntax ----
       {"truncated_object", P, R"({"prediction_id":"a")", R::kInvalidJson},
       {"truncated_string", P, R"({"prediction_id":"a)", R::kInvalidJson},
