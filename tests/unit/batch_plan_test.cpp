@@ -107,6 +107,14 @@ TEST(BatchPlanner, FencesOffsetsBelowWhatIsStoredAndEachOffsetOnce) {
   EXPECT_EQ((p.thresholds[{TopicKind::kPredictions, 1}]), 1);
 }
 
+TEST(BatchPlanner, PredictionsAreWrittenInIdOrder) {
+  Planned p;
+  p.slots = {prediction(0, 0, "c"), prediction(1, 0, "a"), label(0, 0, "c"), prediction(0, 1, "b")};
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.predictions, (Slots{1, 3, 0}));
+  EXPECT_EQ(plan.paired_with, (Slots{0}));  // pairs refer to slots, not positions
+}
+
 TEST(BatchPlanner, DeadLettersAreCountedByReason) {
   Planned p;
   p.slots = {letter(0, 0, RejectReason::kInvalidJson), prediction(0, 1, "a"), letter(0, 2, RejectReason::kInvalidJson),
