@@ -80,6 +80,9 @@ ReplayArgs parse_replay_args(const std::vector<std::string>& args) {
   }
   // The window's end is the exit condition; idle_exit (a live setting) would stop a replay early.
   out.config.idle_exit = std::chrono::milliseconds(0);
+  // Only reached when retention deleted the start of the window since it was resolved: read
+  // what is left of it ("latest", a live setting, would skip the window).
+  out.config.auto_offset_reset = "earliest";
   if (!http_listen_given) out.config.http_listen.clear();
   return out;
 }

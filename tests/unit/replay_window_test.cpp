@@ -223,12 +223,16 @@ TEST(ReplayArgsTest, DefaultsAndTheReplayGroup) {
   EXPECT_EQ(a.topics, (std::vector<std::string>{"predictions", "labels"}));
   EXPECT_TRUE(a.config.http_listen.empty());  // the live ingester holds the port
   EXPECT_EQ(a.config.idle_exit.count(), 0);
+  EXPECT_EQ(a.config.auto_offset_reset, "earliest");
 
   const ReplayArgs b = parse_replay_args({"--from", "earliest", "--until", "now", "--topics", "labels",
-                                          "--group", "backfill-1", "--http-listen", "127.0.0.1:0"});
+                                          "--group", "backfill-1", "--http-listen", "127.0.0.1:0",
+                                          "--auto-offset-reset", "latest", "--idle-exit-ms", "5000"});
   EXPECT_EQ(b.config.group, "backfill-1");
   EXPECT_EQ(b.topics, (std::vector<std::string>{"labels"}));
   EXPECT_EQ(b.config.http_listen, "127.0.0.1:0");
+  EXPECT_EQ(b.config.auto_offset_reset, "earliest");  // would skip the window
+  EXPECT_EQ(b.config.idle_exit.count(), 0);            // would stop the replay before its end
 }
 
 TEST(ReplayArgsTest, RejectsWhatWouldGoWrong) {
