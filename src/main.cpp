@@ -24,6 +24,7 @@
 #include "mlops_ingest/pg/roles.hpp"
 #include "mlops_ingest/pg/startup_check.hpp"
 #include "mlops_ingest/pipeline/ingester.hpp"
+#include "mlops_ingest/pipeline/replay_command.hpp"
 
 using namespace mlops_ingest;
 
@@ -34,6 +35,11 @@ constexpr const char* kUsage = R"(usage:
                    [--labels-topic T] [--config FILE] [--<setting> VALUE ...]
       Consume both topics into PostgreSQL, exactly once. Every setting (see `settings`) is
       also MLOPS_INGEST_<SETTING> in the environment and `setting = value` in a config file.
+  mlops-ingest replay --brokers HOST:PORT --pg DSN --from earliest|RFC3339 --until now|RFC3339
+                   [--topics predictions,labels] [--group NAME] [--config FILE] [--<setting> VALUE ...]
+      Backfill: consume only the messages of a time window (resolved to offsets once, at the
+      start), exactly once, as its own group (default <group>-replay-<from>-<until>; never the
+      live group). Exits 0 at the window's end; 3 if stopped before it (run it again to continue).
   mlops-ingest schema apply --pg DSN
       Create the seed's tables and the ingester's own, idempotently.
   mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]
@@ -108,6 +114,15 @@ double to_ratio(const std::string& name, const std::string& v) {
   return d;
 }
 
+// Runs an ingester (of `run` or `replay`) with SIGTERM/SIGINT draining it.
+int run_ingester(Ingester& ingester) {
+  g_ingester = &ingester;
+  install_signal_handlers();
+  const int rc = ingester.run();
+  g_ingester = nullptr;
+  return rc;
+}
+
 int cmd_run(const std::vector<std::string>& args) {
   const Config config = load_config(args);
   // A wrong CA, host name or password stops here; a server that is down only delays the writers.
@@ -115,11 +130,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (config.apply_schema) pg::apply_schema(config.pg);  // DDL needs the server: exits 1 if down
   if (reachable) pg::check_ingest_privileges(config.pg);  // so does a role without the grants `run` needs
   Ingester ingester(config);
-  g_ingester = &ingester;
-  install_signal_handlers();
-  const int rc = ingester.run();
-  g_ingester = nullptr;
-  return rc;
+  return run_ingester(ingester);
 }
 
 int cmd_schema_roles(const std::vector<std::string>& args) {
@@ -224,6 +235,7 @@ int main(int argc, char** argv) {
   redact::remember_environment_secrets();
   try {
     if (command == "run") return cmd_run(args);
+    if (command == "replay") return run_replay_command(args, run_ingester);
     if (command == "schema") return cmd_schema(args);
     if (command == "dev-broker") return cmd_dev_broker(args);
     if (command == "produce") return cmd_produce(args);

@@ -16,7 +16,7 @@ using kafka::PartitionList;
 
 
 ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
-                           std::vector<std::unique_ptr<BatchWriter>>& writers)
+                           std::vector<std::unique_ptr<BatchWriter>>& writers, const ReplayWindow* replay)
     : cfg_(config),
       stats_(stats),
       ledger_(ledger),
@@ -58,9 +58,13 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
   rk_ = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
 
+  if (replay != nullptr) replay_.emplace(*replay);
   PartitionList topics(rd_kafka_topic_partition_list_new(2));
-  rd_kafka_topic_partition_list_add(topics.get(), cfg_.predictions_topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_topic_partition_list_add(topics.get(), cfg_.labels_topic.c_str(), RD_KAFKA_PARTITION_UA);
+  for (const std::string* topic : {&cfg_.predictions_topic, &cfg_.labels_topic}) {
+    if (!replay_ || replay_->window().covers(*topic)) {  // a replay reads only its window's topics
+      rd_kafka_topic_partition_list_add(topics.get(), topic->c_str(), RD_KAFKA_PARTITION_UA);
+    }
+  }
   if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_.get(), topics.get())) {
     throw kafka::KafkaError(std::string("subscribing: ") + rd_kafka_err2str(err));
   }
@@ -149,11 +153,13 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
     } else {
       tp.offset = cfg_.auto_offset_reset == "earliest" ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
     }
+    if (replay_) replay_assign(topic, tp, info, it != stored.end() ? it->second : -1);
     assigned_[{topic, tp.partition}] = info;
   }
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
     throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
   }
+  if (replay_) replay_pause_exhausted();
   stats_.partitions_assigned = partitions->cnt;
   count_paused();
   log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL");
@@ -320,6 +326,7 @@ void ConsumerLoop::dispatch(KafkaMessage msg, TopicKind topic) {
 }
 
 bool ConsumerLoop::predictions_drained(std::int32_t partition) {
+  if (replay_exhausted(TopicKind::kPredictions, partition)) return true;  // a replay's end: nothing more comes
   const auto it = assigned_.find({TopicKind::kPredictions, partition});
   if (it == assigned_.end()) return true;  // not ours: nothing to wait for here
   std::int64_t lo = -1, hi = -1;
@@ -342,7 +349,8 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
   const auto it = assigned_.find({TopicKind::kLabels, labels_partition});
   if (it == assigned_.end() || it->second.align_paused == paused) return;
   it->second.align_paused = paused;
-  if (!paused && it->second.paused) {  // back-pressure still holds it
+  // Back-pressure, or a replay's end, still holds it.
+  if (!paused && (it->second.paused || replay_exhausted(TopicKind::kLabels, labels_partition))) {
     count_paused();
     return;
   }
@@ -384,7 +392,7 @@ void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
   for (auto& [key, info] : assigned_) {
     if (writer_of(key.first, key.second) != writer) continue;
     info.paused = paused;
-    if (!paused && info.align_paused) continue;  // stays paused until the aligner drains it
+    if (!paused && (info.align_paused || replay_exhausted(key.first, key.second))) continue;  // aligner; replay's end
     rd_kafka_topic_partition_list_add(list.get(), topic_name(key.first).c_str(), key.second);
   }
   if (paused) {
@@ -493,11 +501,13 @@ void ConsumerLoop::progress_line() {
            (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
            (waiting > 0 ? "UNREACHABLE (" + std::to_string(waiting) + " writers retrying)" : std::string("ok")) +
            ", retries " + with_commas(stats_.pg_retries) + ", reconnects " + with_commas(stats_.pg_reconnects));
+  if (replay_) log_info(replay_->line(now));
 }
 
 void ConsumerLoop::commit_to_kafka(bool synchronous) {
   last_kafka_commit_ = Clock::now();
   const auto committed = ledger_.take();
+  if (replay_) replay_committed(committed);
   if (committed.empty()) return;
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(committed.size())));
   for (const auto& [key, next] : committed) {
@@ -561,6 +571,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
       }
       const std::optional<TopicKind> topic = topic_kind(msg.get());
       if (!topic || assigned_.count({*topic, msg->partition}) == 0) continue;  // revoked meanwhile
+      if (replay_ && !replay_admit(msg.get(), *topic)) continue;  // at or past the replay window's end
       ++stats_.messages_consumed;
       ++stats_.messages_consumed_by_topic[static_cast<std::size_t>(*topic)];
       if (stats_.first_message_ns.load() == 0) stats_.first_message_ns = monotonic_ns();
@@ -581,6 +592,7 @@ bool ConsumerLoop::housekeeping() {
       return false;
     }
   }
+  if (replay_ && replay_finished()) return false;  // every partition reached the window's end
   const auto now = Clock::now();
   if (!copartitioning_checked_ && !assigned_.empty()) check_copartitioning();
   // The per-partition lag gauge, on its own period (the progress line may be off).

@@ -17,14 +17,16 @@
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pipeline/batch_writer.hpp"
 #include "mlops_ingest/pipeline/event_time_aligner.hpp"
+#include "mlops_ingest/pipeline/replay_window.hpp"
 #include "copartitioning.hpp"
 
 namespace mlops_ingest {
 
 class ConsumerLoop {
  public:
+  // With `replay`, consumes only that window of offsets (replay_window.hpp) and stops at its end.
   ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
-               std::vector<std::unique_ptr<BatchWriter>>& writers);
+               std::vector<std::unique_ptr<BatchWriter>>& writers, const ReplayWindow* replay = nullptr);
   ~ConsumerLoop();
   ConsumerLoop(const ConsumerLoop&) = delete;
   ConsumerLoop& operator=(const ConsumerLoop&) = delete;
@@ -37,6 +39,8 @@ class ConsumerLoop {
   void commit_to_kafka(bool synchronous);
   // Mirrors the last committed offsets to Kafka and leaves the group.
   void close();
+  // A replay whose every partition reached the end of its window, with everything committed.
+  [[nodiscard]] bool replay_complete() const noexcept { return replay_complete_; }
 
  private:
   using PartitionKey = std::pair<TopicKind, std::int32_t>;
@@ -105,6 +109,23 @@ class ConsumerLoop {
   std::uint64_t progress_rows_ = 0;
   std::uint64_t assignment_generation_ = 0;  // bumped by every assign and revoke
   const std::atomic<bool>* stop_ = nullptr;   // run()'s stop flag, also seen by rebalance callbacks
+
+  // --- Replay of a window (consumer_loop_replay.cpp); inactive unless constructed with one ---
+  // Starts an assigned partition at the window's start or where this replay group stopped.
+  void replay_assign(TopicKind topic, rd_kafka_topic_partition_t& tp, PartitionInfo& info, std::int64_t stored);
+  void replay_pause_exhausted();  // after rd_kafka_assign: partitions with nothing left to read
+  // False for a message at or past its partition's end: it is not handed over. Pauses the
+  // partition once everything below its end has been handed over.
+  bool replay_admit(const rd_kafka_message_t* msg, TopicKind topic);
+  [[nodiscard]] bool replay_exhausted(TopicKind topic, std::int32_t partition) const;
+  void replay_committed(const std::map<OffsetLedger::Key, std::int64_t>& committed);
+  // True once every partition of the window has reached its end and everything handed over is
+  // committed; checked from housekeeping().
+  bool replay_finished();
+  std::optional<ReplayProgress> replay_;
+  bool replay_complete_ = false;
+  std::chrono::steady_clock::time_point last_replay_check_{};
+  std::chrono::steady_clock::time_point last_replay_db_check_{};
 };
 
 }  // namespace mlops_ingest

@@ -12,6 +12,7 @@
 namespace mlops_ingest {
 
 Ingester::Ingester(Config config) : config_(std::move(config)) {}
+Ingester::Ingester(Config config, ReplayWindow window) : config_(std::move(config)), replay_(std::move(window)) {}
 Ingester::~Ingester() = default;
 
 int Ingester::run() {
@@ -43,7 +44,7 @@ int Ingester::run() {
   }
   for (auto& w : writers) w->start();
 
-  ConsumerLoop loop(config_, stats_, ledger, writers);
+  ConsumerLoop loop(config_, stats_, ledger, writers, replay_ ? &*replay_ : nullptr);
   log_info("consuming '" + config_.predictions_topic + "' and '" + config_.labels_topic + "' from " +
            config_.brokers + " as group '" + config_.group + "' with " + std::to_string(config_.writers) +
            " writers");
@@ -69,7 +70,13 @@ int Ingester::run() {
              "they will be consumed again on restart");
   }
   log_info(summary());
-  return failed ? 1 : 0;
+  if (failed) return 1;
+  if (replay_ && !loop.replay_complete()) {
+    log_warn("replay stopped before the end of its window; the same command (same --group) continues from "
+             "where it stopped");
+    return kReplayStopped;
+  }
+  return 0;
 }
 
 std::string Ingester::summary() const {

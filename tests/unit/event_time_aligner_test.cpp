@@ -82,7 +82,14 @@ TEST(EventTimeAligner, ReportsFullAtItsCapAndCanBeTurnedOff) {
   EXPECT_TRUE(f.aligner.full(0));
   EXPECT_FALSE(f.aligner.full(1));
   f.aligner.set_enabled(false);
-  EXPECT_FALSE(f.hold(0, 9, 500));
+  EXPECT_FALSE(f.hold(1, 8, 500));  // nothing held for partition 1: straight through
+  // Turned off with labels held: a later label of their partition still queues behind them
+  // (overtaking would reorder the partition's offsets, and the writer would drop the older
+  // ones as stale), and release() lets every held label go without waiting.
+  EXPECT_TRUE(f.hold(0, 9, 500));
+  f.release();
+  EXPECT_EQ(f.delivered, (std::vector<std::int64_t>{8, 0, 1, 2, 3, 9}));
+  EXPECT_FALSE(f.hold(0, 10, 500));
   Aligner off(0ms, 4);
   EXPECT_FALSE(off.enabled());
 }

@@ -48,9 +48,12 @@ class BasicEventTimeAligner {
   // Takes `msg` (a label of `partition`, timestamp `ts_ms`) if it must wait; then it is held
   // and `msg` is left empty. `drained(p)`: the predictions partition p has nothing older to
   // deliver (caught up with its high watermark, or not assigned to us).
+  // Turned off (set_enabled(false)) while labels are held, it still holds a label behind them:
+  // overtaking them would hand the writer a partition's offsets out of order, and it skips an
+  // offset below one it has already written as stale (a lost label).
   template <typename Drained>
   bool hold(Message& msg, std::int32_t partition, std::int64_t ts_ms, Drained&& drained, Clock::time_point now) {
-    if (!enabled()) return false;
+    if (held(partition) == 0 && !enabled()) return false;
     if (static_cast<std::size_t>(partition) >= held_.size()) held_.resize(static_cast<std::size_t>(partition) + 1);
     auto& queue = held_[static_cast<std::size_t>(partition)];
     if (queue.empty() && (ready(partition, ts_ms) || drained(partition))) return false;
@@ -69,7 +72,7 @@ class BasicEventTimeAligner {
       const auto partition = static_cast<std::int32_t>(p);
       while (!queue.empty()) {
         Held& head = queue.front();
-        if (!ready(partition, head.ts_ms) && now - head.since < max_wait_ && !drained(partition)) break;
+        if (enabled() && !ready(partition, head.ts_ms) && now - head.since < max_wait_ && !drained(partition)) break;
         if (!deliver(head.msg)) break;
         queue.pop_front();
         --held_count_;

@@ -11,8 +11,10 @@
 // thread. request_stop() is async-signal-safe and may be called from anywhere.
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/pipeline/replay_window.hpp"
 #include "mlops_ingest/pipeline/stats.hpp"
 
 namespace mlops_ingest {
@@ -20,19 +22,24 @@ namespace mlops_ingest {
 class Ingester {
  public:
   explicit Ingester(Config config);
+  // A replay (`mlops-ingest replay`): consumes only `window`; run() returns once it is done.
+  Ingester(Config config, ReplayWindow window);
   ~Ingester();
   Ingester(const Ingester&) = delete;
   Ingester& operator=(const Ingester&) = delete;
 
   // Consumes until request_stop() (or, with idle_exit set, until caught up and idle), drains
-  // in-flight batches within shutdown_timeout, and returns the process exit code.
+  // in-flight batches within shutdown_timeout, and returns the process exit code: 0, or 1 if a
+  // writer failed, or for a replay kReplayStopped when it stopped before the end of its window.
   int run();
+  static constexpr int kReplayStopped = 3;
   void request_stop() noexcept { stop_.store(true); }
   [[nodiscard]] const IngestStats& stats() const noexcept { return stats_; }
   [[nodiscard]] std::string summary() const;
 
  private:
   Config config_;
+  std::optional<ReplayWindow> replay_;
   IngestStats stats_;
   std::atomic<bool> stop_{false};
   std::int64_t started_ns_ = 0;
