@@ -8,10 +8,13 @@
 //   statement log shows that the four writers' batches ran on at most two backends and that
 //   nothing the run sent leaves session state behind (session_state_findings);
 // - labels consumed before their predictions wait in label_pending and move to label_store when
-//   the predictions arrive in a later run.
+//   the predictions arrive in a later run;
+// - PostgreSQL down behind a PgBouncer that is up is an outage at startup, as it is without one;
+// - the session-state audit finds what it is meant to (no servers).
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -175,6 +178,73 @@ TEST(PgbouncerPgTest, LabelsBeforeTheirPredictionsResolveThroughThePooler) {
   EXPECT_LE(backends_running(statements, "SET LOCAL synchronous_commit").size(), static_cast<std::size_t>(kPoolSize));
   const std::vector<std::string> findings = session_state_findings(statements);
   EXPECT_TRUE(findings.empty()) << "statements that keep session state:\n" << joined(findings);
+}
+
+// PostgreSQL down while PgBouncer is up and has served this database before: the ingester's first
+// connection succeeds (PgBouncer answers for the server), and the outage shows at the first query.
+// It is still an outage, as it is without a pooler: `run` starts, the writers retry, and the
+// stream ends exactly once when PostgreSQL is back.
+TEST(PgbouncerPgTest, PostgresDownBehindThePoolerAtStartupIsAnOutage) {
+  fault::WorkDir work("pgbouncer-startup-outage");
+  PooledServer server(4);
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  const kafka::GeneratorReport sent = kafka::produce_events(fault::stream(broker.bootstrap_servers(), 2000, 3003));
+  {
+    pg::BlockingConnection warm(server.bouncer.dsn());
+    ASSERT_EQ(warm.query_value("SELECT 1"), "1");
+  }
+  server.pg.stop();
+  // One query that finds no server: PgBouncer then fails the next ones at once (server_login_retry)
+  // instead of queueing them for query_wait_timeout (120 s).
+  ASSERT_NE(std::system(("timeout 5 psql -X -q \"" + server.bouncer.dsn() + "\" -c 'SELECT 1' >/dev/null 2>&1").c_str()),
+            0);
+
+  fault::IngesterOptions options{broker.bootstrap_servers(), server.bouncer.dsn()};
+  options.group = "pgbouncer-startup";
+  options.extra = {"--apply-schema", "false"};
+  std::unique_ptr<fault::ChildProcess> ingester = fault::spawn_ingester(options, work.file("ingester.log"));
+  ASSERT_TRUE(fault::wait_until(
+      [&] { return ingester->log().find("Starting anyway") != std::string::npos || !ingester->running(); }, 60s))
+      << ingester->log_tail();
+  ASSERT_TRUE(ingester->running()) << "stopped at startup although PostgreSQL was only down\n" << ingester->log_tail();
+  EXPECT_NE(ingester->log().find("PostgreSQL is unreachable at startup"), std::string::npos) << ingester->log_tail();
+
+  server.pg.start();
+  fault::finish_stream(server.pg, options.group, sent, *ingester, std::chrono::steady_clock::now());
+}
+
+// The audit itself: it must find each kind of session state in a server log, and leave alone what a
+// transaction pooler carries (SET LOCAL, transaction-level locks, PgBouncer's own parameter sync,
+// unnamed statements, temp tables dropped at commit).
+TEST(PgbouncerPgTest, SessionStateAuditFindsWhatAPoolerCannotCarry) {
+  const std::string log =
+      "2026-11-27 21:32:26.285 UTC [101] LOG:  statement: BEGIN; SET LOCAL synchronous_commit = on; "
+      "SELECT pg_advisory_xact_lock(1)\n"
+      "2026-11-27 21:32:26.286 UTC [101] LOG:  execute <unnamed>: INSERT INTO t SELECT * FROM unnest($1::text[])\n"
+      "2026-11-27 21:32:26.286 UTC [101] LOG:  statement: SET application_name='mlops-ingest';"
+      "SET client_encoding='UTF8';\n"
+      "2026-11-27 21:32:26.287 UTC [101] LOG:  statement: CREATE TEMP TABLE s (x int) ON COMMIT DROP\n"
+      "2026-11-27 21:32:26.287 UTC [101] LOG:  statement: UPDATE ingest_offsets o SET next_offset = 1; COMMIT\n"
+      "2026-11-27 21:32:26.288 UTC [102] LOG:  statement: SET statement_timeout = '5s'\n"
+      "2026-11-27 21:32:26.288 UTC [102] LOG:  statement: BEGIN;\n"
+      "\tset   search_path = x; COMMIT\n"
+      "2026-11-27 21:32:26.289 UTC [102] LOG:  execute S_1: SELECT 1\n"
+      "2026-11-27 21:32:26.289 UTC [102] LOG:  statement: PREPARE p AS SELECT 1\n"
+      "2026-11-27 21:32:26.290 UTC [102] LOG:  statement: SELECT pg_advisory_lock(7)\n"
+      "2026-11-27 21:32:26.290 UTC [102] LOG:  statement: CREATE TEMPORARY TABLE staging (x int)\n"
+      "2026-11-27 21:32:26.291 UTC [102] LOG:  statement: SELECT set_config('work_mem', '1GB', false)\n"
+      "2026-11-27 21:32:26.291 UTC [102] LOG:  statement: LISTEN ch\n"
+      "2026-11-27 21:32:26.292 UTC [102] ERROR:  statement: SET not_logged_as_a_statement = 1\n";
+  const std::vector<LoggedStatement> statements = logged_statements(log);
+  ASSERT_EQ(statements.size(), 13u);
+  EXPECT_EQ(backends_running(statements, "SET LOCAL synchronous_commit"), std::set<pid_t>{101});
+  const std::vector<std::string> findings = session_state_findings(statements);
+  const std::vector<std::string> expected = {
+      "[102] SET statement_timeout = '5s'", "[102] set   search_path = x",
+      "[102] named prepared statement (execute S_1): SELECT 1", "[102] PREPARE p AS SELECT 1",
+      "[102] SELECT pg_advisory_lock(7)", "[102] CREATE TEMPORARY TABLE staging (x int)",
+      "[102] SELECT set_config('work_mem', '1GB', false)", "[102] LISTEN ch"};
+  EXPECT_EQ(findings, expected) << joined(findings);
 }
 
 }  // namespace
