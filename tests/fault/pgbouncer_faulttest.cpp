@@ -87,10 +87,11 @@ TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
           << "the ingester did not notice PgBouncer going away\n" << ingester->log_tail();
       bouncer.start();
     }
-    std::printf("[ pgbouncer] %s at %lld stored predictions\n", what, static_cast<long long>(at_fault));
     // Rows land again through the new PgBouncer before the next fault.
     ASSERT_TRUE(wait_until([&] { return stored() > at_fault || !ingester->running(); }, 120s, 20ms))
         << "no progress after " << what << "\n" << ingester->log_tail();
+    std::printf("[ pgbouncer] %s at %lld stored predictions; the writers retried %zu times\n", what,
+                static_cast<long long>(at_fault), outages_seen() - outages_before);
   }
 
   const kafka::GeneratorReport sent = producer.report();

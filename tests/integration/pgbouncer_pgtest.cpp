@@ -18,6 +18,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 
 #include "fault_env.hpp"
 #include "mlops_ingest/kafka/dev_broker.hpp"
@@ -38,7 +39,13 @@ constexpr int kPoolSize = 2;
 struct PooledServer {
   explicit PooledServer(int port_offset)
       : pg(MLOPS_TEST_PGB_PORT + port_offset, {kAuditedServerOptions, "/tmp/mlops-pgb-pg-"}),
-        bouncer(pg, MLOPS_TEST_PGB_PORT + 10 + port_offset, kPoolSize) {}
+        bouncer(pg, MLOPS_TEST_PGB_PORT + 10 + port_offset, kPoolSize) {
+    // The fixture's own set-up connections (CREATE DATABASE, the schema) must be gone before
+    // PostgreSQL's backends are counted: a closed connection's backend lingers a moment.
+    if (!fault::wait_until([&] { return sample_pool(bouncer, pg).backends == 0; }, 30s)) {
+      throw std::runtime_error("backends of the set-up connections still there after 30 s");
+    }
+  }
   [[nodiscard]] std::vector<LoggedStatement> statements() const {
     std::ifstream in(pg.dir() + "/server.log");
     std::ostringstream text;
@@ -99,6 +106,11 @@ TEST(PgbouncerPgTest, StreamEndsExactlyOnceThroughTransactionPooling) {
   EXPECT_TRUE(done && fault::complete(last, sent)) << "last seen " << last;
   ASSERT_TRUE(a->running()) << a->log_tail();
   ASSERT_TRUE(b->running()) << b->log_tail();
+  {
+    // Once more with both still running: every connection they made is open by now.
+    const PoolSample s = sample_pool(server.bouncer, server.pg);
+    most = {std::max(most.clients, s.clients), std::max(most.servers, s.servers), std::max(most.backends, s.backends)};
+  }
   for (fault::ChildProcess* p : {a.get(), b.get()}) {
     p->signal(SIGTERM);
     const std::optional<int> status = p->wait_exit(30s);
@@ -194,10 +206,21 @@ TEST(PgbouncerPgTest, PostgresDownBehindThePoolerAtStartupIsAnOutage) {
     ASSERT_EQ(warm.query_value("SELECT 1"), "1");
   }
   server.pg.stop();
-  // One query that finds no server: PgBouncer then fails the next ones at once (server_login_retry)
-  // instead of queueing them for query_wait_timeout (120 s).
-  ASSERT_NE(std::system(("timeout 5 psql -X -q \"" + server.bouncer.dsn() + "\" -c 'SELECT 1' >/dev/null 2>&1").c_str()),
-            0);
+  // A query that makes PgBouncer try a server and fail: it then fails the next ones at once
+  // (server_login_retry) instead of queueing them for query_wait_timeout (120 s), so the test
+  // does not wait that long. (An already dead server connection would fail the query without a
+  // new attempt: hence the loop.)
+  const std::string failed_connect =
+      "mlops/postgres@127.0.0.1:" + std::to_string(server.pg.port()) + " closing because: connect failed";
+  ASSERT_TRUE(fault::wait_until(
+      [&] {
+        const int rc = std::system(
+            ("timeout 3 psql -X -q \"" + server.bouncer.dsn() + "\" -c 'SELECT 1' >/dev/null 2>&1").c_str());
+        (void)rc;  // fails either way; what counts is PgBouncer's own record of the attempt
+        return server.bouncer.log().find(failed_connect) != std::string::npos;
+      },
+      60s))
+      << server.bouncer.log();
 
   fault::IngesterOptions options{broker.bootstrap_servers(), server.bouncer.dsn()};
   options.group = "pgbouncer-startup";

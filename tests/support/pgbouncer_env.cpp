@@ -145,7 +145,10 @@ void PgBouncer::start() {
 void PgBouncer::reboot() {
   const pid_t before = pid();
   script("reboot " + dir());
-  if (pid() == before) throw std::runtime_error("online restart left the same pgbouncer process running");
+  // The new process writes its pidfile once the old one has gone, after it already answers.
+  if (!fault::wait_until([&] { return pid() != before && running(); }, 30s, 20ms)) {
+    throw std::runtime_error("online restart: pid " + std::to_string(before) + " was not replaced within 30 s");
+  }
 }
 
 std::vector<std::map<std::string, std::string>> PgBouncer::show(const std::string& what) const {
