@@ -16,9 +16,13 @@
 # Each throughput mode is repeated RUNS times, alternating, and the best and median are compared.
 # The ingester's time is first message received → last batch committed (its own summary); psql's
 # is the wall time of its \copy commands.
+# PGBOUNCER=1: the ingester connects through a PgBouncer in transaction pooling mode
+# (scripts/pgbouncer-throwaway.sh, PGB_POOL_SIZE server connections, default 2 = the writers) on
+# PG_PORT + 1, in front of the same PostgreSQL; psql \copy still goes direct.
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
-#   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS
+#   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS,
+#        PGBOUNCER, PGB_POOL_SIZE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,10 +45,14 @@ BIN=$BUILD_DIR/mlops-ingest
 WORK=$(mktemp -d /tmp/mlops-bench.XXXXXX)
 chmod 755 "$WORK"
 PGDIR=/tmp/mlops-bench-pg-$PG_PORT
+PGBOUNCER=${PGBOUNCER:-0}
+PGB_PORT=$((PG_PORT + 1))
+PGB_DIR=/tmp/mlops-bench-pgbouncer-$PGB_PORT
 BROKER_PID= INGEST_PID=
 cleanup() {
   for pid in $INGEST_PID $BROKER_PID; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [ "$PGBOUNCER" = 1 ] && { scripts/pgbouncer-throwaway.sh stop "$PGB_DIR" || true; }
   scripts/pg-throwaway.sh stop "$PGDIR" || true
   rm -rf "$WORK"
 }
@@ -52,6 +60,12 @@ trap cleanup EXIT
 
 ADMIN=$(scripts/pg-throwaway.sh start "$PGDIR" "$PG_PORT")
 dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
+# The ingester's DSN: direct, or through PgBouncer.
+ingest_dsn() { dsn "$1"; }
+if [ "$PGBOUNCER" = 1 ]; then
+  scripts/pgbouncer-throwaway.sh start "$PGB_DIR" "$PGB_PORT" "$PG_PORT" "${PGB_POOL_SIZE:-2}" >/dev/null
+  ingest_dsn() { echo "host=127.0.0.1 port=$PGB_PORT user=postgres dbname=$1"; }
+fi
 
 "$BIN" dev-broker --partitions "$PARTITIONS" --topics predictions,labels >"$WORK/broker.out" 2>"$WORK/broker.log" &
 BROKER_PID=$!
@@ -81,7 +95,7 @@ new_db() {
 if [ "$MODE" = latency ]; then
   new_db latency
   # shellcheck disable=SC2086
-  "$BIN" run --brokers "$BROKERS" --pg "$(dsn latency)" --group bench-latency --auto-offset-reset latest \
+  "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn latency)" --group bench-latency --auto-offset-reset latest \
     --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest.log" &
   INGEST_PID=$!
   # Wait for the group to be assigned before the first event is timed.
@@ -112,7 +126,7 @@ for run in $(seq "$RUNS"); do
   new_db "psql_$run"
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   # shellcheck disable=SC2086
-  "$BIN" run --brokers "$BROKERS" --pg "$(dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
+  "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
     --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest_$run.log"
   summary=$(grep -o 'summary:.*' "$WORK/ingest_$run.log")
   rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
@@ -137,7 +151,8 @@ for run in $(seq "$RUNS"); do
   echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')$parked"
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
-  psql -q "$ADMIN" -c "DROP DATABASE ingest_$run" -c "DROP DATABASE psql_$run" >/dev/null
+  # WITH (FORCE): PgBouncer may still hold idle server connections to it.
+  psql -q "$ADMIN" -c "DROP DATABASE ingest_$run WITH (FORCE)" -c "DROP DATABASE psql_$run" >/dev/null
 done
 
 best() { printf '%s\n' "$@" | sort -n | tail -n 1; }
@@ -146,6 +161,6 @@ bi=$(best "${ingest_rates[@]}"); bp=$(best "${psql_rates[@]}")
 mi=$(median "${ingest_rates[@]}"); mp=$(median "${psql_rates[@]}")
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'"
+echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
 echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v a="$bi" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"

@@ -9,6 +9,7 @@ packages=(
   prometheus-cpp-dev                                         # /metrics: metric model and text format
   googletest libgtest-dev libbenchmark-dev                   # tests and benchmarks
   postgresql postgresql-client                               # throwaway servers for tests and the main job
+  pgbouncer                                                  # transaction-pooling tests and bench (PGBOUNCER=1)
   kcat                                                       # an independent Kafka client for tests
   prometheus                                                 # promtool: checks /metrics and the alert rules
   python3 python3-yaml                                       # scripts/check-deploy.sh reads the YAML deploy files

@@ -128,7 +128,17 @@ int cmd_run(const std::vector<std::string>& args) {
   // A wrong CA, host name or password stops here; a server that is down only delays the writers.
   const bool reachable = pg::check_startup_connection(config.pg);
   if (config.apply_schema) pg::apply_schema(config.pg);  // DDL needs the server: exits 1 if down
-  if (reachable) pg::check_ingest_privileges(config.pg);  // so does a role without the grants `run` needs
+  if (reachable) {
+    try {
+      pg::check_ingest_privileges(config.pg);  // so does a role without the grants `run` needs
+    } catch (const pg::PgError& e) {
+      // Behind PgBouncer the first connection succeeds while PostgreSQL itself is down; the outage
+      // shows at the first query. Start anyway, as for an outage at connect time.
+      if (!pg::is_connect_outage(e.what())) throw;
+      log_warn(std::string("PostgreSQL is unreachable at startup (behind a pooler?): ") + e.what() +
+               ". Starting anyway: the writers retry until it is back");
+    }
+  }
   Ingester ingester(config);
   return run_ingester(ingester);
 }

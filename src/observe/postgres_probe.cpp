@@ -16,14 +16,18 @@ namespace {
 // label_pending is small in the steady state (labels wait for predictions that are about to
 // land); a backfill can fill it with a few hundred thousand rows, which this still counts in
 // tens of milliseconds, every few seconds.
+// The statement_timeout bounds it server-side too. SET LOCAL in the same query string (one
+// implicit transaction): a session SET would outlive it on a pooler's server connection and cut
+// other clients' statements (a writer's batch) short.
 constexpr const char* kProbeSql =
+    "SET LOCAL statement_timeout = '5s'; "
     "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(received_at)), 0)::float8 FROM label_pending";
 
 }  // namespace
 
 PostgresProbe::PostgresProbe(asio::io_context& io, const std::string& dsn, std::chrono::milliseconds interval,
                              std::chrono::milliseconds timeout)
-    : io_(io), conn_(io, dsn, timeout), interval_(interval), timer_(io) {}
+    : io_(io), conn_(io, dsn, timeout, "mlops-ingest-probe"), interval_(interval), timer_(io) {}
 
 void PostgresProbe::start() { asio::co_spawn(io_, loop(), asio::detached); }
 
@@ -46,11 +50,8 @@ asio::awaitable<void> PostgresProbe::loop() {
 
 asio::awaitable<void> PostgresProbe::probe_once() {
   try {
-    if (!conn_.connected()) {
-      co_await conn_.connect();
-      // Server-side bound too, and a name an operator recognises in pg_stat_activity.
-      co_await conn_.exec("SET application_name = 'mlops-ingest-probe'; SET statement_timeout = '5s'");
-    }
+    // Its application_name (a startup parameter) is one an operator recognises in pg_stat_activity.
+    if (!conn_.connected()) co_await conn_.connect();
     std::vector<pg::PgResult> r = co_await conn_.exec(kProbeSql);
     const PGresult* row = r.back().get();
     status_.reachable = true;

@@ -20,8 +20,9 @@ std::uint64_t affected_rows(const PGresult* result) noexcept {
 }
 
 PgConnection::PgConnection(asio::io_context& io, std::string dsn,
-                           std::chrono::milliseconds io_timeout)
-    : io_(io), dsn_(std::move(dsn)), io_timeout_(io_timeout), timer_(io) {
+                           std::chrono::milliseconds io_timeout, std::string application_name)
+    : io_(io), dsn_(std::move(dsn)), application_name_(std::move(application_name)), io_timeout_(io_timeout),
+      timer_(io) {
   redact::remember_dsn_secrets(dsn_);  // before libpq sees it, and perhaps echoes it in an error
 }
 
@@ -95,7 +96,7 @@ asio::awaitable<void> PgConnection::connect() {
   close();
   // application_name as a startup parameter rather than a SET: a pooler keeps it per client.
   const char* const keywords[] = {"dbname", "fallback_application_name", nullptr};
-  const char* const values[] = {dsn_.c_str(), "mlops-ingest", nullptr};
+  const char* const values[] = {dsn_.c_str(), application_name_.c_str(), nullptr};
   conn_.reset(PQconnectStartParams(keywords, values, /*expand_dbname=*/1));
   if (!conn_) throw PgError("out of memory creating a PostgreSQL connection", "");
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_connection_error("connecting to PostgreSQL");

@@ -84,8 +84,8 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   }
   BlockingConnection conn(admin_dsn);
   std::vector<std::string> report;
-  conn.exec("SET client_min_messages = warning");
   conn.exec("BEGIN");
+  conn.exec("SET LOCAL client_min_messages = warning");  // LOCAL: nothing outlives it behind a pooler
   conn.exec(std::string(kRolesLock));
 
   const std::vector<std::string_view> tables = managed_tables();

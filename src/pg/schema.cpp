@@ -6,8 +6,10 @@ namespace mlops_ingest::pg {
 void apply_schema(const std::string& dsn) {
   BlockingConnection conn(dsn);
   // One transaction under an advisory lock: concurrent "schema apply" runs (many instances
-  // starting together) serialize instead of racing on CREATE ... IF NOT EXISTS.
-  std::string sql = "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock(7263540011); ";
+  // starting together) serialize instead of racing on CREATE ... IF NOT EXISTS. Transaction-level
+  // lock and SET LOCAL: `run` applies the schema through a transaction-pooling PgBouncer too,
+  // where a session SET would stay behind on a server connection other clients get next.
+  std::string sql = "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(7263540011); ";
   sql += kSchemaSql;
   sql += "\nCOMMIT;";
   PgResult result(PQexec(conn.raw(), sql.c_str()));

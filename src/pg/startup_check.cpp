@@ -51,10 +51,14 @@ constexpr std::array<Hint, 12> kHints = {{
 // What an outage looks like at connect time (the server down, starting, full, or out of reach):
 // retried like any outage, not a reason to stop. Everything else (TLS, authentication, pg_hba,
 // a missing role or database) is a mistake that retrying would only hide.
-constexpr std::array<std::string_view, 10> kOutageSymptoms = {
+// The last four are PgBouncer's words for the same outages behind it: PostgreSQL down
+// ("client_login_timeout (server down)", "server login has been failing, try again later
+// (server_login_retry)"), or PgBouncer itself full.
+constexpr std::array<std::string_view, 14> kOutageSymptoms = {
     "Connection refused", "timeout expired", "could not translate host name", "No route to host",
     "Network is unreachable", "the database system is starting up", "the database system is shutting down",
-    "too many clients", "server closed the connection unexpectedly", "the database system is in recovery mode"};
+    "too many clients", "server closed the connection unexpectedly", "the database system is in recovery mode",
+    "(server down)", "server login has been failing", "no more connections allowed", "query_wait_timeout"};
 
 std::string conninfo_value(PGconn* conn, std::string_view keyword) {
   std::string out;

@@ -44,7 +44,9 @@ class PgConnection {
 
   // io_timeout: how long the server may make no progress on a request before the connection is
   // declared lost (a frozen or partitioned server); the caller then reconnects and retries.
-  PgConnection(boost::asio::io_context& io, std::string dsn, std::chrono::milliseconds io_timeout);
+  // application_name: sent as a startup parameter (fallback_application_name: one in the DSN wins).
+  PgConnection(boost::asio::io_context& io, std::string dsn, std::chrono::milliseconds io_timeout,
+               std::string application_name = "mlops-ingest");
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -87,6 +89,7 @@ class PgConnection {
 
   boost::asio::io_context& io_;
   std::string dsn_;
+  std::string application_name_;
   std::chrono::milliseconds io_timeout_;
   PgConnHandle conn_;
   std::optional<boost::asio::posix::stream_descriptor> socket_;

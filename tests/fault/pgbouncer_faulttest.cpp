@@ -1,0 +1,151 @@
+// Fault tier through PgBouncer (transaction pooling, 2 server connections; issue 10, part 3).
+// The ingester reaches PostgreSQL only through a real PgBouncer, which is taken away four ways in
+// the middle of one 120k-event stream: an immediate shutdown (SIGTERM: every client and server
+// connection dropped, transactions in flight with them), a kill -9, an online restart
+// (pgbouncer -R: a new process takes the sockets over) and a safe shutdown (SIGINT: waits for the
+// transactions in flight). Whatever batch was in flight either committed with its offsets or not
+// at all; the writers reconnect and retry, so the end state is exact.
+// A second scenario runs the fault tier's own faults through the pooler: the ingester killed -9
+// and PostgreSQL restarted behind PgBouncer, which must find its servers again.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <random>
+#include <thread>
+
+#include "fault_env.hpp"
+#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "pgbouncer_env.hpp"
+
+namespace mlops_ingest::fault {
+namespace {
+
+using pgbouncer::PgBouncer;
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
+  const auto started = std::chrono::steady_clock::now();
+  WorkDir work("pgbouncer");
+  PgCluster pg(25541);
+  PgBouncer bouncer(pg, 25551, 2);
+  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  const std::uint64_t kPredictions = 120000;
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+
+  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), kPredictions, 601);
+  events.invalid_ratio = 0.001;
+  Producer producer(events);
+
+  IngesterOptions options{broker.bootstrap_servers(), bouncer.dsn()};
+  options.extra = {"--batch-rows", "2000"};
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
+  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  auto outages_seen = [&] { return occurrences(ingester->log(), "PostgreSQL unavailable, will retry"); };
+
+  const std::int64_t n = static_cast<std::int64_t>(kPredictions);
+  enum class Fault { kTerminate, kKill, kReboot, kInterrupt };
+  const std::pair<double, Fault> plan[] = {
+      {0.10, Fault::kTerminate}, {0.30, Fault::kKill}, {0.50, Fault::kReboot}, {0.70, Fault::kInterrupt}};
+  for (const auto& [at, fault] : plan) {
+    const auto threshold = static_cast<std::int64_t>(at * static_cast<double>(n));
+    ASSERT_TRUE(wait_until([&] { return stored() >= threshold || !ingester->running(); }, 180s, 20ms))
+        << "stuck at " << stored() << " predictions, waiting for " << threshold;
+    ASSERT_TRUE(ingester->running()) << describe_status(*ingester->exit_status()) << "\n" << ingester->log_tail();
+    // Anywhere in a batch's transaction.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+    const std::size_t outages_before = outages_seen();
+    const char* what = "";
+    switch (fault) {
+      case Fault::kTerminate:
+        what = "SIGTERM (immediate shutdown), start";
+        bouncer.terminate();
+        break;
+      case Fault::kKill:
+        what = "kill -9, start";
+        bouncer.kill9();
+        break;
+      case Fault::kReboot:
+        what = "online restart (-R)";
+        bouncer.reboot();
+        break;
+      case Fault::kInterrupt:
+        what = "SIGINT (safe shutdown), start";
+        bouncer.interrupt();
+        break;
+    }
+    const std::int64_t at_fault = stored();
+    if (fault != Fault::kReboot) {
+      // The writers notice (their next request fails) before PgBouncer is back.
+      EXPECT_TRUE(wait_until([&] { return outages_seen() > outages_before || !ingester->running(); }, 60s, 20ms))
+          << "the ingester did not notice PgBouncer going away\n" << ingester->log_tail();
+      bouncer.start();
+    }
+    // Rows land again through the new PgBouncer before the next fault.
+    ASSERT_TRUE(wait_until([&] { return stored() > at_fault || !ingester->running(); }, 120s, 20ms))
+        << "no progress after " << what << "\n" << ingester->log_tail();
+    std::printf("[ pgbouncer] %s at %lld stored predictions; the writers retried %zu times\n", what,
+                static_cast<long long>(at_fault), outages_seen() - outages_before);
+  }
+
+  const kafka::GeneratorReport sent = producer.report();
+  ASSERT_GT(sent.duplicate_predictions, 0u);
+  ASSERT_GT(sent.early_labels, 0u);
+  ASSERT_GT(sent.invalid_events, 0u);
+  finish_stream(pg, options.group, sent, *ingester, started);
+  std::printf("[ outages  ] the writers retried %zu times\n", outages_seen());
+}
+
+TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
+  const auto started = std::chrono::steady_clock::now();
+  WorkDir work("pgbouncer-pg");
+  PgCluster pg(25561);
+  PgBouncer bouncer(pg, 25571, 2);
+  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+
+  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), 100000, 602);
+  events.invalid_ratio = 0.001;
+  Producer producer(events);
+
+  IngesterOptions options{broker.bootstrap_servers(), bouncer.dsn()};
+  options.extra = {"--batch-rows", "2000"};
+  int run = 0;
+  auto next_log = [&] { return work.file("ingester-" + std::to_string(++run) + ".log"); };
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, next_log());
+  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+
+  // kill -9 of the ingester while it commits through the pooler: PgBouncer drops the dead
+  // client's server connection, its transaction rolls back with its offsets.
+  ASSERT_TRUE(wait_until([&] { return stored() >= 20000 || !ingester->running(); }, 180s, 20ms));
+  ASSERT_TRUE(ingester->running()) << ingester->log_tail();
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+  ingester->kill9();
+  std::printf("[ kill -9  ] ingester at %lld stored predictions\n", static_cast<long long>(stored()));
+  ingester = spawn_ingester(options, next_log());
+
+  // PostgreSQL restarted (fast) behind PgBouncer: its server connections die under the writers.
+  const std::int64_t before = stored();
+  ASSERT_TRUE(wait_until([&] { return stored() >= before + 20000 || !ingester->running(); }, 180s, 20ms));
+  ASSERT_TRUE(ingester->running()) << ingester->log_tail();
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+  pg.restart_fast();
+  const std::int64_t at_restart = stored();
+  std::printf("[ restart  ] PostgreSQL at %lld stored predictions\n", static_cast<long long>(at_restart));
+  ASSERT_TRUE(wait_until([&] { return stored() > at_restart || !ingester->running(); }, 120s, 20ms))
+      << "no progress after PostgreSQL's restart\n" << ingester->log_tail();
+
+  const kafka::GeneratorReport sent = producer.report();
+  finish_stream(pg, options.group, sent, *ingester, started);
+}
+
+}  // namespace
+}  // namespace mlops_ingest::fault
