@@ -1,11 +1,15 @@
 // The consumer thread's per-message work: parse + validate (simdjson On-Demand), encode the
-// binary COPY tuple, hand over through the SPSC ring. Run: build-release/bench/hot_path_benchmark
+// binary COPY tuple, hand over through the SPSC ring; and the writer's label path: planning a
+// mixed batch, the rows of paired labels and the array parameters of the others.
+// Run: build-release/bench/hot_path_benchmark
 #include <benchmark/benchmark.h>
 
 #include <thread>
 
 #include "mlops_ingest/event/event_parser.hpp"
 #include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/pg/binary_params.hpp"
+#include "mlops_ingest/pipeline/batch_plan.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"
 #include "mlops_ingest/pipeline/row_encoder.hpp"
 #include "mlops_ingest/pipeline/spsc_ring.hpp"
@@ -92,3 +96,104 @@ void BM_RingHandOff(benchmark::State& state) {
 BENCHMARK(BM_RingHandOff)->UseRealTime();
 
 }  // namespace
+
+// ---- the label path ----------------------------------------------------------------------------
+
+namespace label_path {
+
+using namespace mlops_ingest;
+
+std::vector<std::string> sample_labels() {
+  std::vector<std::string> out;
+  for (std::uint64_t i = 0; i < 1024; ++i) out.push_back(kafka::synthetic_label(1, i));
+  return out;
+}
+
+void BM_ParseAndEncodeLabel(benchmark::State& state) {
+  const auto events = sample_labels();
+  EventParser parser;
+  LabelEvent event;
+  std::string tuple;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::string& e = events[i++ & 1023];
+    if (parser.parse_label(e.data(), e.size(), event) != RejectReason::kNone) state.SkipWithError("rejected");
+    encode_label(event, 0, tuple);
+    benchmark::DoNotOptimize(tuple.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ParseAndEncodeLabel);
+
+// A writer's batch of 10,000 slots, half predictions and half labels, a third of the labels
+// paired with a prediction of the same batch (as in a backfill).
+std::vector<Envelope> mixed_batch() {
+  EventParser parser;
+  std::vector<Envelope> slots(10000);
+  for (std::uint64_t i = 0; i < slots.size(); ++i) {
+    Envelope& e = slots[i];
+    e.partition = 0;
+    e.offset = static_cast<std::int64_t>(i);
+    if (i % 2 == 0) {
+      const std::string json = kafka::synthetic_prediction(1, i);
+      PredictionEvent p;
+      if (parser.parse_prediction(json.data(), json.size(), p) != RejectReason::kNone) std::abort();
+      e.kind = EnvelopeKind::kPrediction;
+      e.topic = TopicKind::kPredictions;
+      encode_prediction(p, 0, e.tuple);
+    } else {
+      const std::uint64_t target = i % 3 == 0 ? i - 1 : i + 100000;  // paired, or stored long ago
+      const std::string json = kafka::synthetic_label(1, target);
+      LabelEvent l;
+      if (parser.parse_label(json.data(), json.size(), l) != RejectReason::kNone) std::abort();
+      e.kind = EnvelopeKind::kLabel;
+      e.topic = TopicKind::kLabels;
+      encode_label(l, 0, e.tuple);
+    }
+  }
+  return slots;
+}
+
+void BM_PlanMixedBatch(benchmark::State& state) {
+  const std::vector<Envelope> slots = mixed_batch();
+  BatchPlanner planner;
+  for (auto _ : state) {
+    std::int64_t thresholds[2] = {-1, -1};
+    const BatchPlan& plan = planner.plan(
+        slots.size(), [&](std::size_t i) -> const Envelope& { return slots[i]; },
+        [&](const Envelope& e) -> std::int64_t& { return thresholds[static_cast<int>(e.topic)]; });
+    benchmark::DoNotOptimize(plan.paired_labels.size());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * slots.size()));
+}
+BENCHMARK(BM_PlanMixedBatch);
+
+// The rows of labels paired in memory (days_delayed filled in) and the array parameters of the
+// labels PostgreSQL decides, per label.
+void BM_LabelRowsForPostgres(benchmark::State& state) {
+  const std::vector<Envelope> slots = mixed_batch();
+  BatchPlanner planner;
+  std::int64_t thresholds[2] = {-1, -1};
+  const BatchPlan& plan = planner.plan(
+      slots.size(), [&](std::size_t i) -> const Envelope& { return slots[i]; },
+      [&](const Envelope& e) -> std::int64_t& { return thresholds[static_cast<int>(e.topic)]; });
+  static constexpr pg::ElementType kLabelTypes[] = {pg::ElementType::kText, pg::ElementType::kInt4,
+                                                    pg::ElementType::kTimestamp, pg::ElementType::kText,
+                                                    pg::ElementType::kInt4};
+  std::string paired;
+  pg::ArrayParams arrays;
+  for (auto _ : state) {
+    paired.clear();
+    for (std::size_t k = 0; k < plan.paired_labels.size(); ++k) {
+      append_paired_label(slots[plan.paired_labels[k]].tuple, slots[plan.paired_with[k]].tuple, paired);
+    }
+    arrays.reset(kLabelTypes);
+    for (const std::uint32_t slot : plan.labels) arrays.add_tuple(slots[slot].tuple);
+    benchmark::DoNotOptimize(arrays.params().size());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() *
+                                                    (plan.paired_labels.size() + plan.labels.size())));
+}
+BENCHMARK(BM_LabelRowsForPostgres);
+
+}  // namespace label_path
