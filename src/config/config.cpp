@@ -113,7 +113,7 @@ const std::vector<Setting>& settings() {
        size<&Config::ring_capacity>(16, 1 << 24)},
       {"poll_batch", "2000", "messages taken from librdkafka per consume call",
        size<&Config::poll_batch>(1, 1 << 20)},
-      {"batch_rows", "10000", "a batch is flushed at this many rows",
+      {"batch_rows", "16384", "a batch is flushed at this many rows (at most half of ring_capacity)",
        size<&Config::batch_rows>(1, 1 << 24)},
       {"batch_bytes", "16777216", "... or at this many bytes of COPY data",
        size<&Config::batch_bytes>(1024, 1LL << 32)},
