@@ -54,7 +54,9 @@ echo "== producing $N predictions and their labels while mlops-ingest consumes t
   >"$WORK/produce.out" &
 PRODUCE_PID=$!
 
-"$BIN" run --brokers "$BROKERS" --pg "$DSN" --group mlops-demo --idle-exit-ms 5000 \
+METRICS=127.0.0.1:${METRICS_PORT:-8397}
+echo "== metrics and health while it runs: curl http://$METRICS/metrics  (/healthz, /readyz)"
+"$BIN" run --brokers "$BROKERS" --pg "$DSN" --group mlops-demo --idle-exit-ms 5000 --http-listen "$METRICS" \
   --progress-interval-ms 3000 2> >(tee "$WORK/ingest.log" >&2) &
 INGEST_PID=$!
 
