@@ -83,28 +83,9 @@ void install_signal_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-// --key value / --key=value pairs for the tool subcommands.
 std::map<std::string, std::string> parse_flags(const std::vector<std::string>& args,
                                                const std::vector<std::string>& known) {
-  std::map<std::string, std::string> flags;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string key = args[i];
-    if (key.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + key + "'");
-    key = key.substr(2);
-    std::string value;
-    if (const auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
-      value = args[++i];
-    }
-    bool ok = false;
-    for (const auto& k : known) ok = ok || k == key;
-    if (!ok) throw ConfigError("unknown option '--" + key + "'");
-    flags[key] = value;
-  }
-  return flags;
+  return parse_command_flags(args, known);
 }
 
 double to_ratio(const std::string& name, const std::string& v) {

@@ -349,4 +349,33 @@ const std::vector<SettingDoc>& setting_docs() {
   return docs;
 }
 
+std::map<std::string, std::string> parse_command_flags(const std::vector<std::string>& args,
+                                                       const std::vector<std::string>& known,
+                                                       const std::vector<std::string>& switches) {
+  auto listed = [](const std::vector<std::string>& names, const std::string& key) {
+    return std::find(names.begin(), names.end(), key) != names.end();
+  };
+  std::map<std::string, std::string> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string key = args[i];
+    if (key.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + key + "'");
+    key = key.substr(2);
+    if (listed(switches, key)) {
+      flags[key] = "true";
+      continue;
+    }
+    std::string value;
+    if (const auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
+      value = args[++i];
+    }
+    if (!listed(known, key)) throw ConfigError("unknown option '--" + key + "'");
+    flags[key] = value;
+  }
+  return flags;
+}
+
 }  // namespace mlops_ingest

@@ -1,5 +1,6 @@
 // The `mlops-ingest loadtest` subcommand: arguments in, lines and a report out.
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,55 +33,39 @@ std::uint64_t whole(const std::string& key, const std::string& v, std::uint64_t 
 }  // namespace
 
 int run_loadtest_command(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> flags;
+  try {
+    flags = parse_command_flags(args,
+                                {"brokers", "pg", "rate", "duration", "warmup", "drain-timeout", "label-ratio",
+                                 "report", "predictions-topic", "labels-topic"},
+                                {"cleanup"});
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(e.what()) + " (" + kUsage + ")");
+  }
+  if (!flags.count("brokers") || !flags.count("rate") || !flags.count("duration")) throw ConfigError(kUsage);
   Options o;
-  bool have_rate = false, have_duration = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string key = args[i];
-    if (key == "--cleanup") {
-      o.cleanup = true;
-      continue;
-    }
-    if (key.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + key + "' (" + kUsage + ")");
-    key = key.substr(2);
-    std::string value;
-    if (const auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
-      value = args[++i];
-    }
-    if (key == "brokers") {
-      o.brokers = value;
-    } else if (key == "pg") {
-      o.pg = value;
-    } else if (key == "rate") {
-      o.rate = whole(key, value, 1);
-      have_rate = true;
-    } else if (key == "duration") {
-      o.duration = std::chrono::seconds(whole(key, value, 1));
-      have_duration = true;
-    } else if (key == "warmup") {
-      o.warmup = std::chrono::seconds(whole(key, value, 0));
-    } else if (key == "drain-timeout") {
-      o.drain_timeout = std::chrono::seconds(whole(key, value, 1));
-    } else if (key == "label-ratio") {
-      std::size_t used = 0;
+  o.brokers = flags["brokers"];
+  o.pg = flags["pg"];
+  o.rate = whole("rate", flags["rate"], 1);
+  o.duration = std::chrono::seconds(whole("duration", flags["duration"], 1));
+  if (flags.count("warmup")) o.warmup = std::chrono::seconds(whole("warmup", flags["warmup"], 0));
+  if (flags.count("drain-timeout")) o.drain_timeout = std::chrono::seconds(whole("drain-timeout", flags["drain-timeout"], 1));
+  if (flags.count("label-ratio")) {
+    const std::string& value = flags["label-ratio"];
+    std::size_t used = 0;
+    try {
       o.label_ratio = std::stod(value, &used);
-      if (used != value.size() || o.label_ratio < 0 || o.label_ratio > 1) {
-        throw ConfigError("--label-ratio: '" + value + "' is not in [0,1]");
-      }
-    } else if (key == "report") {
-      o.report_dir = value;
-    } else if (key == "predictions-topic") {
-      o.predictions_topic = value;
-    } else if (key == "labels-topic") {
-      o.labels_topic = value;
-    } else {
-      throw ConfigError("unknown option '--" + key + "' (" + kUsage + ")");
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != value.size() || value.empty() || o.label_ratio < 0 || o.label_ratio > 1) {
+      throw ConfigError("--label-ratio: '" + value + "' is not in [0,1]");
     }
   }
-  if (o.brokers.empty() || !have_rate || !have_duration) throw ConfigError(kUsage);
+  o.report_dir = flags["report"];
+  if (flags.count("predictions-topic")) o.predictions_topic = flags["predictions-topic"];
+  if (flags.count("labels-topic")) o.labels_topic = flags["labels-topic"];
+  o.cleanup = flags.count("cleanup") > 0;
 
   std::printf("loadtest: %s events/s for %lld s (after %lld s of warm-up) to %s (label ratio %.2f); watching "
               "PostgreSQL\n",

@@ -85,3 +85,19 @@ TEST(Config, ShippedConfigFileParses) {
 
 }  // namespace
 }  // namespace mlops_ingest
+
+namespace mlops_ingest {
+namespace {
+
+TEST(CommandFlags, ValuesSwitchesAndRefusals) {
+  const auto flags = parse_command_flags({"--pg", "dsn", "--rate=5", "--cleanup"}, {"pg", "rate"}, {"cleanup"});
+  EXPECT_EQ(flags.at("pg"), "dsn");
+  EXPECT_EQ(flags.at("rate"), "5");
+  EXPECT_EQ(flags.at("cleanup"), "true");
+  EXPECT_THROW(parse_command_flags({"--unknown", "1"}, {"pg"}), ConfigError);
+  EXPECT_THROW(parse_command_flags({"stray"}, {"pg"}), ConfigError);
+  EXPECT_THROW(parse_command_flags({"--pg"}, {"pg"}), ConfigError);
+}
+
+}  // namespace
+}  // namespace mlops_ingest

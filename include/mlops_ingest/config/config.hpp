@@ -90,6 +90,13 @@ void validate(const Config& config);
 
 const std::vector<SettingDoc>& setting_docs();
 
+// The options of the tool subcommands: `--key value` or `--key=value` for each of `known`, and
+// `--key` alone for each of `switches` (its value is then "true"). Anything else is a
+// ConfigError naming it.
+std::map<std::string, std::string> parse_command_flags(const std::vector<std::string>& args,
+                                                       const std::vector<std::string>& known,
+                                                       const std::vector<std::string>& switches = {});
+
 // "HOST:PORT", "[IPv6]:PORT" or ":PORT" (all interfaces) split and checked; throws ConfigError
 // naming `key`. Port 0 asks the system for a free port (tests).
 struct HostPort {
