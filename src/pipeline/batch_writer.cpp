@@ -494,12 +494,16 @@ class BatchWriter::Session {
     out.dead_letters = planned.letters.size();
     out.by_reason = planned.letters_by_reason;
 
+    // Tables in the order `schema apply` locks them (prediction_logs, then label_store, then the
+    // ingester's own): an instance applying the schema while this one writes takes a SHARE lock
+    // on each table for its CREATE INDEX IF NOT EXISTS, and the opposite order deadlocks
+    // (FaultRebalance found it: label_store first, for the check below, then prediction_logs).
+    if (!plan().predictions.empty()) co_await write_predictions(out);
     // The previous batch's check after commit (release_deferred), inside this transaction.
     if (!deferred_release_.empty()) {
       std::vector<pg::PgResult> r = co_await conn_.exec_binary(pg::sql::release_pending(), deferred_release_.params());
       count_moved(r.front(), out);
     }
-    if (!plan().predictions.empty()) co_await write_predictions(out);
     if (!plan().paired_labels.empty()) co_await write_paired_labels(out);
     if (!plan().labels.empty()) co_await split_labels(out);
     if (!plan().letters.empty() || !rejected_.empty()) co_await write_dead_letters();
