@@ -139,6 +139,9 @@ std::vector<std::string> ingester_argv(const IngesterOptions& options);
 std::unique_ptr<ChildProcess> spawn_ingester(const IngesterOptions& options, const std::string& log_path);
 
 // Polls `ready` every `period` until it is true (returns true) or `timeout` passes (false).
+// True if nothing listens on 127.0.0.1:port (a bind succeeds).
+bool port_is_free(int port);
+
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds period = 100ms);
 

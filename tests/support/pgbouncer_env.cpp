@@ -35,18 +35,6 @@ int shell(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-bool port_is_free(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // A process that is gone or a zombie (pgbouncer daemonizes: its parent is init, which reaps it
 // in its own time) no longer holds its sockets.
 bool alive(pid_t pid) {
@@ -80,7 +68,7 @@ std::string strip_comments(const std::string& sql) {
 
 PgBouncer::PgBouncer(const fault::PgCluster& pg, int preferred_port, int pool_size) : pool_size_(pool_size) {
   for (int p = preferred_port; p < preferred_port + 100; ++p) {
-    if (port_is_free(p)) {
+    if (fault::port_is_free(p)) {
       port_ = p;
       break;
     }
