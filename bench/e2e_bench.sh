@@ -102,7 +102,6 @@ if [ "$MODE" = latency ]; then
   for _ in $(seq 200); do grep -q "assigned" "$WORK/ingest.log" && break; sleep 0.1; done
   "$BIN" loadtest --brokers "$BROKERS" --pg "$(dsn latency)" --rate "$RATE" --duration "$DURATION" --label-ratio 0
   kill -TERM "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=
-  cp "$WORK/ingest.log" /tmp/last_latency_ingest.log
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "mode=latency rate=$RATE/s duration=${DURATION}s partitions=$PARTITIONS args='$EXTRA_ARGS'"
   exit 0

@@ -34,17 +34,6 @@ namespace {
 // itself stays up) do.
 constexpr const char* kServerExtraOptions = "-c fsync=off";
 
-// Runs a shell command; returns its exit code and (merged) output.
-int shell(const std::string& command, std::string* output = nullptr) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed for: " + command);
-  std::string text;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-  const int status = pclose(pipe);
-  if (output != nullptr) *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
 
 std::string as_owner() { return ::geteuid() == 0 ? "runuser -u postgres -- " : ""; }
 
@@ -92,6 +81,18 @@ std::string read_file(const std::string& path) {
 }
 
 }  // namespace
+
+// Runs a shell command; returns its exit code and (merged) output.
+int shell(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed for: " + command);
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  const int status = pclose(pipe);
+  if (output != nullptr) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
 
 bool port_is_free(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -139,6 +139,10 @@ std::vector<std::string> ingester_argv(const IngesterOptions& options);
 std::unique_ptr<ChildProcess> spawn_ingester(const IngesterOptions& options, const std::string& log_path);
 
 // Polls `ready` every `period` until it is true (returns true) or `timeout` passes (false).
+// Runs a shell command; returns its exit code (128 + signal if killed) and, if asked, its
+// merged stdout and stderr.
+int shell(const std::string& command, std::string* output = nullptr);
+
 // True if nothing listens on 127.0.0.1:port (a bind succeeds).
 bool port_is_free(int port);
 

@@ -23,17 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs a shell command; returns its exit code and (merged) output.
-int shell(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed for: " + command);
-  std::string text;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-  const int status = pclose(pipe);
-  *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 // A process that is gone or a zombie (pgbouncer daemonizes: its parent is init, which reaps it
 // in its own time) no longer holds its sockets.
@@ -81,7 +70,7 @@ PgBouncer::PgBouncer(const fault::PgCluster& pg, int preferred_port, int pool_si
 
 PgBouncer::~PgBouncer() {
   std::string ignored;
-  shell(std::string(MLOPS_SOURCE_DIR) + "/scripts/pgbouncer-throwaway.sh stop " + dir(), &ignored);
+  fault::shell(std::string(MLOPS_SOURCE_DIR) + "/scripts/pgbouncer-throwaway.sh stop " + dir(), &ignored);
 }
 
 std::string PgBouncer::dir() const { return "/tmp/mlops-pgbouncer-" + std::to_string(port_); }
@@ -92,7 +81,7 @@ std::string PgBouncer::dsn(const std::string& dbname) const {
 
 void PgBouncer::script(const std::string& args) const {
   std::string out;
-  if (shell(std::string(MLOPS_SOURCE_DIR) + "/scripts/pgbouncer-throwaway.sh " + args, &out) != 0) {
+  if (fault::shell(std::string(MLOPS_SOURCE_DIR) + "/scripts/pgbouncer-throwaway.sh " + args, &out) != 0) {
     throw std::runtime_error("scripts/pgbouncer-throwaway.sh " + args + " failed: " + out);
   }
 }
