@@ -42,3 +42,18 @@ CREATE TABLE IF NOT EXISTS ingest_dead_letters (
 
 CREATE INDEX IF NOT EXISTS idx_dead_letters_reason ON ingest_dead_letters(reason_code, dead_lettered_at);
 CREATE INDEX IF NOT EXISTS idx_dead_letters_position ON ingest_dead_letters(topic, kafka_partition, kafka_offset);
+
+-- Exactly once for the kinds that append without a natural key (monitoring_alerts,
+-- retraining_metrics): the Kafka position of every appended row, written in the same
+-- transaction as the row. ingest_offsets already keeps one consumer group from appending a
+-- message twice; this table keeps a replay through a NEW group (a backfill) from appending it
+-- again. One small row per appended event (alerts and retraining decisions are rare); rows of
+-- positions older than the topics' retention may be deleted once no replay will reach them.
+CREATE TABLE IF NOT EXISTS ingest_appended (
+    topic           TEXT        NOT NULL,
+    kafka_partition INTEGER     NOT NULL,
+    kafka_offset    BIGINT      NOT NULL,
+    target_table    TEXT        NOT NULL,
+    appended_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, kafka_partition, kafka_offset)
+);

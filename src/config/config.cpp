@@ -80,6 +80,12 @@ const std::vector<Setting>& settings() {
       {"predictions_topic", "predictions", "topic of prediction events",
        text<&Config::predictions_topic>()},
       {"labels_topic", "labels", "topic of label events", text<&Config::labels_topic>()},
+      {"models_topic", "models", "topic of model lifecycle events (model_metadata); empty: off",
+       text<&Config::models_topic>()},
+      {"alerts_topic", "alerts", "topic of monitoring alerts (monitoring_alerts); empty: off",
+       text<&Config::alerts_topic>()},
+      {"retraining_topic", "retraining", "topic of retraining decisions (retraining_metrics); empty: off",
+       text<&Config::retraining_topic>()},
       {"auto_offset_reset", "earliest",
        "where a partition with no stored offset starts: earliest or latest",
        [](Config& c, const std::string& key, const std::string& v) {
@@ -260,10 +266,40 @@ void apply_config_file(Config& config, const std::string& path) {
   }
 }
 
-void validate(const Config& c) {
-  if (c.predictions_topic == c.labels_topic) {
-    throw ConfigError("settings 'predictions_topic' and 'labels_topic' must differ");
+const std::string& Config::topic_of(TopicKind kind) const noexcept {
+  switch (kind) {
+    case TopicKind::kPredictions:
+      return predictions_topic;
+    case TopicKind::kLabels:
+      return labels_topic;
+    case TopicKind::kModels:
+      return models_topic;
+    case TopicKind::kAlerts:
+      return alerts_topic;
+    case TopicKind::kRetraining:
+      return retraining_topic;
   }
+  return predictions_topic;
+}
+
+std::string& Config::topic_of(TopicKind kind) noexcept {
+  return const_cast<std::string&>(static_cast<const Config&>(*this).topic_of(kind));
+}
+
+void validate(const Config& c) {
+  bool any_topic = false;
+  for (const EventKindSpec& a : kEventKinds) {
+    const std::string& topic = c.topic_of(a.kind);
+    if (topic.empty()) continue;
+    any_topic = true;
+    for (const EventKindSpec& b : kEventKinds) {
+      if (b.kind != a.kind && kind_index(b.kind) > kind_index(a.kind) && c.topic_of(b.kind) == topic) {
+        throw ConfigError("settings '" + std::string(a.topic_setting) + "' and '" + std::string(b.topic_setting) +
+                          "' must differ (both are '" + topic + "')");
+      }
+    }
+  }
+  if (!any_topic) throw ConfigError("every topic setting is empty: there is nothing to consume");
   if (c.batch_rows > c.ring_capacity / 2) {
     throw ConfigError("setting 'batch_rows' (" + std::to_string(c.batch_rows) +
                       ") must be at most half of 'ring_capacity' (" +

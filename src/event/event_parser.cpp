@@ -108,4 +108,8 @@ RejectReason EventParser::parse_label(const char* payload, std::size_t size, Lab
   return backend_->parse_label(payload, size, out, last_error_);
 }
 
+RejectReason EventParser::parse_kind(TopicKind kind, const char* payload, std::size_t size, KindEvent& out) noexcept {
+  return backend_->parse_kind(kind_spec(kind), payload, size, out, last_error_);
+}
+
 }  // namespace mlops_ingest

@@ -16,6 +16,8 @@ class ParserBackend {
                                         std::string& last_error) noexcept = 0;
   virtual RejectReason parse_label(const char* payload, std::size_t size, LabelEvent& out,
                                    std::string& last_error) noexcept = 0;
+  virtual RejectReason parse_kind(const EventKindSpec& spec, const char* payload, std::size_t size,
+                                  KindEvent& out, std::string& last_error) noexcept = 0;
 };
 
 namespace parser_fallback {

@@ -51,6 +51,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
+#include <string>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -59,6 +61,7 @@
 #include <new>
 #include <optional>
 
+#include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/timestamp.hpp"
 #include "parser_backend.hpp"
 
@@ -71,7 +74,9 @@ namespace od = simdjson::ondemand;
 constexpr std::size_t kMaxSupportedDepth = 1024;
 // Longest excerpt of a value quoted in an error message (bytes, before escaping).
 constexpr std::size_t kMaxExcerptBytes = 64;
-constexpr std::size_t kPredictionIdMaxChars = 255;
+constexpr std::size_t kPredictionIdMaxChars = field_of(TopicKind::kPredictions, "prediction_id").max_chars;
+// The hand-tuned passes take their limits from the kind descriptions (event_kinds.hpp).
+constexpr std::size_t max_chars(TopicKind kind, std::string_view name) { return field_of(kind, name).max_chars; }
 constexpr std::size_t kInitialBufferBytes = 4096;
 
 constexpr bool is_json_ws(char c) noexcept {
@@ -338,6 +343,7 @@ class Walker {
           if (auto e = std::move(field_result).get(field)) return json_fail(e);
           std::string_view key;
           if (auto e = read_key(field, key)) return json_fail(e);
+          if (key.find('\0') != std::string_view::npos) skipped_nul_ = true;
           if (skip(field.value(), depth + 1) == Step::kDoc) return Step::kDoc;
         }
         return Step::kOk;
@@ -358,6 +364,7 @@ class Walker {
       case od::json_type::string: {
         std::string_view s;
         if (auto e = v.get_string().get(s)) return json_fail(e);
+        if (s.find('\0') != std::string_view::npos) skipped_nul_ = true;
         return Step::kOk;
       }
       case od::json_type::number: {
@@ -501,6 +508,112 @@ class Walker {
     return Step::kOk;
   }
 
+  // A BOOLEAN column: JSON true or false only.
+  Step read_bool(od::value& v, std::string_view name, std::optional<bool>& out) {
+    out.reset();
+    od::json_type t{};
+    if (auto e = v.type().get(t)) return json_fail(e);
+    if (t == od::json_type::null) return read_null(v);
+    if (t != od::json_type::boolean) return wrong_type(v, name, "a boolean (true or false)", t);
+    bool b = false;
+    if (auto e = v.get_bool().get(b)) return json_fail(e);
+    out = b;
+    return Step::kOk;
+  }
+
+  // A TEXT[] column: a JSON array of strings, encoded into `out` in PostgreSQL's binary array
+  // format (array_recv): ndim, has-null flag, element type, then per dimension its size and
+  // lower bound, then each element as int32 length + bytes. `[]` is the empty array (ndim 0).
+  // A null or non-string element rejects the event: TEXT[] could hold a NULL, but a feature
+  // name that is not a string is a producer bug, not data.
+  Step read_text_array(od::value& v, std::string_view name, std::string& out, bool& is_null, std::size_t depth) {
+    out.clear();
+    is_null = false;
+    od::json_type t{};
+    if (auto e = v.type().get(t)) return json_fail(e);
+    if (t == od::json_type::null) {
+      is_null = true;
+      return read_null(v);
+    }
+    if (t != od::json_type::array) return wrong_type(v, name, "an array of strings", t);
+    od::array arr;
+    if (auto e = v.get_array().get(arr)) return json_fail(e);
+    auto put32 = [&out](std::uint32_t x) {
+      const char b[4] = {static_cast<char>(x >> 24), static_cast<char>(x >> 16), static_cast<char>(x >> 8),
+                         static_cast<char>(x)};
+      out.append(b, 4);
+    };
+    put32(1);   // ndim, patched to 0 below for an empty array
+    put32(0);   // no NULL elements
+    put32(25);  // element type: text
+    put32(0);   // dimension size, patched below
+    put32(1);   // lower bound
+    std::size_t count = 0;
+    Step step = Step::kOk;
+    for (auto element_result : arr) {
+      od::value element;
+      if (auto e = std::move(element_result).get(element)) return json_fail(e);
+      od::json_type et{};
+      if (auto e = element.type().get(et)) return json_fail(e);
+      if (et != od::json_type::string) {
+        if (skip(element, depth + 1) == Step::kDoc) return Step::kDoc;
+        if (step == Step::kOk) {
+          step = field_fail(RejectReason::kWrongType, name, "[", count, "] must be a string, got ", type_name(et));
+        }
+      } else {
+        std::string_view s;
+        if (auto e = element.get_string().get(s)) return json_fail(e);
+        if (step == Step::kOk && s.find('\0') != std::string_view::npos) {
+          step = field_fail(RejectReason::kNulCharacter, name, "[", count,
+                            "] contains a NUL character (\\u0000), which PostgreSQL text cannot store");
+        }
+        put32(static_cast<std::uint32_t>(s.size()));
+        out.append(s);
+      }
+      ++count;
+    }
+    if (step != Step::kOk) return step;
+    if (count == 0) {
+      out.resize(12);
+      out[3] = 0;  // ndim 0: PostgreSQL's empty array has no dimensions
+    } else {
+      const auto n = static_cast<std::uint32_t>(count);
+      out[12] = static_cast<char>(n >> 24);
+      out[13] = static_cast<char>(n >> 16);
+      out[14] = static_cast<char>(n >> 8);
+      out[15] = static_cast<char>(n);
+    }
+    return Step::kOk;
+  }
+
+  // A JSONB column: a JSON object, validated like the rest of the document (depth, syntax) and
+  // kept as the text that was sent — PostgreSQL's jsonb input then keeps what it keeps (numbers
+  // exact as numeric, the last of duplicate keys). \u0000 is refused as jsonb refuses it.
+  // `doc` gives the end of the object once it has been walked.
+  Step read_jsonb(od::value& v, od::document& doc, std::string_view name, std::string_view& out, bool& is_null,
+                  std::size_t depth) {
+    out = {};
+    is_null = false;
+    od::json_type t{};
+    if (auto e = v.type().get(t)) return json_fail(e);
+    if (t == od::json_type::null) {
+      is_null = true;
+      return read_null(v);
+    }
+    if (t != od::json_type::object) return wrong_type(v, name, "an object", t);
+    const char* begin = v.raw_json_token().data();
+    skipped_nul_ = false;
+    if (const Step step = skip(v, depth); step != Step::kOk) return step;
+    const char* end = nullptr;
+    if (auto e = doc.current_location().get(end)) return json_fail(e);
+    out = trim_ws(std::string_view(begin, static_cast<std::size_t>(end - begin)));
+    if (skipped_nul_) {
+      return field_fail(RejectReason::kNulCharacter, name,
+                        " contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store");
+    }
+    return Step::kOk;
+  }
+
   // The raw JSON text of the current scalar (without the whitespace simdjson includes).
   static std::string_view token(od::value& v) noexcept { return trim_ws(v.raw_json_token()); }
 
@@ -540,6 +653,7 @@ class Walker {
   std::size_t max_depth_;
   RejectReason doc_reason_ = RejectReason::kNone;
   RejectReason field_reason_ = RejectReason::kNone;
+  bool skipped_nul_ = false;  // skip() met a string or key with a NUL character
 };
 
 // ---- field tables ---------------------------------------------------------------------------
@@ -727,14 +841,24 @@ class Kernel final : public ParserBackend {
     const RejectReason r = label_pass(payload, size, out, last_error, false);
     return r == RejectReason::kNone ? r : label_pass(payload, size, out, last_error, true);
   }
+  RejectReason parse_kind(const EventKindSpec& spec, const char* payload, std::size_t size, KindEvent& out,
+                          std::string& last_error) noexcept override {
+    const RejectReason r = kind_pass(spec, payload, size, out, last_error, false);
+    return r == RejectReason::kNone ? r : kind_pass(spec, payload, size, out, last_error, true);
+  }
 
  private:
   RejectReason prediction_pass(const char* payload, std::size_t size, PredictionEvent& out,
                                std::string& last_error_, bool precise) noexcept;
   RejectReason label_pass(const char* payload, std::size_t size, LabelEvent& out, std::string& last_error_,
                           bool precise) noexcept;
+  RejectReason kind_pass(const EventKindSpec& spec, const char* payload, std::size_t size, KindEvent& out,
+                         std::string& last_error_, bool precise) noexcept;
+  Step read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, std::size_t index, od::value& v,
+                       KindEvent& out);
 
   Impl impl_;
+  std::array<std::string, kMaxKindFields> arrays_;  // TEXT[] fields, encoded (reused)
 };
 
 }  // namespace
@@ -776,11 +900,11 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
       case kCreatedAt:
         return w.read_timestamp(v, "created_at", out.created_at);
       case kModelVersion:
-        return w.read_string(v, "model_version", 50, out.model_version);
+        return w.read_string(v, "model_version", max_chars(TopicKind::kPredictions, "model_version"), out.model_version);
       case kModelStage:
-        return w.read_string(v, "model_stage", 20, out.model_stage);
+        return w.read_string(v, "model_stage", max_chars(TopicKind::kPredictions, "model_stage"), out.model_stage);
       case kRequestSource:
-        return w.read_string(v, "request_source", 100, out.request_source);
+        return w.read_string(v, "request_source", max_chars(TopicKind::kPredictions, "request_source"), out.request_source);
       case kPrediction: {
         const Step s = w.read_int(v, "prediction", out.prediction);
         if (s == Step::kOk && out.prediction && *out.prediction != 0 && *out.prediction != 1) {
@@ -953,7 +1077,7 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
           step = w.read_timestamp(v, "label_timestamp", out.label_timestamp);
           break;
         case kLabelSource:
-          step = w.read_string(v, "label_source", 100, out.label_source);
+          step = w.read_string(v, "label_source", max_chars(TopicKind::kLabels, "label_source"), out.label_source);
           break;
         case kDaysDelayed:
           step = w.read_int(v, "days_delayed", out.days_delayed);
@@ -975,6 +1099,156 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
   if (!true_label_seen) {
     set_message(last_error_, "true_label is missing");
     return RejectReason::kMissingField;
+  }
+  return RejectReason::kNone;
+}
+
+// ---- the generic driver: any kind, from its EventKindSpec -----------------------------------
+
+Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, std::size_t index, od::value& v,
+                             KindEvent& out) {
+  FieldValue& fv = out.values[index];
+  fv.state = FieldValue::State::kNull;  // present; set to kValue below when not null
+  auto ranged = [&](double x, std::string_view text) -> Step {
+    if (!f.ranged || (x >= f.min && x <= f.max)) return Step::kOk;
+    if (f.type == ColumnType::kInt4 && f.min == 0 && f.max == 1) {
+      return w.field_fail(RejectReason::kOutOfRange, f.name, " ", Excerpt{text}, " is not 0 or 1");
+    }
+    return w.field_fail(RejectReason::kOutOfRange, f.name, " ", Excerpt{text}, " is outside [",
+                        static_cast<std::int64_t>(f.min), ",", static_cast<std::int64_t>(f.max), "]");
+  };
+  switch (f.type) {
+    case ColumnType::kText: {
+      std::optional<std::string_view> text;
+      const std::size_t limit = f.max_chars == 0 ? std::numeric_limits<std::size_t>::max() : f.max_chars;
+      const Step step = w.read_string(v, f.name, limit, text);
+      if (step != Step::kOk || !text) return step;
+      fv.state = FieldValue::State::kValue;
+      fv.bytes = *text;
+      return Step::kOk;
+    }
+    case ColumnType::kInt4: {
+      std::optional<std::int32_t> x;
+      const Step step = w.read_int(v, f.name, x);
+      if (step != Step::kOk || !x) return step;
+      if (const Step r = ranged(*x, Walker::token(v)); r != Step::kOk) return r;
+      fv.state = FieldValue::State::kValue;
+      fv.integer = *x;
+      return Step::kOk;
+    }
+    case ColumnType::kFloat8: {
+      std::optional<double> x;
+      const Step step = w.read_double(v, f.name, x);
+      if (step != Step::kOk || !x) return step;
+      if (const Step r = ranged(*x, Walker::token(v)); r != Step::kOk) return r;
+      fv.state = FieldValue::State::kValue;
+      fv.number = *x;
+      return Step::kOk;
+    }
+    case ColumnType::kBoolean: {
+      std::optional<bool> b;
+      const Step step = w.read_bool(v, f.name, b);
+      if (step != Step::kOk || !b) return step;
+      fv.state = FieldValue::State::kValue;
+      fv.integer = *b ? 1 : 0;
+      return Step::kOk;
+    }
+    case ColumnType::kTimestamp: {
+      std::optional<PgTimestamp> ts;
+      const Step step = w.read_timestamp(v, f.name, ts);
+      if (step != Step::kOk || !ts) return step;
+      fv.state = FieldValue::State::kValue;
+      fv.integer = *ts;
+      return Step::kOk;
+    }
+    case ColumnType::kTextArray: {
+      bool is_null = false;
+      const Step step = w.read_text_array(v, f.name, arrays_[index], is_null, 2);
+      if (step != Step::kOk || is_null) return step;
+      fv.state = FieldValue::State::kValue;
+      fv.bytes = arrays_[index];
+      return Step::kOk;
+    }
+    case ColumnType::kJsonb: {
+      bool is_null = false;
+      std::string_view json;
+      const Step step = w.read_jsonb(v, doc, f.name, json, is_null, 2);
+      if (step != Step::kOk || is_null) return step;
+      fv.state = FieldValue::State::kValue;
+      fv.bytes = json;
+      return Step::kOk;
+    }
+  }
+  return w.skip(v, 2);
+}
+
+RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, std::size_t size, KindEvent& out,
+                               std::string& last_error_, bool precise) noexcept {
+  out.kind = spec.kind;
+  const std::size_t n = spec.fields.size();
+  for (std::size_t i = 0; i < n; ++i) out.values[i] = FieldValue{};
+  od::document doc;
+  bool trailing = false;
+  if (const RejectReason r = impl_.open(payload, size, doc, trailing, last_error_, precise); r != RejectReason::kNone) {
+    return r;
+  }
+  Walker w(last_error_, impl_.max_depth);
+  od::object obj;
+  if (auto e = doc.get_object().get(obj)) {
+    w.json_fail(e);
+    return w.doc_reason();
+  }
+  for (auto field_result : obj) {
+    od::field field;
+    if (auto e = std::move(field_result).get(field)) {
+      w.json_fail(e);
+      break;
+    }
+    std::string_view key;
+    if (auto e = read_key(field, key)) {
+      w.json_fail(e);
+      break;
+    }
+    od::value& v = field.value();
+    std::size_t index = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (spec.fields[i].name == key) {
+        index = i;
+        break;
+      }
+    }
+    Step step = Step::kOk;
+    if (index == n || w.has_field_error()) {
+      step = w.skip(v, 2);  // unknown fields are ignored (but validated)
+    } else if (out.values[index].state != FieldValue::State::kAbsent) {
+      step = w.skip(v, 2);
+      if (step != Step::kDoc) {
+        step = w.field_fail(RejectReason::kDuplicateField, spec.fields[index].name, " appears more than once");
+      }
+    } else {
+      step = read_kind_field(w, doc, spec.fields[index], index, v, out);
+    }
+    if (step == Step::kDoc) break;
+  }
+  const RejectReason r = Impl::finish(w, doc, trailing, last_error_);
+  if (r != RejectReason::kNone) return r;
+  // Required fields: absent, null, or an empty key string are all "missing".
+  for (std::size_t i = 0; i < n; ++i) {
+    const FieldSpec& f = spec.fields[i];
+    if (f.absent != WhenAbsent::kMissing) continue;
+    const FieldValue& fv = out.values[i];
+    if (fv.state == FieldValue::State::kAbsent) {
+      set_message(last_error_, f.name, " is missing");
+      return RejectReason::kMissingField;
+    }
+    if (fv.state == FieldValue::State::kNull) {
+      set_message(last_error_, f.name, " is null");
+      return RejectReason::kMissingField;
+    }
+    if (f.type == ColumnType::kText && fv.bytes.empty()) {
+      set_message(last_error_, f.name, " is empty");
+      return RejectReason::kMissingField;
+    }
   }
   return RejectReason::kNone;
 }

@@ -17,6 +17,26 @@ void put32_at(std::string& s, std::size_t at, std::uint32_t v) noexcept {
 
 }  // namespace
 
+std::uint32_t column_type_oid(ColumnType type) noexcept {
+  switch (type) {
+    case ColumnType::kText:
+      return 25;
+    case ColumnType::kInt4:
+      return 23;
+    case ColumnType::kFloat8:
+      return 701;
+    case ColumnType::kBoolean:
+      return 16;
+    case ColumnType::kTimestamp:
+      return 1114;
+    case ColumnType::kTextArray:
+      return 1009;
+    case ColumnType::kJsonb:
+      return 3802;
+  }
+  return 0;
+}
+
 std::uint32_t array_type_oid(ElementType element) noexcept {
   switch (element) {
     case ElementType::kText:

@@ -1,5 +1,7 @@
 #include "ingest_sql.hpp"
 
+#include <array>
+
 namespace mlops_ingest::pg::sql {
 namespace {
 
@@ -82,6 +84,58 @@ const std::string& sweep_pending() {
       "moved AS (DELETE FROM label_pending lp USING ready r "
       "  WHERE lp.prediction_id = r.prediction_id RETURNING lp.*)");
   return s;
+}
+
+const std::string& copy_kind(TopicKind kind) {
+  static const std::array<std::string, kTopicKindCount> statements = [] {
+    std::array<std::string, kTopicKindCount> out;
+    for (const EventKindSpec& spec : kEventKinds) {
+      out[kind_index(spec.kind)] = "COPY " + std::string(spec.table) + " (" + std::string(kind_columns(spec.kind)) +
+                                   ") FROM STDIN (FORMAT binary)";
+    }
+    return out;
+  }();
+  return statements[kind_index(kind)];
+}
+
+const std::string& record_appended() {
+  static const std::string s =
+      "INSERT INTO ingest_appended (topic, kafka_partition, kafka_offset, target_table) "
+      "SELECT $1::text, u.p, u.o, $4::text FROM unnest($2::int4[], $3::int8[]) AS u(p, o) "
+      "ON CONFLICT DO NOTHING RETURNING kafka_partition, kafka_offset";
+  return s;
+}
+
+std::vector<std::size_t> upsert_columns(TopicKind kind, std::uint32_t carried) {
+  std::vector<std::size_t> out;
+  const EventKindSpec& spec = kind_spec(kind);
+  for (std::size_t i = 0; i < spec.fields.size(); ++i) {
+    if ((carried >> i & 1U) != 0 || spec.fields[i].absent == WhenAbsent::kKafkaTimestamp) out.push_back(i);
+  }
+  return out;
+}
+
+std::string upsert_carried(TopicKind kind, std::uint32_t carried) {
+  const EventKindSpec& spec = kind_spec(kind);
+  std::string columns, values, updates;
+  int n = 0;
+  for (const std::size_t i : upsert_columns(kind, carried)) {
+    const FieldSpec& f = spec.fields[i];
+    if (n > 0) {
+      columns += ", ";
+      values += ", ";
+    }
+    columns += f.name;
+    values += "$" + std::to_string(++n);
+    // A field the event did not carry keeps its stored value — including a created_at that
+    // only defaulted to this event's Kafka timestamp: it is set when the row is first created.
+    if ((carried >> i & 1U) != 0 && f.name != spec.key) {
+      if (!updates.empty()) updates += ", ";
+      updates += std::string(f.name) + " = EXCLUDED." + std::string(f.name);
+    }
+  }
+  return "INSERT INTO " + std::string(spec.table) + " AS t (" + columns + ") VALUES (" + values + ") ON CONFLICT (" +
+         std::string(spec.key) + ") DO " + (updates.empty() ? "NOTHING" : "UPDATE SET " + updates);
 }
 
 }  // namespace mlops_ingest::pg::sql

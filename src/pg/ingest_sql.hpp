@@ -5,6 +5,7 @@
 // Rows travel as binary COPY data or binary array parameters, never as SQL text.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mlops_ingest/pipeline/envelope.hpp"
 
@@ -34,5 +35,23 @@ const std::string& release_pending();
 // Moves every pending label whose prediction is stored (an idle writer's safety net). SKIP
 // LOCKED: two writers sweeping at once split the work instead of waiting on each other.
 const std::string& sweep_pending();
+
+// ---- the kinds described only by data (event_kinds.hpp) ----------------------------------------
+
+// COPY … FROM STDIN (FORMAT binary) into a kind's table, the spec's fields as columns.
+const std::string& copy_kind(TopicKind kind);
+
+// kAppend: records the Kafka positions of rows about to be appended — $1 topic (text), $2
+// partitions (int4[]), $3 offsets (int8[]), $4 the target table (text) — and returns, as rows
+// (kafka_partition, kafka_offset), those not recorded before: the rows to append.
+const std::string& record_appended();
+
+// kUpsertByKey for an event that carried the fields in `carried` (bit i: field i of the spec):
+// INSERT of the carried fields (and the fields that default to the Kafka timestamp) ON
+// CONFLICT on the key DO UPDATE of the carried fields only. Parameters: one per inserted
+// column, in the order upsert_columns() gives.
+std::string upsert_carried(TopicKind kind, std::uint32_t carried);
+// The field indexes the parameters of upsert_carried(kind, carried) stand for.
+std::vector<std::size_t> upsert_columns(TopicKind kind, std::uint32_t carried);
 
 }  // namespace mlops_ingest::pg::sql

@@ -29,6 +29,7 @@ void BatchPlan::clear() {
   paired_with.clear();
   labels.clear();
   letters.clear();
+  for (auto& rows : kind_rows) rows.clear();
   stale = prediction_duplicates = label_duplicates = 0;
   letters_by_reason.fill(0);
 }

@@ -45,6 +45,46 @@ void encode_label(const LabelEvent& e, PgTimestamp kafka_timestamp, std::string&
   w.optional(e.days_delayed, [&w](std::int32_t v) { w.int4(v); });
 }
 
+void encode_kind_row(const KindEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
+  tuple.clear();
+  pg::CopyTupleWriter w(tuple);
+  const std::span<const FieldSpec> fields = kind_spec(e.kind).fields;
+  w.begin(static_cast<std::int16_t>(fields.size()));
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const FieldSpec& f = fields[i];
+    const FieldValue& v = e.values[i];
+    if (v.state != FieldValue::State::kValue) {
+      if (f.absent == WhenAbsent::kKafkaTimestamp) {
+        w.timestamp(kafka_timestamp);
+      } else {
+        w.null();
+      }
+      continue;
+    }
+    switch (f.type) {
+      case ColumnType::kText:
+      case ColumnType::kTextArray:  // already in the binary array format
+        w.bytes(v.bytes);
+        break;
+      case ColumnType::kInt4:
+        w.int4(static_cast<std::int32_t>(v.integer));
+        break;
+      case ColumnType::kFloat8:
+        w.float8(v.number);
+        break;
+      case ColumnType::kBoolean:
+        w.boolean(v.integer != 0);
+        break;
+      case ColumnType::kTimestamp:
+        w.timestamp(v.integer);
+        break;
+      case ColumnType::kJsonb:
+        w.jsonb(v.bytes);
+        break;
+    }
+  }
+}
+
 void encode_dead_letter(const DeadLetter& d, std::size_t payload_cap, std::string& tuple) {
   tuple.clear();
   pg::CopyTupleWriter w(tuple);

@@ -98,7 +98,9 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
   // Exactly the lists, nothing more: table privileges, sequences, privileges on the database.
   EXPECT_EQ(table_grants(db, roles.ingest()), expected_ingest_grants());
   EXPECT_EQ(usable_sequences(db, roles.ingest()),
-            (std::set<std::string>{"prediction_logs_id_seq", "label_store_id_seq", "ingest_dead_letters_id_seq"}));
+            (std::set<std::string>{"prediction_logs_id_seq", "label_store_id_seq", "ingest_dead_letters_id_seq",
+                                   "model_metadata_id_seq", "monitoring_alerts_id_seq",
+                                   "retraining_metrics_id_seq"}));
   std::set<std::string> spelled;  // as aclexplode() spells them
   for (std::string_view p : pg::kIngestDatabasePrivileges) spelled.insert(p == "TEMP" ? "TEMPORARY" : std::string(p));
   std::string database_privileges;

@@ -56,7 +56,7 @@ void PrintTo(RejectReason r, std::ostream* os) { *os << reason_code(r); }
 
 namespace {
 
-enum class Kind { kPrediction, kLabel };
+enum class Kind { kPrediction, kLabel, kModel, kAlert, kRetraining };
 
 struct Row {
   const char* name;
@@ -88,9 +88,20 @@ std::string label(std::string_view extra) {
          std::string(extra) + "}";
 }
 
+std::string model(std::string_view extra) {  // a valid model event plus `extra` fields
+  return std::string(R"({"model_version":"v1")") + (extra.empty() ? "" : ",") + std::string(extra) + "}";
+}
+
+std::string alert(std::string_view extra) {  // alerts have no required field
+  return "{" + std::string(extra) + "}";
+}
+
 using R = RejectReason;
 constexpr Kind P = Kind::kPrediction;
 constexpr Kind L = Kind::kLabel;
+constexpr Kind M = Kind::kModel;
+constexpr Kind A = Kind::kAlert;
+constexpr Kind T = Kind::kRetraining;
 
 std::vector<Row> malformed_rows() {
   std::vector<Row> rows = {
@@ -254,6 +265,77 @@ std::vector<Row> malformed_rows() {
       {"label_duplicate_true_label", L, label(R"("true_label":0)"), R::kDuplicateField,
        "true_label"},
       {"label_unknown_syntax_error", L, label(R"("x":{"y":[}])"), R::kInvalidJson},
+      // ---- models (model_metadata) ----
+      {"model_tombstone", M, "", R::kTombstone, nullptr, true},
+      {"model_not_object", M, R"(["v1"])", R::kNotAnObject},
+      {"model_version_missing", M, R"({"model_stage":"staging"})", R::kMissingField, "model_version"},
+      {"model_version_null", M, R"({"model_version":null})", R::kMissingField, "model_version"},
+      {"model_version_empty", M, R"({"model_version":""})", R::kMissingField, "model_version"},
+      {"model_key_51_chars", M, R"({"model_version":")" + std::string(51, 'v') + "\"}", R::kTooLong, "50"},
+      {"kind_model_model_version_number", M, R"({"model_version":12})", R::kWrongType, "model_version"},
+      {"kind_model_model_stage_21_chars", M, model(R"("model_stage":")" + std::string(21, 's') + "\""), R::kTooLong,
+       "model_stage"},
+      {"model_type_51_chars", M, model(R"("model_type":")" + std::string(51, 't') + "\""), R::kTooLong},
+      {"model_f1_above_1", M, model(R"("f1_score":1.01)"), R::kOutOfRange, "f1_score"},
+      {"model_precision_negative", M, model(R"("precision_score":-0.1)"), R::kOutOfRange, "precision_score"},
+      {"model_recall_string", M, model(R"("recall_score":"0.9")"), R::kWrongType, "recall_score"},
+      {"model_roc_auc_huge", M, model(R"("roc_auc":1e999)"), R::kNotFinite, "roc_auc"},
+      {"model_brier_above_1", M, model(R"("brier_score":2)"), R::kOutOfRange, "brier_score"},
+      {"model_trained_at_bad", M, model(R"("trained_at":"2026-02-30T00:00:00Z")"), R::kInvalidTimestamp,
+       "trained_at"},
+      {"model_deployed_at_number", M, model(R"("deployed_at":1767225600)"), R::kWrongType, "deployed_at"},
+      {"model_mlflow_run_id_256", M, model(R"("mlflow_run_id":")" + std::string(256, 'r') + "\""), R::kTooLong},
+      {"model_created_at_bad", M, model(R"("created_at":"yesterday")"), R::kInvalidTimestamp, "created_at"},
+      {"model_stage_nul", M, model(R"("model_stage":"a\u0000")"), R::kNulCharacter, "model_stage"},
+      {"model_duplicate_stage", M, model(R"("model_stage":"a","model_stage":"b")"), R::kDuplicateField,
+       "model_stage"},
+      {"model_trailing", M, model("") + " x", R::kTrailingContent},
+      {"model_unknown_syntax_error", M, model(R"("x":[1 2])"), R::kInvalidJson},
+      // ---- alerts (monitoring_alerts) ----
+      {"alert_empty_payload", A, "", R::kEmptyPayload},
+      {"alert_type_51_chars", A, alert(R"("alert_type":")" + std::string(51, 'a') + "\""), R::kTooLong,
+       "alert_type"},
+      {"alert_severity_21_chars", A, alert(R"("severity":")" + std::string(21, 's') + "\""), R::kTooLong,
+       "severity"},
+      {"alert_severity_bool", A, alert(R"("severity":true)"), R::kWrongType, "severity"},
+      {"alert_drift_share_string", A, alert(R"("drift_share":"0.3")"), R::kWrongType, "drift_share"},
+      {"alert_drift_share_huge", A, alert(R"("drift_share":-1e999)"), R::kNotFinite, "drift_share"},
+      {"alert_features_not_array", A, alert(R"("drifted_features":"age")"), R::kWrongType, "drifted_features"},
+      {"alert_features_object", A, alert(R"("drifted_features":{"age":1})"), R::kWrongType, "drifted_features"},
+      {"alert_features_null_element", A, alert(R"("drifted_features":["age",null])"), R::kWrongType,
+       "drifted_features[1]"},
+      {"alert_features_number_element", A, alert(R"("drifted_features":[1])"), R::kWrongType,
+       "drifted_features[0]"},
+      {"alert_features_nested_array", A, alert(R"("drifted_features":[["age"]])"), R::kWrongType,
+       "drifted_features[0]"},
+      {"alert_features_nul_element", A, alert(R"("drifted_features":["a\u0000b"])"), R::kNulCharacter,
+       "drifted_features[0]"},
+      {"alert_features_unclosed", A, alert(R"("drifted_features":["a")"), R::kInvalidJson},
+      {"alert_metrics_array", A, alert(R"("metrics":[1,2])"), R::kWrongType, "metrics"},
+      {"alert_metrics_string", A, alert(R"("metrics":"{}")"), R::kWrongType, "metrics"},
+      {"alert_metrics_nul_value", A, alert(R"("metrics":{"a":"x\u0000"})"), R::kNulCharacter, "metrics"},
+      {"alert_metrics_nul_key", A, alert(R"("metrics":{"a\u0000":1})"), R::kNulCharacter, "metrics"},
+      {"alert_metrics_too_deep", A, alert(R"("metrics":{"a":)" + nest(70) + "}"), R::kTooDeep},
+      {"alert_metrics_syntax_error", A, alert(R"("metrics":{"a":[1,}})"), R::kInvalidJson},
+      {"alert_message_number", A, alert(R"("message":42)"), R::kWrongType, "message"},
+      {"alert_created_at_bad", A, alert(R"("created_at":"2026-13-01T00:00:00Z")"), R::kInvalidTimestamp},
+      {"alert_duplicate_metrics", A, alert(R"("metrics":{},"metrics":{})"), R::kDuplicateField, "metrics"},
+      // ---- retraining (retraining_metrics) ----
+      {"retraining_gate_passed_int", T, alert(R"("gate_passed":1)"), R::kWrongType, "gate_passed"},
+      {"retraining_gate_passed_string", T, alert(R"("gate_passed":"true")"), R::kWrongType, "gate_passed"},
+      {"retraining_promoted_bad_literal", T, alert(R"("promoted":tru)"), R::kInvalidJson},
+      {"retraining_promoted_array", T, alert(R"("promoted":[true])"), R::kWrongType, "promoted"},
+      {"retraining_shadow_f1_above_1", T, alert(R"("shadow_f1_score":1.5)"), R::kOutOfRange, "shadow_f1_score"},
+      {"retraining_production_f1_negative", T, alert(R"("production_f1_score":-0.01)"), R::kOutOfRange,
+       "production_f1_score"},
+      {"retraining_shadow_version_51", T, alert(R"("shadow_model_version":")" + std::string(51, 'x') + "\""),
+       R::kTooLong, "shadow_model_version"},
+      {"retraining_production_version_number", T, alert(R"("production_model_version":3)"), R::kWrongType,
+       "production_model_version"},
+      {"retraining_mlflow_run_id_256", T, alert(R"("mlflow_run_id":")" + std::string(256, 'r') + "\""),
+       R::kTooLong, "mlflow_run_id"},
+      {"retraining_not_object", T, "true", R::kNotAnObject},
+      {"retraining_invalid_utf8", T, "{\"mlflow_run_id\":\"\xff\"}", R::kInvalidUtf8},
   };
   return rows;
 }
@@ -268,9 +350,15 @@ TEST_P(MalformedInput, RejectedWithExactReason) {
   if (row.kind == Kind::kPrediction) {
     PredictionEvent ev;
     got = parser.parse_prediction(data, row.payload.size(), ev);
-  } else {
+  } else if (row.kind == Kind::kLabel) {
     LabelEvent ev;
     got = parser.parse_label(data, row.payload.size(), ev);
+  } else {
+    const TopicKind topic = row.kind == Kind::kModel   ? TopicKind::kModels
+                            : row.kind == Kind::kAlert ? TopicKind::kAlerts
+                                                       : TopicKind::kRetraining;
+    KindEvent ev;
+    got = parser.parse_kind(topic, data, row.payload.size(), ev);
   }
   EXPECT_EQ(got, row.expected) << "last_error: " << parser.last_error();
   EXPECT_FALSE(parser.last_error().empty());

@@ -11,15 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "mlops_ingest/event/event_kinds.hpp"
+
 namespace mlops_ingest {
 
 struct Config {
+  // The topic of a kind ("" when the kind is off).
+  [[nodiscard]] const std::string& topic_of(TopicKind kind) const noexcept;
+  [[nodiscard]] std::string& topic_of(TopicKind kind) noexcept;
+
   // Where from, where to.
   std::string brokers = "localhost:9092";
   std::string pg;  // libpq connection string or URI; empty: libpq's PG* environment variables
   std::string group = "mlops-ingest";
+  // One topic per event kind (event_kinds.hpp); an empty name turns that kind off. A topic
+  // that does not exist yet is a warning: it is picked up once it exists.
   std::string predictions_topic = "predictions";
   std::string labels_topic = "labels";
+  std::string models_topic = "models";
+  std::string alerts_topic = "alerts";
+  std::string retraining_topic = "retraining";
   std::string auto_offset_reset = "earliest";  // where a group with no stored offset starts
   bool apply_schema = true;                     // create missing tables at startup (idempotent)
   // synchronous_commit of the writers' sessions. "on" by default: with "off" a PostgreSQL crash

@@ -1,5 +1,6 @@
 #pragma once
-// Parses and validates one Kafka message value into a PredictionEvent or LabelEvent.
+// Parses and validates one Kafka message value into a PredictionEvent, a LabelEvent, or the
+// KindEvent of any other kind (driven by its EventKindSpec, event_kinds.hpp).
 // Thread model: one EventParser per consumer thread; not shareable. It owns a reused simdjson
 // On-Demand parser and a padded copy buffer, so parsing allocates nothing after warm-up.
 // The parsing kernel is chosen once per process by CPU features (fallback, haswell: AVX2,
@@ -41,6 +42,11 @@ class EventParser {
                                               PredictionEvent& out) noexcept;
   [[nodiscard]] RejectReason parse_label(const char* payload, std::size_t size,
                                          LabelEvent& out) noexcept;
+  // Any kind, from its description alone: the one driver of the models, alerts and retraining
+  // kinds (predictions and labels have the hand-tuned passes above; a unit test holds the
+  // three to the same verdicts). Views in `out` stay valid until the next parse call.
+  [[nodiscard]] RejectReason parse_kind(TopicKind kind, const char* payload, std::size_t size,
+                                        KindEvent& out) noexcept;
 
   // Human-readable explanation of the last rejection, e.g. "probability 1.7 is outside [0,1]".
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }

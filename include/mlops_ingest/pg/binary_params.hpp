@@ -13,16 +13,20 @@
 #include <string_view>
 #include <vector>
 
+#include "mlops_ingest/event/event_kinds.hpp"
+
 namespace mlops_ingest::pg {
 
 // Type OIDs (pg_type.dat) of the element types the ingester sends, and their array types.
 enum class ElementType : std::uint32_t { kText = 25, kInt4 = 23, kFloat8 = 701, kTimestamp = 1114 };
 std::uint32_t array_type_oid(ElementType element) noexcept;
+// The type OID of a kind's column type (event_kinds.hpp), for single-row binary parameters.
+std::uint32_t column_type_oid(ColumnType type) noexcept;
 
 // One parameter of PQsendQueryParams in binary format.
 struct BinaryParam {
   std::uint32_t type_oid = 0;
-  std::string_view bytes;
+  std::string_view bytes;  // data() == nullptr: SQL NULL
 };
 
 // Calls fn(index, data, length) for each field of one binary COPY tuple; length -1 is NULL.

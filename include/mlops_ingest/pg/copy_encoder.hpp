@@ -44,6 +44,12 @@ class CopyTupleWriter {
     put32(static_cast<std::uint32_t>(v.size()));
     out_.append(v);
   }
+  // JSONB: a version byte (1), then the JSON text (jsonb_recv parses it as jsonb input does).
+  void jsonb(std::string_view json) {
+    put32(static_cast<std::uint32_t>(json.size() + 1));
+    out_.push_back('\1');
+    out_.append(json);
+  }
   // TIMESTAMP: int64 microseconds since 2000-01-01 (integer datetimes, the default since 8.4).
   void timestamp(std::int64_t pg_micros) { int8(pg_micros); }
 

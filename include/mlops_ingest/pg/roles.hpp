@@ -23,7 +23,7 @@ struct TableGrant {
 // What `mlops-ingest run` does (src/pipeline/batch_writer.cpp, consumer_loop.cpp). Besides these
 // tables: kIngestDatabasePrivileges, and USAGE on the tables' schema. Advisory locks need no
 // privilege.
-inline constexpr std::array<TableGrant, 5> kIngestGrants = {{
+inline constexpr std::array<TableGrant, 9> kIngestGrants = {{
     {"ingest_offsets", "SELECT, INSERT, UPDATE", false,
      "INSERT ... ON CONFLICT DO NOTHING of a batch's partitions, SELECT ... FOR UPDATE (needs "
      "UPDATE), UPDATE next_offset; the consumer reads stored offsets on assignment"},
@@ -34,6 +34,12 @@ inline constexpr std::array<TableGrant, 5> kIngestGrants = {{
      "labels parked until their prediction arrives; the sweep locks them (FOR UPDATE ... SKIP "
      "LOCKED, which needs UPDATE) and moves them with DELETE ... RETURNING"},
     {"ingest_dead_letters", "INSERT", true, "COPY of dead letters; never read back by the ingester"},
+    {"model_metadata", "SELECT, INSERT, UPDATE", true,
+     "INSERT ... ON CONFLICT (model_version) DO UPDATE of the fields a model event carries"},
+    {"monitoring_alerts", "INSERT", true, "COPY of alerts not appended before"},
+    {"retraining_metrics", "INSERT", true, "COPY of retraining decisions not appended before"},
+    {"ingest_appended", "INSERT", false,
+     "INSERT ... ON CONFLICT DO NOTHING RETURNING of the Kafka positions of appended rows"},
 }};
 
 // On the database: CONNECT only. The writers stage nothing in temp tables (rows travel as COPY

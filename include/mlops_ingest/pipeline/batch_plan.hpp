@@ -8,6 +8,7 @@
 //   - labels whose prediction is in the same batch are *paired*: they can go straight into
 //     label_store in the same transaction, with days_delayed computed here, and never touch
 //     label_pending; every other label is decided by PostgreSQL (stored or parked);
+//   - rows of the other kinds, grouped by kind for their write mode (upsert, append);
 //   - dead letters, counted by reason.
 //
 // Thread model: one BatchPlanner per writer; its buffers are reused from batch to batch.
@@ -29,6 +30,9 @@ struct BatchPlan {
   std::vector<std::uint32_t> paired_with;    // the prediction slot of each paired label
   std::vector<std::uint32_t> labels;         // the other labels, in ring order
   std::vector<std::uint32_t> letters;        // dead-letter slots
+  // Rows of the kinds written by their description (kKindRow), per kind, in ring order: an
+  // upsert applies a partition's events in the order they were produced.
+  std::array<std::vector<std::uint32_t>, kTopicKindCount> kind_rows;
   std::uint64_t stale = 0;
   std::uint64_t prediction_duplicates = 0;  // within the batch
   std::uint64_t label_duplicates = 0;       // paired labels given twice within the batch
@@ -66,6 +70,9 @@ class BatchPlanner {
           break;
         case EnvelopeKind::kLabel:
           label_candidates_.push_back(slot);
+          break;
+        case EnvelopeKind::kKindRow:
+          plan_.kind_rows[kind_index(env.topic)].push_back(slot);
           break;
         case EnvelopeKind::kDeadLetter:
           plan_.letters.push_back(slot);

@@ -5,15 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/reject_reason.hpp"
 
 namespace mlops_ingest {
 
-enum class TopicKind : std::uint8_t { kPredictions = 0, kLabels = 1 };
-
 enum class EnvelopeKind : std::uint8_t {
   kPrediction,  // tuple: a prediction_logs row (kPredictionColumns)
   kLabel,       // tuple: a label row (kLabelColumns)
+  kKindRow,     // tuple: a row of the topic's kind (kind_columns(topic)); models, alerts, retraining
   kDeadLetter,  // tuple: an ingest_dead_letters row (kDeadLetterColumns)
 };
 
@@ -23,6 +23,7 @@ struct Envelope {
   RejectReason reason = RejectReason::kNone;  // for kDeadLetter
   std::int32_t partition = 0;
   std::int64_t offset = 0;
+  std::uint32_t carried = 0;  // kKindRow of an upsert kind: the fields the event carried (bit i: field i)
   std::int64_t kafka_ts_ms = 0;  // the message's Kafka timestamp (event → commit latency)
   std::string tuple;    // one binary COPY tuple, already encoded by the consumer thread
   std::string key;      // the raw Kafka key and value, kept in case PostgreSQL refuses the row

@@ -16,6 +16,10 @@ void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp
 // kafka_timestamp stands in for an absent label_timestamp.
 void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, std::string& tuple);
 
+// Any other kind, from its description: one column per field of the spec, in order. An absent
+// field of WhenAbsent::kKafkaTimestamp takes kafka_timestamp; other absent fields are NULL.
+void encode_kind_row(const KindEvent& event, PgTimestamp kafka_timestamp, std::string& tuple);
+
 struct DeadLetter {
   std::string_view topic;
   std::int32_t partition = 0;
