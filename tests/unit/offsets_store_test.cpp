@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mlops_ingest/pg/pg_connection.hpp"
 #include "pg/ingest_sql.hpp"
 
 namespace mlops_ingest {

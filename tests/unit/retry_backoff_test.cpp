@@ -27,7 +27,9 @@ TEST(RetryBackoff, NeverWaitsLongerThanTheCap) {
   for (int attempt = 0; attempt < 200; ++attempt) {  // far past the shift limit of 20
     const long long wait = backoff.next().count();
     EXPECT_LE(wait, 10000);
-    if (attempt >= 7) EXPECT_GE(wait, 5000) << "capped steps keep their fixed half";
+    if (attempt >= 7) {
+      EXPECT_GE(wait, 5000) << "capped steps keep their fixed half";
+    }
   }
 }
 
