@@ -22,8 +22,18 @@ BlockingConnection::BlockingConnection(const std::string& dsn) : conn_(PQconnect
   }
 }
 
-PgResult BlockingConnection::exec(const std::string& sql) {
-  PgResult result(PQexec(conn_.get(), sql.c_str()));
+PgResult BlockingConnection::exec(const std::string& sql) { return checked(PQexec(conn_.get(), sql.c_str())); }
+
+PgResult BlockingConnection::exec_params(const std::string& sql, const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) values.push_back(p.c_str());
+  return checked(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                              nullptr, nullptr, 0));
+}
+
+PgResult BlockingConnection::checked(PGresult* raw) {
+  PgResult result(raw);
   if (!result) throw PgError(PQerrorMessage(conn_.get()), "");
   const ExecStatusType status = PQresultStatus(result.get());
   if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR) {

@@ -27,6 +27,33 @@ std::string move_pending(std::string_view moved_cte) {
 
 }  // namespace
 
+std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions) {
+  // SET LOCAL: the setting ends with the transaction (pooler-safe).
+  return "BEGIN; SET LOCAL synchronous_commit = " + std::string(synchronous_commit) +
+         "; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
+         "SELECT " + std::string(group) + ", t, p, -1 FROM (VALUES " + std::string(partitions) +
+         ") AS v(t, p) ON CONFLICT DO NOTHING; "
+         "SELECT " + cols(kOffsetColumns) + " FROM ingest_offsets WHERE consumer_group = " + std::string(group) +
+         " AND (topic, kafka_partition) IN (" + std::string(partitions) +
+         ") ORDER BY topic, kafka_partition FOR UPDATE";
+}
+
+std::string advance_offsets_and_commit(std::string_view group, std::string_view advanced) {
+  std::string sql;
+  if (!advanced.empty()) {
+    sql = "UPDATE ingest_offsets o SET next_offset = v.n, updated_at = now() FROM (VALUES " + std::string(advanced) +
+          ") AS v(t, p, n) WHERE o.consumer_group = " + std::string(group) +
+          " AND o.topic = v.t AND o.kafka_partition = v.p; ";
+  }
+  sql += "COMMIT";
+  return sql;
+}
+
+const std::string& stored_offsets() {
+  static const std::string s = "SELECT " + cols(kOffsetColumns) + " FROM ingest_offsets WHERE consumer_group = $1";
+  return s;
+}
+
 const std::string& copy_predictions() {
   static const std::string s = "COPY prediction_logs (" + cols(kPredictionColumns) + ") FROM STDIN (FORMAT binary)";
   return s;

@@ -11,6 +11,25 @@
 
 namespace mlops_ingest::pg::sql {
 
+// --- ingest_offsets: where each (group, topic, partition) resumes (pipeline/offsets_store.hpp) ---
+// Every read of ingest_offsets returns these columns, in this order (parse_stored_offsets).
+inline constexpr std::string_view kOffsetColumns = "topic, kafka_partition, next_offset";
+
+// Opens a batch transaction and locks its partitions: BEGIN, SET LOCAL synchronous_commit, the
+// missing ingest_offsets rows created (next_offset -1), then every row read FOR UPDATE in a
+// fixed order (kOffsetColumns). One simple-protocol string, so one round trip per batch: that
+// is why the values are quoted literals here and not parameters (a parameterised statement
+// is one statement per round trip). `group` is a quoted literal; `partitions` is
+// "(topic literal, partition), …" (OffsetsStore builds both with the connection's quoting).
+std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions);
+
+// Ends a batch transaction: next_offset raised for `advanced` — "(topic literal, partition,
+// next_offset), …", empty when no partition moved — then COMMIT, in one round trip.
+std::string advance_offsets_and_commit(std::string_view group, std::string_view advanced);
+
+// Every stored offset of consumer group $1 (kOffsetColumns): where an assignment resumes.
+const std::string& stored_offsets();
+
 // COPY … FROM STDIN (FORMAT binary) into the tables the writers fill directly.
 const std::string& copy_predictions();
 const std::string& copy_label_store();

@@ -1,12 +1,10 @@
 #include "consumer_loop.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <thread>
 
-#include "mlops_ingest/event/timestamp.hpp"
+#include "consumer_client.hpp"
 #include "mlops_ingest/log.hpp"
-#include "mlops_ingest/pipeline/row_encoder.hpp"
 
 namespace mlops_ingest {
 
@@ -14,60 +12,25 @@ using Clock = std::chrono::steady_clock;
 using kafka::KafkaMessage;
 using kafka::PartitionList;
 
-
 ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
                            std::vector<std::unique_ptr<BatchWriter>>& writers, const ReplayWindow* replay)
     : cfg_(config),
       stats_(stats),
       ledger_(ledger),
       writers_(writers),
-      parser_(ParserLimits{config.max_message_bytes, 64}),
+      envelopes_(config),
       stash_(writers.size()),
       stalled_since_(writers.size()),
       writer_paused_(writers.size(), false),
       published_(writers.size(), false),
       aligner_(config.label_align_max_wait, config.label_align_buffer) {
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", cfg_.brokers},
-      {"group.id", cfg_.group},
-      {"client.id", "mlops-ingest"},
-      // PostgreSQL is the source of truth for offsets; Kafka commits mirror it, explicitly.
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", cfg_.auto_offset_reset},
-      // Bound librdkafka's prefetch memory: part of the documented memory bound.
-      {"queued.max.messages.kbytes", "32768"},
-      // Freshness: a fetch that finds nothing new waits at most this long at the broker. A broker
-      // that answers as soon as data arrives (Kafka) makes this only the idle re-fetch period;
-      // one that holds the request for the full wait (librdkafka's mock cluster, the embedded
-      // broker) would add up to 500 ms (the default) to every event's latency.
-      {"fetch.wait.max.ms", "100"},
-      {"log_level", "4"},
-  };
-  for (const auto& [k, v] : cfg_.kafka_properties) props[k] = v;
-  // on_rebalance implements the eager protocol (rd_kafka_assign); with a cooperative strategy
-  // librdkafka refuses every assign() and the ingester would consume nothing, silently.
-  if (const auto it = props.find("partition.assignment.strategy");
-      it != props.end() && it->second.find("cooperative") != std::string::npos) {
-    throw kafka::KafkaError("kafka.partition.assignment.strategy '" + it->second +
-                            "' is not supported: use range or roundrobin (eager rebalancing)");
-  }
-  kafka::KafkaConf conf = kafka::make_conf(props);
-  rd_kafka_conf_set_rebalance_cb(conf.get(), &ConsumerLoop::rebalance_trampoline);
-  rd_kafka_conf_set_opaque(conf.get(), this);
-  rk_ = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(conf));
-  rd_kafka_poll_set_consumer(rk_.get());
-
+  rk_ = open_consumer(cfg_, &ConsumerLoop::rebalance_trampoline, this);
   if (replay != nullptr) replay_.emplace(*replay);
-  PartitionList topics(rd_kafka_topic_partition_list_new(2));
+  std::vector<const std::string*> topics;
   for (const std::string* topic : {&cfg_.predictions_topic, &cfg_.labels_topic}) {
-    if (!replay_ || replay_->window().covers(*topic)) {  // a replay reads only its window's topics
-      rd_kafka_topic_partition_list_add(topics.get(), topic->c_str(), RD_KAFKA_PARTITION_UA);
-    }
+    if (!replay_ || replay_->window().covers(*topic)) topics.push_back(topic);  // a replay reads only its window's topics
   }
-  if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_.get(), topics.get())) {
-    throw kafka::KafkaError(std::string("subscribing: ") + rd_kafka_err2str(err));
-  }
+  subscribe(rk_.get(), topics);
 }
 
 ConsumerLoop::~ConsumerLoop() { close(); }
@@ -77,118 +40,6 @@ void ConsumerLoop::close() {
   commit_to_kafka(true);
   closed_ = true;  // the revoke that closing triggers must not wait for the rings
   rd_kafka_consumer_close(rk_.get());
-}
-
-void ConsumerLoop::rebalance_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
-                                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  static_cast<ConsumerLoop*>(opaque)->on_rebalance(err, partitions);
-}
-
-void ConsumerLoop::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
-  try {
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      on_assign(partitions);
-    } else {
-      on_revoke();
-    }
-  } catch (const std::exception& e) {
-    log_error(std::string("rebalance failed: ") + e.what());
-    rd_kafka_assign(rk_.get(), nullptr);
-    assigned_.clear();
-    stats_.partitions_assigned = 0;
-    count_paused();
-    stats_.partition_lag.publish({});
-  }
-}
-
-std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets() {
-  // An outage here is retried like any other: without the stored offsets we cannot resume
-  // exactly where the database stands.
-  std::chrono::milliseconds backoff = cfg_.retry_backoff_initial;
-  for (;;) {
-    // A stop request during an outage abandons the assignment (on_rebalance unassigns): the
-    // partitions are read again, from PostgreSQL's offsets, by whoever gets them next.
-    if (stop_ != nullptr && stop_->load()) throw kafka::KafkaError("stopping while reading stored offsets");
-    stats_.consumer_heartbeat.beat();  // retrying an outage is not being stuck
-    try {
-      if (!offsets_conn_) offsets_conn_.emplace(cfg_.pg);
-      std::map<PartitionKey, std::int64_t> out;
-      pg::PgResult r = offsets_conn_->exec(
-          "SELECT topic, kafka_partition, next_offset FROM ingest_offsets WHERE consumer_group = " +
-          offsets_conn_->escape_literal(cfg_.group));
-      for (int i = 0; i < PQntuples(r.get()); ++i) {
-        const std::string topic = PQgetvalue(r.get(), i, 0);
-        const auto partition = static_cast<std::int32_t>(std::stol(PQgetvalue(r.get(), i, 1)));
-        const std::int64_t next = std::stoll(PQgetvalue(r.get(), i, 2));
-        if (topic == cfg_.predictions_topic) out[{TopicKind::kPredictions, partition}] = next;
-        if (topic == cfg_.labels_topic) out[{TopicKind::kLabels, partition}] = next;
-      }
-      return out;
-    } catch (const pg::PgError& e) {
-      offsets_conn_.reset();
-      ++stats_.pg_retries;
-      log_warn(std::string("reading stored offsets failed, will retry: ") + e.what());
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, cfg_.retry_backoff_max);
-    }
-  }
-}
-
-void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
-  ++assignment_generation_;
-  const auto stored = stored_offsets();
-  assigned_.clear();
-  aligner_.clear();
-  copartitioning_checked_ = false;
-  std::fill(writer_paused_.begin(), writer_paused_.end(), false);
-  for (int i = 0; i < partitions->cnt; ++i) {
-    rd_kafka_topic_partition_t& tp = partitions->elems[i];
-    const TopicKind topic =
-        cfg_.predictions_topic == tp.topic ? TopicKind::kPredictions : TopicKind::kLabels;
-    const auto it = stored.find({topic, tp.partition});
-    PartitionInfo info;
-    if (it != stored.end() && it->second >= 0) {
-      tp.offset = it->second;
-      info.position = it->second;
-    } else {
-      tp.offset = cfg_.auto_offset_reset == "earliest" ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-    }
-    if (replay_) replay_assign(topic, tp, info, it != stored.end() ? it->second : -1);
-    assigned_[{topic, tp.partition}] = info;
-  }
-  if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
-    throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
-  }
-  if (replay_) replay_pause_exhausted();
-  stats_.partitions_assigned = partitions->cnt;
-  count_paused();
-  log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL");
-}
-
-void ConsumerLoop::on_revoke() {
-  ++assignment_generation_;
-  // Messages waiting in stashes (or held by the aligner) were never committed: the partitions'
-  // next owner reads them again from the offsets in PostgreSQL. Rows already in the rings may
-  // still commit; the offset check in each batch transaction makes that safe whoever wins.
-  for (auto& stash : stash_) stash.clear();
-  aligner_.clear();
-  if (!closed_) {
-    const auto deadline = Clock::now() + std::min<Clock::duration>(cfg_.shutdown_timeout, std::chrono::seconds(5));
-    while (Clock::now() < deadline) {
-      bool empty = true;
-      for (auto& w : writers_) empty = empty && w->ring().size() == 0;
-      if (empty) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    commit_to_kafka(false);
-  }
-  rd_kafka_assign(rk_.get(), nullptr);
-  assigned_.clear();
-  std::fill(writer_paused_.begin(), writer_paused_.end(), false);
-  stats_.partitions_assigned = 0;
-  count_paused();
-  stats_.partition_lag.publish({});
-  log_info("partitions revoked");
 }
 
 std::size_t ConsumerLoop::writer_of(TopicKind, std::int32_t partition) const noexcept {
@@ -207,103 +58,6 @@ std::optional<TopicKind> ConsumerLoop::topic_kind(const rd_kafka_message_t* msg)
 
 const std::string& ConsumerLoop::topic_name(TopicKind topic) const noexcept {
   return topic == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
-}
-
-void ConsumerLoop::fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic) {
-  env.topic = topic;
-  env.partition = msg->partition;
-  env.offset = msg->offset;
-  const char* payload = static_cast<const char*>(msg->payload);
-  const std::size_t len = msg->len;
-  rd_kafka_timestamp_type_t ts_type;
-  std::int64_t ts_ms = rd_kafka_message_timestamp(msg, &ts_type);
-  if (ts_ms < 0) {
-    ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch()).count();
-  }
-  env.kafka_ts_ms = ts_ms;
-  const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(ts_ms);
-
-  RejectReason reason;
-  if (topic == TopicKind::kPredictions) {
-    PredictionEvent event;
-    reason = parser_.parse_prediction(payload, len, event);
-    if (reason == RejectReason::kNone) {
-      env.kind = EnvelopeKind::kPrediction;
-      encode_prediction(event, kafka_ts, env.tuple);
-    }
-  } else {
-    LabelEvent event;
-    reason = parser_.parse_label(payload, len, event);
-    if (reason == RejectReason::kNone) {
-      env.kind = EnvelopeKind::kLabel;
-      encode_label(event, kafka_ts, env.tuple);
-    }
-  }
-  const std::optional<std::string_view> key =
-      msg->key != nullptr ? std::optional<std::string_view>({static_cast<const char*>(msg->key), msg->key_len})
-                          : std::nullopt;
-  if (reason == RejectReason::kNone) {
-    // Kept in case PostgreSQL refuses the row and it must be dead-lettered as received.
-    env.key.assign(key.value_or(std::string_view{}));
-    env.payload.assign(payload, len);
-    return;
-  }
-  env.kind = EnvelopeKind::kDeadLetter;
-  env.reason = reason;
-  env.key.assign(key.value_or(std::string_view{}));
-  env.payload.assign(payload != nullptr ? payload : "", payload != nullptr ? len : 0);
-  env.reason_text.assign(parser_.last_error());
-  const std::optional<std::string_view> body =
-      payload != nullptr ? std::optional<std::string_view>({payload, len}) : std::nullopt;
-  encode_dead_letter({topic_name(topic), msg->partition, msg->offset, key, body, reason,
-                      parser_.last_error(), std::nullopt},
-                     cfg_.dead_letter_payload_max_bytes, env.tuple);
-}
-
-bool ConsumerLoop::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
-  const std::size_t w = writer_of(topic, msg->partition);
-  auto& ring = writers_[w]->ring();
-  Envelope* slot = ring.producer_slot();
-  if (slot == nullptr) return false;
-  fill_slot(*slot, msg, topic);
-  ring.producer_commit();
-  published_[w] = true;
-  auto it = assigned_.find({topic, msg->partition});
-  if (it != assigned_.end()) it->second.position = msg->offset + 1;
-  return true;
-}
-
-void ConsumerLoop::wake_writers() {
-  // Only writers that were handed something: waking an idle writer for nothing costs it a
-  // context switch per poll round.
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
-    if (!published_[w]) continue;
-    published_[w] = false;
-    writers_[w]->signal().notify();
-  }
-}
-
-void ConsumerLoop::drain_stashes() {
-  for (std::size_t w = 0; w < stash_.size(); ++w) {
-    auto& stash = stash_[w];
-    while (!stash.empty()) {
-      const rd_kafka_message_t* msg = stash.front().get();
-      if (!hand_over(msg, *topic_kind(msg))) break;
-      stash.pop_front();
-    }
-  }
-  wake_writers();
-}
-
-bool ConsumerLoop::deliver(KafkaMessage& msg, TopicKind topic) {
-  const std::size_t w = writer_of(topic, msg->partition);
-  // Order within a partition must hold: once a writer has a stash, everything for it queues.
-  if (!stash_[w].empty() || !hand_over(msg.get(), topic)) {
-    if (stash_[w].size() >= cfg_.poll_batch) return false;  // the caller keeps it
-    stash_[w].push_back(std::move(msg));
-  }
-  return true;
 }
 
 void ConsumerLoop::dispatch(KafkaMessage msg, TopicKind topic) {
@@ -386,55 +140,6 @@ void ConsumerLoop::check_copartitioning() {
   }
 }
 
-void ConsumerLoop::set_paused(std::size_t writer, bool paused) {
-  if (writer_paused_[writer] == paused) return;
-  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
-  for (auto& [key, info] : assigned_) {
-    if (writer_of(key.first, key.second) != writer) continue;
-    info.paused = paused;
-    if (!paused && (info.align_paused || replay_exhausted(key.first, key.second))) continue;  // aligner; replay's end
-    rd_kafka_topic_partition_list_add(list.get(), topic_name(key.first).c_str(), key.second);
-  }
-  if (paused) {
-    ++stats_.pauses;
-    rd_kafka_pause_partitions(rk_.get(), list.get());
-  } else {
-    rd_kafka_resume_partitions(rk_.get(), list.get());
-  }
-  writer_paused_[writer] = paused;
-  count_paused();
-}
-
-bool ConsumerLoop::apply_backpressure() {
-  // Two speeds of back-pressure, both bounded:
-  // - a short stall (a writer's ring full for less than kShortStall, the steady state when
-  //   PostgreSQL is the bottleneck): stop taking messages from librdkafka and wait. Its own
-  //   prefetch queue is bounded (queued.max.messages.kbytes), and nothing is thrown away.
-  // - a long stall (PostgreSQL away): pause that writer's partitions and go on polling, so the
-  //   group never sees this member as stuck however long the outage lasts. Pausing drops
-  //   librdkafka's prefetched messages (they are fetched again on resume), which is why it is
-  //   not used for the short, frequent stalls: measured, it cost up to half the throughput.
-  constexpr auto kShortStall = std::chrono::milliseconds(1000);
-  const auto now = Clock::now();
-  bool blocked = false;
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
-    if (!stash_[w].empty()) {
-      if (stalled_since_[w] == Clock::time_point{}) stalled_since_[w] = now;
-      if (now - stalled_since_[w] >= kShortStall) {
-        set_paused(w, true);
-      } else {
-        blocked = true;
-      }
-    } else {
-      stalled_since_[w] = Clock::time_point{};
-      if (writer_paused_[w] && writers_[w]->ring().size() <= writers_[w]->ring().capacity() / 2) {
-        set_paused(w, false);
-      }
-    }
-  }
-  return blocked;
-}
-
 std::int64_t ConsumerLoop::compute_lag() {
   // Also publishes the lag of each partition whose lag is known (the /metrics gauge).
   std::int64_t lag = 0;
@@ -464,12 +169,6 @@ std::int64_t ConsumerLoop::compute_lag() {
   return known ? lag : -1;
 }
 
-void ConsumerLoop::count_paused() {
-  int paused = 0;
-  for (const auto& [key, info] : assigned_) paused += (info.paused || info.align_paused) ? 1 : 0;
-  stats_.partitions_paused = paused;
-}
-
 bool ConsumerLoop::caught_up_and_idle() {
   if (assigned_.empty() || Clock::now() - last_message_ < cfg_.idle_exit) return false;
   if (aligner_.held() > 0) return false;
@@ -488,19 +187,7 @@ void ConsumerLoop::progress_line() {
   last_progress_ = now;
   const std::int64_t lag = compute_lag();
   stats_.lag = lag;
-  const int waiting = stats_.writers_waiting_for_pg.load();
-  char rate_text[32];
-  std::snprintf(rate_text, sizeof rate_text, "%.0f", rate);
-  log_info("progress: " + std::string(rate_text) + " rows/s | predictions " +
-           with_commas(stats_.predictions_inserted) + ", labels " + with_commas(stats_.labels_inserted) +
-           " (" + with_commas(stats_.labels_paired) + " paired in memory, +" + with_commas(stats_.labels_released) +
-           " released, " + with_commas(stats_.labels_pended) + " parked = " + stats_.labels_parked_percent() +
-           ") | duplicates " +
-           with_commas(stats_.prediction_duplicates + stats_.label_duplicates) + " | dead letters " +
-           with_commas(stats_.dead_letters) + " (" + stats_.dead_letter_breakdown() + ") | lag " +
-           (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
-           (waiting > 0 ? "UNREACHABLE (" + std::to_string(waiting) + " writers retrying)" : std::string("ok")) +
-           ", retries " + with_commas(stats_.pg_retries) + ", reconnects " + with_commas(stats_.pg_reconnects));
+  log_info(format_progress(stats_, rate, lag));
   if (replay_) log_info(replay_->line(now));
 }
 

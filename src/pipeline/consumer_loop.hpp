@@ -3,6 +3,11 @@
 // slot of the writer that owns its partition, pauses partitions whose writer is behind, handles
 // rebalances (resuming from the offsets stored in PostgreSQL) and mirrors committed offsets to
 // Kafka. Private to the pipeline; see ingester.hpp for the picture.
+//
+// Its parts: consumer_client (librdkafka configuration and subscription), envelope_builder
+// (parse + encode into a slot), consumer_loop_assignment.cpp (rebalances), consumer_loop_
+// backpressure.cpp (hand-over, stashes, pausing), consumer_loop_replay.cpp (a replay window);
+// this file keeps the poll loop, routing, alignment and housekeeping.
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -12,13 +17,13 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
-#include "mlops_ingest/event/event_parser.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pipeline/batch_writer.hpp"
 #include "mlops_ingest/pipeline/event_time_aligner.hpp"
 #include "mlops_ingest/pipeline/replay_window.hpp"
 #include "copartitioning.hpp"
+#include "envelope_builder.hpp"
 
 namespace mlops_ingest {
 
@@ -33,8 +38,10 @@ class ConsumerLoop {
 
   // Polls until `stop` is set, a writer fails, or (idle_exit) everything is caught up.
   void run(const std::atomic<bool>& stop);
-  // Hands stashed messages to the writers (until `deadline`), mirrors the last committed
-  // offsets to Kafka and leaves the group.
+  // After run(): pauses every partition (nothing more is fetched) and hands the stashed messages
+  // to the writers, until the stashes are empty or `deadline`. Labels the aligner still holds
+  // are not handed over (uncommitted, they are read again after a restart). It neither commits
+  // offsets nor leaves the group: close() does both, once the writers have stopped.
   void finish(std::chrono::steady_clock::time_point deadline);
   void commit_to_kafka(bool synchronous);
   // Mirrors the last committed offsets to Kafka and leaves the group.
@@ -62,7 +69,6 @@ class ConsumerLoop {
   [[nodiscard]] const std::string& topic_name(TopicKind topic) const noexcept;
   // False when the writer's ring is full (the message must wait in the stash).
   bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
-  void fill_slot(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
   void drain_stashes();
   void wake_writers();  // notifies the writers that were handed slots since the last call
   // Routes one polled message: to its writer's ring, its writer's stash, or (a label ahead of
@@ -90,7 +96,7 @@ class ConsumerLoop {
   OffsetLedger& ledger_;
   std::vector<std::unique_ptr<BatchWriter>>& writers_;
   kafka::KafkaHandle rk_;
-  EventParser parser_;
+  EnvelopeBuilder envelopes_;
   std::optional<pg::BlockingConnection> offsets_conn_;
   std::map<PartitionKey, PartitionInfo> assigned_;
   std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order

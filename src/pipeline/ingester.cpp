@@ -1,6 +1,5 @@
 #include "mlops_ingest/pipeline/ingester.hpp"
 
-#include <cstdio>
 #include <thread>
 
 #include "consumer_loop.hpp"
@@ -79,35 +78,6 @@ int Ingester::run() {
   return 0;
 }
 
-std::string Ingester::summary() const {
-  const IngestStats& s = stats_;
-  const std::int64_t first = s.first_message_ns.load(), last = s.last_commit_ns.load();
-  const double active = (first > 0 && last > first) ? static_cast<double>(last - first) / 1e9 : 0.0;
-  const std::uint64_t rows = s.rows_stored() + s.prediction_duplicates + s.label_duplicates + s.dead_letters;
-  char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "summary: messages %llu | predictions inserted %llu, duplicates skipped %llu | labels "
-                "inserted %llu, pended %llu, released %llu, duplicates skipped %llu | labels paired in "
-                "memory %llu, parked %s | stale (other "
-                "instance) %llu | dead letters %llu (%s) | batches %llu | postgres retries %llu, "
-                "reconnects %llu | pauses %llu | writers committing %.2f s | active %.2f s, %.0f messages/s",
-                static_cast<unsigned long long>(s.messages_consumed.load()),
-                static_cast<unsigned long long>(s.predictions_inserted.load()),
-                static_cast<unsigned long long>(s.prediction_duplicates.load()),
-                static_cast<unsigned long long>(s.labels_inserted.load()),
-                static_cast<unsigned long long>(s.labels_pended.load()),
-                static_cast<unsigned long long>(s.labels_released.load()),
-                static_cast<unsigned long long>(s.label_duplicates.load()),
-                static_cast<unsigned long long>(s.labels_paired.load()), s.labels_parked_percent().c_str(),
-                static_cast<unsigned long long>(s.stale_skipped.load()),
-                static_cast<unsigned long long>(s.dead_letters.load()), s.dead_letter_breakdown().c_str(),
-                static_cast<unsigned long long>(s.batches_committed.load()),
-                static_cast<unsigned long long>(s.pg_retries.load()),
-                static_cast<unsigned long long>(s.pg_reconnects.load()),
-                static_cast<unsigned long long>(s.pauses.load()), static_cast<double>(s.writer_commit_ns.load()) / 1e9,
-                active,
-                active > 0 ? static_cast<double>(rows) / active : 0.0);
-  return buf;
-}
+std::string Ingester::summary() const { return format_summary(stats_); }
 
 }  // namespace mlops_ingest

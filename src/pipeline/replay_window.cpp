@@ -12,14 +12,10 @@ namespace {
 
 constexpr std::int64_t kPgEpochUnixMicros = 946684800LL * 1000000;  // 2000-01-01T00:00:00Z
 
+// log.hpp's grouping, for a count that may be negative.
 std::string with_commas(std::int64_t n) {
-  const std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out = n < 0 ? "-" : "";
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
+  const std::string digits = mlops_ingest::with_commas(static_cast<std::uint64_t>(n < 0 ? -n : n));
+  return n < 0 ? "-" + digits : digits;
 }
 
 ReplayBound parse_time(std::string_view option, std::string_view text, const char* keyword) {

@@ -3,6 +3,7 @@
 // loops: applying the schema, reading stored offsets on a partition assignment, tools, tests.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mlops_ingest/pg/pg_connection.hpp"
 
@@ -12,6 +13,8 @@ class BlockingConnection {
  public:
   explicit BlockingConnection(const std::string& dsn);  // throws PgError
   PgResult exec(const std::string& sql);                // throws PgError; last result
+  // One statement with text parameters ($1, $2, ...); throws PgError.
+  PgResult exec_params(const std::string& sql, const std::vector<std::string>& params);
   // First column of the first row as text ("" when there is no row).
   std::string query_value(const std::string& sql);
   [[nodiscard]] std::string escape_literal(std::string_view text) const;
@@ -19,6 +22,7 @@ class BlockingConnection {
   [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
 
  private:
+  PgResult checked(PGresult* raw);  // throws PgError for a failed command or a lost connection
   PgConnHandle conn_;
 };
 

@@ -62,4 +62,9 @@ struct IngestStats {
 
 std::int64_t monotonic_ns() noexcept;
 
+// The two log lines that report IngestStats, formatted here and nowhere else: the periodic
+// progress line (rows_per_second since the last one; lag -1 when unknown) and the summary at exit.
+std::string format_progress(const IngestStats& s, double rows_per_second, std::int64_t lag);
+std::string format_summary(const IngestStats& s);
+
 }  // namespace mlops_ingest

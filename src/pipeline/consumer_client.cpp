@@ -1,0 +1,54 @@
+#include "consumer_client.hpp"
+
+#include <map>
+
+namespace mlops_ingest {
+
+kafka::KafkaHandle open_consumer(const Config& cfg,
+                                 void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
+                                                   rd_kafka_topic_partition_list_t*, void*),
+                                 void* opaque) {
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", cfg.brokers},
+      {"group.id", cfg.group},
+      {"client.id", "mlops-ingest"},
+      // PostgreSQL is the source of truth for offsets; Kafka commits mirror it, explicitly.
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", cfg.auto_offset_reset},
+      // Bound librdkafka's prefetch memory: part of the documented memory bound.
+      {"queued.max.messages.kbytes", "32768"},
+      // Freshness: a fetch that finds nothing new waits at most this long at the broker. A broker
+      // that answers as soon as data arrives (Kafka) makes this only the idle re-fetch period;
+      // one that holds the request for the full wait (librdkafka's mock cluster, the embedded
+      // broker) would add up to 500 ms (the default) to every event's latency.
+      {"fetch.wait.max.ms", "100"},
+      {"log_level", "4"},
+  };
+  for (const auto& [k, v] : cfg.kafka_properties) props[k] = v;
+  // The rebalance handler implements the eager protocol (rd_kafka_assign); with a cooperative
+  // strategy librdkafka refuses every assign() and the ingester would consume nothing, silently.
+  if (const auto it = props.find("partition.assignment.strategy");
+      it != props.end() && it->second.find("cooperative") != std::string::npos) {
+    throw kafka::KafkaError("kafka.partition.assignment.strategy '" + it->second +
+                            "' is not supported: use range or roundrobin (eager rebalancing)");
+  }
+  kafka::KafkaConf conf = kafka::make_conf(props);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), rebalance);
+  rd_kafka_conf_set_opaque(conf.get(), opaque);
+  kafka::KafkaHandle rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+  rd_kafka_poll_set_consumer(rk.get());
+  return rk;
+}
+
+void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics) {
+  kafka::PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const std::string* topic : topics) {
+    rd_kafka_topic_partition_list_add(list.get(), topic->c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list.get())) {
+    throw kafka::KafkaError(std::string("subscribing: ") + rd_kafka_err2str(err));
+  }
+}
+
+}  // namespace mlops_ingest

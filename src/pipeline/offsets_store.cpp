@@ -1,0 +1,70 @@
+#include "offsets_store.hpp"
+
+#include <string_view>
+
+#include "../pg/ingest_sql.hpp"
+#include "mlops_ingest/pg/pg_connection.hpp"
+
+namespace mlops_ingest {
+
+void parse_stored_offsets(const PGresult* rows, const std::string& predictions_topic,
+                          const std::string& labels_topic, std::vector<StoredOffset>& out) {
+  out.clear();
+  for (int r = 0; r < PQntuples(rows); ++r) {
+    const std::string_view topic = PQgetvalue(rows, r, 0);
+    const auto partition = static_cast<std::int32_t>(std::stol(PQgetvalue(rows, r, 1)));
+    const std::int64_t next = std::stoll(PQgetvalue(rows, r, 2));
+    if (topic == predictions_topic) out.push_back({TopicKind::kPredictions, partition, next});
+    if (topic == labels_topic) out.push_back({TopicKind::kLabels, partition, next});
+  }
+}
+
+OffsetsStore::Partition& OffsetsStore::partition_of(TopicKind topic, std::int32_t partition) {
+  for (Partition& p : partitions_) {
+    if (p.topic == topic && p.partition == partition) return p;
+  }
+  partitions_.push_back({topic, partition});
+  return partitions_.back();
+}
+
+std::string OffsetsStore::partition_tuples(const pg::PgConnection& conn, bool advanced_only) const {
+  std::string out;
+  for (const Partition& p : partitions_) {
+    if (advanced_only && p.threshold <= p.stored) continue;
+    if (!out.empty()) out += ',';
+    out += '(';
+    out += conn.escape_literal(topic_name(p.topic));
+    out += ',';
+    out += std::to_string(p.partition);
+    if (advanced_only) {
+      out += ',';
+      out += std::to_string(p.threshold);
+    }
+    out += ')';
+  }
+  return out;
+}
+
+boost::asio::awaitable<void> OffsetsStore::begin_and_lock(pg::PgConnection& conn) {
+  const std::string sql = pg::sql::lock_offsets(conn.escape_literal(cfg_.group), cfg_.pg_synchronous_commit,
+                                                partition_tuples(conn, false));
+  std::vector<pg::PgResult> results = co_await conn.exec(sql);
+  parse_stored_offsets(results.back().get(), cfg_.predictions_topic, cfg_.labels_topic, read_);
+  for (const StoredOffset& row : read_) {
+    for (Partition& p : partitions_) {
+      if (p.topic == row.topic && p.partition == row.partition) p.stored = p.threshold = row.next_offset;
+    }
+  }
+}
+
+boost::asio::awaitable<void> OffsetsStore::advance_and_commit(pg::PgConnection& conn) {
+  const std::string advanced = partition_tuples(conn, true);
+  std::vector<pg::PgResult> r = co_await conn.exec(
+      pg::sql::advance_offsets_and_commit(advanced.empty() ? std::string() : conn.escape_literal(cfg_.group),
+                                          advanced));
+  if (std::string_view(PQcmdStatus(r.back().get())) != "COMMIT") {
+    throw pg::PgError("the batch transaction was rolled back by the server", "40000");
+  }
+}
+
+}  // namespace mlops_ingest

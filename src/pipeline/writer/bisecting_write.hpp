@@ -1,0 +1,53 @@
+#pragma once
+// A staged write that isolates the rows PostgreSQL refuses.
+//
+// Rows a constraint refuses (SQLSTATE class 22/23, e.g. a CHECK a DBA added) must be
+// dead-lettered one by one while the rest of the batch commits; an outage must not be
+// dead-lettered at all. So the write of a range runs under a savepoint; on a data error the
+// range is rolled back to it and split in halves, down to the single rows that fail.
+// Generic over what "write this sub-range" means (a statement over array parameters, a binary
+// COPY of the sub-range, …), so that every write mode shares one bisection.
+//
+// Thread model: runs on its writer's io_context, like the connection it is given.
+#include <cstddef>
+#include <optional>
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio/awaitable.hpp>
+
+#include "mlops_ingest/pg/pg_connection.hpp"
+#include "mlops_ingest/pg/pg_error.hpp"
+
+namespace mlops_ingest {
+
+// Writes the positions [lo, hi) of some range:
+//   write(lo, hi)               → awaitable<R>: sends the sub-range (called under SAVEPOINT rows);
+//   on_written(R&, lo, hi)      books what a successful write did;
+//   on_refused(i, const PgError&) dead-letters position i, which PostgreSQL refused on its own.
+// A retryable error (an outage) propagates: the caller retries the whole transaction.
+template <typename Write, typename OnWritten, typename OnRefused>
+boost::asio::awaitable<void> write_bisecting(pg::PgConnection& conn, std::size_t lo, std::size_t hi, Write& write,
+                                             OnWritten& on_written, OnRefused& on_refused) {
+  if (lo >= hi) co_return;
+  std::optional<pg::PgError> refused;  // handled below: co_await is not allowed inside a handler
+  try {
+    co_await conn.exec("SAVEPOINT rows");
+    auto result = co_await write(lo, hi);
+    co_await conn.exec("RELEASE SAVEPOINT rows");
+    on_written(result, lo, hi);
+  } catch (const pg::PgError& e) {
+    if (e.is_retryable()) throw;
+    refused = e;
+  }
+  if (!refused) co_return;
+  co_await conn.exec("ROLLBACK TO SAVEPOINT rows; RELEASE SAVEPOINT rows");
+  if (hi - lo == 1) {
+    on_refused(lo, *refused);
+  } else {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    co_await write_bisecting(conn, lo, mid, write, on_written, on_refused);
+    co_await write_bisecting(conn, mid, hi, write, on_written, on_refused);
+  }
+}
+
+}  // namespace mlops_ingest

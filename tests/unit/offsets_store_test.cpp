@@ -1,0 +1,85 @@
+// parse_stored_offsets: the parsing of an ingest_offsets read that the writers' batch lock and
+// the consumer's assignment handler share. The result is built in memory (no server).
+#include "pipeline/offsets_store.hpp"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mlops_ingest/pg/pg_connection.hpp"
+#include "pg/ingest_sql.hpp"
+
+namespace mlops_ingest {
+namespace {
+
+struct Row {
+  std::string topic, partition, next_offset;
+};
+
+// A text-format result with pg::sql::kOffsetColumns, as PostgreSQL would return it.
+PGresult* offsets_result(const std::vector<Row>& rows) {
+  PGresult* r = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
+  char topic[] = "topic", partition[] = "kafka_partition", next[] = "next_offset";
+  PGresAttDesc attrs[3] = {};
+  attrs[0].name = topic;
+  attrs[1].name = partition;
+  attrs[2].name = next;
+  for (PGresAttDesc& a : attrs) a.typlen = -1;
+  EXPECT_TRUE(PQsetResultAttrs(r, 3, attrs));
+  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
+    const Row& row = rows[static_cast<std::size_t>(i)];
+    int col = 0;
+    for (const std::string* v : {&row.topic, &row.partition, &row.next_offset}) {
+      EXPECT_TRUE(PQsetvalue(r, i, col++, const_cast<char*>(v->c_str()), static_cast<int>(v->size())));
+    }
+  }
+  return r;
+}
+
+TEST(StoredOffsets, RowsOfBothTopicsAreParsedOthersSkipped) {
+  pg::PgResult r(offsets_result({{"preds", "0", "42"},
+                                 {"labels", "3", "-1"},
+                                 {"someone-elses", "1", "7"},
+                                 {"preds", "11", "9000000000"}}));
+  std::vector<StoredOffset> out{{TopicKind::kLabels, 99, 99}};  // cleared first
+  parse_stored_offsets(r.get(), "preds", "labels", out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].topic, TopicKind::kPredictions);
+  EXPECT_EQ(out[0].partition, 0);
+  EXPECT_EQ(out[0].next_offset, 42);
+  EXPECT_EQ(out[1].topic, TopicKind::kLabels);
+  EXPECT_EQ(out[1].partition, 3);
+  EXPECT_EQ(out[1].next_offset, -1);
+  EXPECT_EQ(out[2].partition, 11);
+  EXPECT_EQ(out[2].next_offset, 9000000000);
+}
+
+TEST(StoredOffsets, EmptyResultGivesNothing) {
+  pg::PgResult r(offsets_result({}));
+  std::vector<StoredOffset> out;
+  parse_stored_offsets(r.get(), "preds", "labels", out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(StoredOffsets, EveryReadSelectsTheParsedColumns) {
+  // Both readers go through parse_stored_offsets, so both statements must list its columns.
+  EXPECT_NE(pg::sql::stored_offsets().find("SELECT " + std::string(pg::sql::kOffsetColumns) + " FROM ingest_offsets"),
+            std::string::npos);
+  const std::string lock = pg::sql::lock_offsets("'g'", "on", "('t',0)");
+  EXPECT_NE(lock.find("SELECT " + std::string(pg::sql::kOffsetColumns) + " FROM ingest_offsets"), std::string::npos);
+  EXPECT_NE(lock.find("FOR UPDATE"), std::string::npos);
+  EXPECT_EQ(lock.rfind("BEGIN; SET LOCAL synchronous_commit = on; ", 0), 0u);
+}
+
+TEST(StoredOffsets, CommitWithoutAdvancedPartitionsIsJustCommit) {
+  EXPECT_EQ(pg::sql::advance_offsets_and_commit("", ""), "COMMIT");
+  const std::string sql = pg::sql::advance_offsets_and_commit("'g'", "('t',0,5)");
+  EXPECT_NE(sql.find("UPDATE ingest_offsets"), std::string::npos);
+  EXPECT_EQ(sql.substr(sql.size() - 8), "; COMMIT");
+}
+
+}  // namespace
+}  // namespace mlops_ingest
