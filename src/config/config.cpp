@@ -282,6 +282,22 @@ const std::string& Config::topic_of(TopicKind kind) const noexcept {
   return predictions_topic;
 }
 
+std::optional<TopicKind> Config::kind_of_topic(std::string_view name) const noexcept {
+  if (name.empty()) return std::nullopt;
+  for (const EventKindSpec& spec : kEventKinds) {
+    if (topic_of(spec.kind) == name) return spec.kind;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Config::topics() const {
+  std::vector<std::string> out;
+  for (const EventKindSpec& spec : kEventKinds) {
+    if (!topic_of(spec.kind).empty()) out.push_back(topic_of(spec.kind));
+  }
+  return out;
+}
+
 std::string& Config::topic_of(TopicKind kind) noexcept {
   return const_cast<std::string&>(static_cast<const Config&>(*this).topic_of(kind));
 }

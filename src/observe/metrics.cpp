@@ -13,6 +13,8 @@
 #include <limits>
 #include <vector>
 
+#include "mlops_ingest/event/event_kinds.hpp"
+
 namespace mlops_ingest::observe {
 namespace {
 
@@ -62,18 +64,31 @@ class StatsCollectable : public prometheus::Collectable {
   std::vector<MetricFamily> Collect() const override {
     const IngestStats& s = stats_;
     std::vector<MetricFamily> out;
-    out.push_back({"mlops_ingest_rows_written_total",
-                   "Rows committed to PostgreSQL, by table (label_store includes labels released from label_pending)",
-                   MetricType::Counter,
-                   {counter(as_double(s.predictions_inserted.load()), {{"table", "prediction_logs"}}),
-                    counter(as_double(s.labels_inserted.load() + s.labels_released.load()), {{"table", "label_store"}}),
-                    counter(as_double(s.labels_pended.load()), {{"table", "label_pending"}}),
-                    counter(as_double(s.dead_letters.load()), {{"table", "ingest_dead_letters"}})}});
-    out.push_back({"mlops_ingest_duplicates_skipped_total",
-                   "Events not written because their prediction_id was already stored (or twice in one batch)",
-                   MetricType::Counter,
-                   {counter(as_double(s.prediction_duplicates.load()), {{"table", "prediction_logs"}}),
-                    counter(as_double(s.label_duplicates.load()), {{"table", "label_store"}})}});
+    MetricFamily written{"mlops_ingest_rows_written_total",
+                         "Rows committed to PostgreSQL, by table (label_store includes labels released from "
+                         "label_pending; model_metadata counts inserts and updates)",
+                         MetricType::Counter,
+                         {counter(as_double(s.predictions_inserted.load()), {{"table", "prediction_logs"}}),
+                          counter(as_double(s.labels_inserted.load() + s.labels_released.load()), {{"table", "label_store"}}),
+                          counter(as_double(s.labels_pended.load()), {{"table", "label_pending"}}),
+                          counter(as_double(s.dead_letters.load()), {{"table", "ingest_dead_letters"}})}};
+    MetricFamily skipped{"mlops_ingest_duplicates_skipped_total",
+                         "Events not written because they were stored before: a prediction_id already stored (or "
+                         "twice in one batch), an appended row's Kafka position already recorded (a replay)",
+                         MetricType::Counter,
+                         {counter(as_double(s.prediction_duplicates.load()), {{"table", "prediction_logs"}}),
+                          counter(as_double(s.label_duplicates.load()), {{"table", "label_store"}})}};
+    for (const EventKindSpec& spec : kEventKinds) {
+      if (spec.mode != WriteMode::kUpsertByKey && spec.mode != WriteMode::kAppend) continue;
+      if (config_.topic_of(spec.kind).empty()) continue;  // that kind is off
+      const std::vector<ClientMetric::Label> table{{"table", std::string(spec.table)}};
+      written.metric.push_back(counter(as_double(s.kind_rows_written[kind_index(spec.kind)].load()), table));
+      if (spec.mode == WriteMode::kAppend) {
+        skipped.metric.push_back(counter(as_double(s.kind_rows_replayed[kind_index(spec.kind)].load()), table));
+      }
+    }
+    out.push_back(std::move(written));
+    out.push_back(std::move(skipped));
     MetricFamily dead{"mlops_ingest_dead_letters_total", "Events dead-lettered to ingest_dead_letters, by reason code",
                       MetricType::Counter, {}};
     // Every reason, zeros included, so that rate() and alerts see a series from the start.
@@ -82,9 +97,14 @@ class StatsCollectable : public prometheus::Collectable {
                                     {{"reason", std::string(reason_code(static_cast<RejectReason>(i)))}}));
     }
     out.push_back(std::move(dead));
-    out.push_back({"mlops_ingest_messages_consumed_total", "Kafka messages taken from each topic", MetricType::Counter,
-                   {counter(as_double(s.messages_consumed_by_topic[0].load()), {{"topic", config_.predictions_topic}}),
-                    counter(as_double(s.messages_consumed_by_topic[1].load()), {{"topic", config_.labels_topic}})}});
+    MetricFamily consumed{"mlops_ingest_messages_consumed_total", "Kafka messages taken from each topic",
+                          MetricType::Counter, {}};
+    for (const EventKindSpec& spec : kEventKinds) {
+      if (config_.topic_of(spec.kind).empty()) continue;
+      consumed.metric.push_back(counter(as_double(s.messages_consumed_by_topic[kind_index(spec.kind)].load()),
+                                        {{"topic", config_.topic_of(spec.kind)}}));
+    }
+    out.push_back(std::move(consumed));
     MetricFamily lag{"mlops_ingest_consumer_lag_messages",
                      "Messages between this member's position and the high watermark, per assigned partition",
                      MetricType::Gauge, {}};

@@ -43,6 +43,8 @@ std::uint32_t array_type_oid(ElementType element) noexcept {
       return 1009;
     case ElementType::kInt4:
       return 1007;
+    case ElementType::kInt8:
+      return 1016;
     case ElementType::kFloat8:
       return 1022;
     case ElementType::kTimestamp:

@@ -128,7 +128,7 @@ const std::string& copy_kind(TopicKind kind) {
 const std::string& record_appended() {
   static const std::string s =
       "INSERT INTO ingest_appended (topic, kafka_partition, kafka_offset, target_table) "
-      "SELECT $1::text, u.p, u.o, $4::text FROM unnest($2::int4[], $3::int8[]) AS u(p, o) "
+      "SELECT $3::text, u.p, u.o, $4::text FROM unnest($1::int4[], $2::int8[]) AS u(p, o) "
       "ON CONFLICT DO NOTHING RETURNING kafka_partition, kafka_offset";
   return s;
 }

@@ -60,8 +60,8 @@ const std::string& sweep_pending();
 // COPY … FROM STDIN (FORMAT binary) into a kind's table, the spec's fields as columns.
 const std::string& copy_kind(TopicKind kind);
 
-// kAppend: records the Kafka positions of rows about to be appended — $1 topic (text), $2
-// partitions (int4[]), $3 offsets (int8[]), $4 the target table (text) — and returns, as rows
+// kAppend: records the Kafka positions of rows about to be appended — $1 partitions (int4[]),
+// $2 offsets (int8[]), $3 topic (text), $4 the target table (text) — and returns, as rows
 // (kafka_partition, kafka_offset), those not recorded before: the rows to append.
 const std::string& record_appended();
 

@@ -22,6 +22,7 @@
 #include "offsets_store.hpp"
 #include "retry_backoff.hpp"
 #include "writer/dead_letters.hpp"
+#include "writer/kind_writes.hpp"
 #include "writer/label_writes.hpp"
 #include "writer/prediction_writes.hpp"
 #include "writer/write_context.hpp"
@@ -267,7 +268,7 @@ class BatchWriter::Session {
   }
 
   [[nodiscard]] const std::string& topic_name(TopicKind t) const {
-    return t == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
+    return cfg_.topic_of(t);
   }
 
   [[nodiscard]] const BatchPlan& plan() const noexcept { return planner_.current(); }
@@ -318,6 +319,9 @@ class BatchWriter::Session {
     if (labels_.has_deferred()) co_await labels_.release_deferred_in_batch(conn_, out);
     if (!plan().paired_labels.empty()) co_await labels_.write_paired(ctx_, out);
     if (!plan().labels.empty()) co_await labels_.write_split(ctx_, dead_, out);
+    // The kinds written by their description: model_metadata, monitoring_alerts,
+    // retraining_metrics (the seed's order, after prediction_logs and label_store).
+    co_await write_kind_rows(ctx_, dead_, out);
     if (dead_.any(plan())) co_await dead_.write(ctx_);
     co_await offsets_.advance_and_commit(conn_);
 
@@ -354,6 +358,10 @@ class BatchWriter::Session {
     s.labels_pended += out.labels_pended;
     s.labels_released += out.labels_released;
     s.label_duplicates += out.label_duplicates;
+    for (std::size_t k = 0; k < kTopicKindCount; ++k) {
+      s.kind_rows_written[k] += out.kind_written[k];
+      s.kind_rows_replayed[k] += out.kind_replayed[k];
+    }
     s.stale_skipped += out.stale;
     s.dead_letters += out.dead_letters;
     for (std::size_t i = 0; i < out.by_reason.size(); ++i) s.dead_letters_by_reason[i] += out.by_reason[i];

@@ -27,8 +27,10 @@ ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedge
   rk_ = open_consumer(cfg_, &ConsumerLoop::rebalance_trampoline, this);
   if (replay != nullptr) replay_.emplace(*replay);
   std::vector<const std::string*> topics;
-  for (const std::string* topic : {&cfg_.predictions_topic, &cfg_.labels_topic}) {
-    if (!replay_ || replay_->window().covers(*topic)) topics.push_back(topic);  // a replay reads only its window's topics
+  for (const EventKindSpec& spec : kEventKinds) {
+    const std::string& topic = cfg_.topic_of(spec.kind);
+    if (topic.empty()) continue;  // that kind is off
+    if (!replay_ || replay_->window().covers(topic)) topics.push_back(&topic);  // a replay reads only its window's topics
   }
   subscribe(rk_.get(), topics);
 }
@@ -50,17 +52,21 @@ std::size_t ConsumerLoop::writer_of(TopicKind, std::int32_t partition) const noe
 }
 
 std::optional<TopicKind> ConsumerLoop::topic_kind(const rd_kafka_message_t* msg) const noexcept {
-  const char* name = rd_kafka_topic_name(msg->rkt);
-  if (cfg_.predictions_topic == name) return TopicKind::kPredictions;
-  if (cfg_.labels_topic == name) return TopicKind::kLabels;
-  return std::nullopt;
+  return cfg_.kind_of_topic(rd_kafka_topic_name(msg->rkt));
 }
 
 const std::string& ConsumerLoop::topic_name(TopicKind topic) const noexcept {
-  return topic == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
+  return cfg_.topic_of(topic);
 }
 
 void ConsumerLoop::dispatch(KafkaMessage msg, TopicKind topic) {
+  const std::int32_t partition = msg->partition;
+  if (topic != TopicKind::kPredictions && topic != TopicKind::kLabels) {
+    // The other kinds are independent of each other and of the prediction/label pair: no
+    // alignment, only their partition's order (kept by writer_of and the stash).
+    if (!deliver(msg, topic)) stash_[writer_of(topic, partition)].push_back(std::move(msg));
+    return;
+  }
   if (!copartitioning_.copartitioned()) {
     aligner_.set_enabled(false);
   } else if (auto warning = copartitioning_.sample(topic, msg.get())) {
@@ -68,7 +74,6 @@ void ConsumerLoop::dispatch(KafkaMessage msg, TopicKind topic) {
     aligner_.set_enabled(false);
   }
   const std::int64_t ts = rd_kafka_message_timestamp(msg.get(), nullptr);
-  const std::int32_t partition = msg->partition;
   if (topic == TopicKind::kPredictions) {
     aligner_.on_prediction(partition, ts);
   } else if (aligner_.hold(msg, partition, ts, [this](std::int32_t p) { return predictions_drained(p); },
@@ -121,6 +126,8 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
 
 void ConsumerLoop::check_copartitioning() {
   copartitioning_checked_ = true;
+  // Only the prediction/label pair is co-routed; with either kind off there is nothing to check.
+  if (cfg_.predictions_topic.empty() || cfg_.labels_topic.empty()) return;
   auto partition_count = [this](const std::string& topic) {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
     if (rkt == nullptr) return 0;
@@ -247,8 +254,18 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     for (KafkaMessage& msg : batch) {
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-        ++stats_.kafka_errors;
         const std::string text = rd_kafka_message_errstr(msg.get());
+        if (msg->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+          // A configured topic that does not exist (yet): not an error. The other kinds keep
+          // flowing and the subscription picks it up once it exists. Said once per topic.
+          const std::string topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : text;
+          if (missing_topics_warned_.insert(topic).second) {
+            log_warn("topic '" + topic + "' does not exist (yet): its events are consumed once it is created; " +
+                     "the other topics keep flowing (" + text + ")");
+          }
+          continue;
+        }
+        ++stats_.kafka_errors;
         if (kafka::is_transient(msg->err)) {
           log_warn("Kafka (retried by librdkafka): " + text);
         } else {

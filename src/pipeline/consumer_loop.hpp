@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
@@ -107,6 +109,7 @@ class ConsumerLoop {
   CoPartitioning copartitioning_;
   bool copartitioning_checked_ = false;  // partition counts compared since the last assignment
   bool closed_ = false;
+  std::set<std::string> missing_topics_warned_;  // configured topics reported as not existing
   std::chrono::steady_clock::time_point last_message_{};
   std::chrono::steady_clock::time_point last_progress_{};
   std::chrono::steady_clock::time_point last_kafka_commit_{};

@@ -50,7 +50,7 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
     try {
       if (!offsets_conn_) offsets_conn_.emplace(cfg_.pg);
       const pg::PgResult r = offsets_conn_->exec_params(pg::sql::stored_offsets(), {cfg_.group});
-      parse_stored_offsets(r.get(), cfg_.predictions_topic, cfg_.labels_topic, rows);
+      parse_stored_offsets(r.get(), cfg_, rows);
       std::map<PartitionKey, std::int64_t> out;
       for (const StoredOffset& row : rows) out[{row.topic, row.partition}] = row.next_offset;
       return out;
@@ -72,8 +72,7 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
   std::fill(writer_paused_.begin(), writer_paused_.end(), false);
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];
-    const TopicKind topic =
-        cfg_.predictions_topic == tp.topic ? TopicKind::kPredictions : TopicKind::kLabels;
+    const TopicKind topic = cfg_.kind_of_topic(tp.topic).value_or(TopicKind::kPredictions);
     const auto it = stored.find({topic, tp.partition});
     PartitionInfo info;
     if (it != stored.end() && it->second >= 0) {

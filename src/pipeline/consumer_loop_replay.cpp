@@ -104,8 +104,8 @@ bool ConsumerLoop::replay_finished() {
     if (!stash_[w].empty() || writers_[w]->ring().size() != 0) return false;
   }
   const auto ours = [this](const std::string& topic, std::int32_t partition) {
-    const TopicKind kind = topic == cfg_.predictions_topic ? TopicKind::kPredictions : TopicKind::kLabels;
-    return assigned_.count({kind, partition}) > 0;
+    const std::optional<TopicKind> kind = cfg_.kind_of_topic(topic);
+    return kind && assigned_.count({*kind, partition}) > 0;
   };
   if (!replay_->all_reached(ours)) {
     // Partitions that are not ours (not assigned yet, another member's, or finished by an earlier

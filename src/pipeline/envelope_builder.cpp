@@ -28,7 +28,16 @@ void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKi
   const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(ts_ms);
 
   RejectReason reason;
-  if (topic == TopicKind::kPredictions) {
+  env.carried = 0;
+  if (kind_spec(topic).mode == WriteMode::kUpsertByKey || kind_spec(topic).mode == WriteMode::kAppend) {
+    // Every kind written by its description alone (event_kinds.hpp).
+    reason = parser_.parse_kind(topic, payload, len, kind_event_);
+    if (reason == RejectReason::kNone) {
+      env.kind = EnvelopeKind::kKindRow;
+      env.carried = kind_event_.carried();
+      encode_kind_row(kind_event_, kafka_ts, env.tuple);
+    }
+  } else if (topic == TopicKind::kPredictions) {
     PredictionEvent event;
     reason = parser_.parse_prediction(payload, len, event);
     if (reason == RejectReason::kNone) {

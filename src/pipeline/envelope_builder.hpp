@@ -2,7 +2,7 @@
 // Turns one Kafka message into the ring slot a writer reads: parses and validates the event,
 // then encodes its binary COPY tuple straight into the slot (or, for an event the parser
 // rejects, the dead-letter tuple), so nothing is copied again between Kafka and the socket.
-// A new topic or event kind adds its branch to fill().
+// Kinds with a generic write mode (event_kinds.hpp) need no branch here.
 //
 // Thread model: the consumer thread's; the parser's buffers are reused message after message.
 #include <librdkafka/rdkafka.h>
@@ -22,11 +22,12 @@ class EnvelopeBuilder {
 
  private:
   [[nodiscard]] const std::string& topic_name(TopicKind topic) const noexcept {
-    return topic == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
+    return cfg_.topic_of(topic);
   }
 
   const Config& cfg_;
   EventParser parser_;
+  KindEvent kind_event_;  // reused: the parse of the kinds described by data
 };
 
 }  // namespace mlops_ingest

@@ -44,7 +44,9 @@ int Ingester::run() {
   for (auto& w : writers) w->start();
 
   ConsumerLoop loop(config_, stats_, ledger, writers, replay_ ? &*replay_ : nullptr);
-  log_info("consuming '" + config_.predictions_topic + "' and '" + config_.labels_topic + "' from " +
+  std::string topics;
+  for (const std::string& t : config_.topics()) topics += (topics.empty() ? "'" : ", '") + t + "'";
+  log_info("consuming " + topics + " from " +
            config_.brokers + " as group '" + config_.group + "' with " + std::to_string(config_.writers) +
            " writers");
   loop.run(stop_);

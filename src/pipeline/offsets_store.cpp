@@ -7,15 +7,13 @@
 
 namespace mlops_ingest {
 
-void parse_stored_offsets(const PGresult* rows, const std::string& predictions_topic,
-                          const std::string& labels_topic, std::vector<StoredOffset>& out) {
+void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out) {
   out.clear();
   for (int r = 0; r < PQntuples(rows); ++r) {
     const std::string_view topic = PQgetvalue(rows, r, 0);
     const auto partition = static_cast<std::int32_t>(std::stol(PQgetvalue(rows, r, 1)));
     const std::int64_t next = std::stoll(PQgetvalue(rows, r, 2));
-    if (topic == predictions_topic) out.push_back({TopicKind::kPredictions, partition, next});
-    if (topic == labels_topic) out.push_back({TopicKind::kLabels, partition, next});
+    if (const auto kind = config.kind_of_topic(topic)) out.push_back({*kind, partition, next});
   }
 }
 
@@ -49,7 +47,7 @@ boost::asio::awaitable<void> OffsetsStore::begin_and_lock(pg::PgConnection& conn
   const std::string sql = pg::sql::lock_offsets(conn.escape_literal(cfg_.group), cfg_.pg_synchronous_commit,
                                                 partition_tuples(conn, false));
   std::vector<pg::PgResult> results = co_await conn.exec(sql);
-  parse_stored_offsets(results.back().get(), cfg_.predictions_topic, cfg_.labels_topic, read_);
+  parse_stored_offsets(results.back().get(), cfg_, read_);
   for (const StoredOffset& row : read_) {
     for (Partition& p : partitions_) {
       if (p.topic == row.topic && p.partition == row.partition) p.stored = p.threshold = row.next_offset;
@@ -59,9 +57,12 @@ boost::asio::awaitable<void> OffsetsStore::begin_and_lock(pg::PgConnection& conn
 
 boost::asio::awaitable<void> OffsetsStore::advance_and_commit(pg::PgConnection& conn) {
   const std::string advanced = partition_tuples(conn, true);
-  std::vector<pg::PgResult> r = co_await conn.exec(
-      pg::sql::advance_offsets_and_commit(advanced.empty() ? std::string() : conn.escape_literal(cfg_.group),
-                                          advanced));
+  // Built before the co_await, never as a temporary inside it: GCC 12 destroys the temporary
+  // of a conditional expression in a co_await operand twice ("free(): invalid pointer").
+  std::string group;
+  if (!advanced.empty()) group = conn.escape_literal(cfg_.group);
+  const std::string sql = pg::sql::advance_offsets_and_commit(group, advanced);
+  std::vector<pg::PgResult> r = co_await conn.exec(sql);
   if (std::string_view(PQcmdStatus(r.back().get())) != "COMMIT") {
     throw pg::PgError("the batch transaction was rolled back by the server", "40000");
   }

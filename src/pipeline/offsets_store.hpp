@@ -30,9 +30,8 @@ struct StoredOffset {
 };
 
 // Rows of a result with pg::sql::kOffsetColumns (text format) → `out` (cleared first). A topic
-// that is neither `predictions_topic` nor `labels_topic` is skipped.
-void parse_stored_offsets(const PGresult* rows, const std::string& predictions_topic,
-                          const std::string& labels_topic, std::vector<StoredOffset>& out);
+// that is no configured kind's topic is skipped.
+void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out);
 
 // One batch's partitions in ingest_offsets. Locking them first, in a fixed order, serialises
 // two writers (of this instance or another) that both believe they own a partition — a
@@ -62,7 +61,7 @@ class OffsetsStore {
 
  private:
   [[nodiscard]] const std::string& topic_name(TopicKind t) const {
-    return t == TopicKind::kPredictions ? cfg_.predictions_topic : cfg_.labels_topic;
+    return cfg_.topic_of(t);
   }
   // "(topic, partition[, threshold]), …" with the topic quoted by the connection; with
   // `advanced_only`, only the partitions this batch moved, with their new next_offset.

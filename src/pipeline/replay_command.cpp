@@ -60,13 +60,15 @@ ReplayArgs parse_replay_args(const std::vector<std::string>& args) {
     throw ConfigError("--from (" + out.from.text() + ") must be before --until (" + out.until.text() + ")");
   }
 
-  std::stringstream list(topics.empty() ? out.config.predictions_topic + "," + out.config.labels_topic : topics);
+  std::string all_topics;
+  for (const std::string& t : out.config.topics()) all_topics += (all_topics.empty() ? "" : ",") + t;
+  std::stringstream list(topics.empty() ? all_topics : topics);
   for (std::string t; std::getline(list, t, ',');) {
     if (t.empty()) continue;
-    if (t != out.config.predictions_topic && t != out.config.labels_topic) {
-      throw ConfigError("--topics: '" + t + "' is neither the predictions topic ('" + out.config.predictions_topic +
-                        "') nor the labels topic ('" + out.config.labels_topic +
-                        "'); set predictions_topic / labels_topic if yours are named differently");
+    if (!out.config.kind_of_topic(t)) {
+      throw ConfigError("--topics: '" + t + "' is not the topic of any event kind (" + all_topics +
+                        "); set predictions_topic, labels_topic, models_topic, alerts_topic or retraining_topic "
+                        "if yours are named differently");
     }
     if (std::find(out.topics.begin(), out.topics.end(), t) == out.topics.end()) out.topics.push_back(t);
   }

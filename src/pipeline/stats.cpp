@@ -34,6 +34,20 @@ std::int64_t monotonic_ns() noexcept {
       .count();
 }
 
+std::string IngestStats::kind_rows_text() const {
+  std::string out;
+  for (const EventKindSpec& spec : kEventKinds) {
+    if (spec.mode != WriteMode::kUpsertByKey && spec.mode != WriteMode::kAppend) continue;
+    const std::uint64_t written = kind_rows_written[kind_index(spec.kind)].load();
+    const std::uint64_t replayed = kind_rows_replayed[kind_index(spec.kind)].load();
+    if (written == 0 && replayed == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(spec.table) + " " + with_commas(written);
+    if (replayed > 0) out += " (" + with_commas(replayed) + " already appended)";
+  }
+  return out;
+}
+
 std::string format_progress(const IngestStats& s, double rows_per_second, std::int64_t lag) {
   const int waiting = s.writers_waiting_for_pg.load();
   char rate_text[32];
@@ -41,7 +55,8 @@ std::string format_progress(const IngestStats& s, double rows_per_second, std::i
   return "progress: " + std::string(rate_text) + " rows/s | predictions " + with_commas(s.predictions_inserted) +
          ", labels " + with_commas(s.labels_inserted) + " (" + with_commas(s.labels_paired) +
          " paired in memory, +" + with_commas(s.labels_released) + " released, " + with_commas(s.labels_pended) +
-         " parked = " + s.labels_parked_percent() + ") | duplicates " +
+         " parked = " + s.labels_parked_percent() + ")" +
+         (s.kind_rows_text().empty() ? std::string() : " | " + s.kind_rows_text()) + " | duplicates " +
          with_commas(s.prediction_duplicates + s.label_duplicates) + " | dead letters " +
          with_commas(s.dead_letters) + " (" + s.dead_letter_breakdown() + ") | lag " +
          (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
@@ -76,7 +91,9 @@ std::string format_summary(const IngestStats& s) {
                 static_cast<unsigned long long>(s.pauses.load()), static_cast<double>(s.writer_commit_ns.load()) / 1e9,
                 active,
                 active > 0 ? static_cast<double>(rows) / active : 0.0);
-  return buf;
+  std::string out = buf;
+  if (const std::string kinds = s.kind_rows_text(); !kinds.empty()) out += " | " + kinds;
+  return out;
 }
 
 }  // namespace mlops_ingest

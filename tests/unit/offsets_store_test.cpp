@@ -39,14 +39,26 @@ PGresult* offsets_result(const std::vector<Row>& rows) {
   return r;
 }
 
-TEST(StoredOffsets, RowsOfBothTopicsAreParsedOthersSkipped) {
+Config topics_config() {
+  Config c;
+  c.predictions_topic = "preds";
+  c.labels_topic = "labels";
+  c.alerts_topic = "";  // off: its stored rows (if any) are skipped
+  return c;
+}
+
+TEST(StoredOffsets, RowsOfConfiguredTopicsAreParsedOthersSkipped) {
   pg::PgResult r(offsets_result({{"preds", "0", "42"},
                                  {"labels", "3", "-1"},
                                  {"someone-elses", "1", "7"},
-                                 {"preds", "11", "9000000000"}}));
+                                 {"preds", "11", "9000000000"},
+                                 {"alerts", "0", "5"},
+                                 {"models", "2", "8"}}));
   std::vector<StoredOffset> out{{TopicKind::kLabels, 99, 99}};  // cleared first
-  parse_stored_offsets(r.get(), "preds", "labels", out);
-  ASSERT_EQ(out.size(), 3u);
+  parse_stored_offsets(r.get(), topics_config(), out);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[3].topic, TopicKind::kModels);
+  EXPECT_EQ(out[3].partition, 2);
   EXPECT_EQ(out[0].topic, TopicKind::kPredictions);
   EXPECT_EQ(out[0].partition, 0);
   EXPECT_EQ(out[0].next_offset, 42);
@@ -60,7 +72,7 @@ TEST(StoredOffsets, RowsOfBothTopicsAreParsedOthersSkipped) {
 TEST(StoredOffsets, EmptyResultGivesNothing) {
   pg::PgResult r(offsets_result({}));
   std::vector<StoredOffset> out;
-  parse_stored_offsets(r.get(), "preds", "labels", out);
+  parse_stored_offsets(r.get(), topics_config(), out);
   EXPECT_TRUE(out.empty());
 }
 

@@ -220,7 +220,7 @@ TEST(ReplayArgsTest, DefaultsAndTheReplayGroup) {
   EXPECT_EQ(a.config.group, "mlops-ingest-replay-earliest-20260105T120000Z");
   EXPECT_EQ(a.config.writers, 3);
   EXPECT_EQ(a.config.brokers, "k:9092");
-  EXPECT_EQ(a.topics, (std::vector<std::string>{"predictions", "labels"}));
+  EXPECT_EQ(a.topics, (std::vector<std::string>{"predictions", "labels", "models", "alerts", "retraining"}));
   EXPECT_TRUE(a.config.http_listen.empty());  // the live ingester holds the port
   EXPECT_EQ(a.config.idle_exit.count(), 0);
   EXPECT_EQ(a.config.auto_offset_reset, "earliest");
@@ -248,7 +248,7 @@ TEST(ReplayArgsTest, RejectsWhatWouldGoWrong) {
   rejects({"--from", "earliest", "--until", "now", "--frm", "x"}, "unknown setting 'frm'");
   rejects({"--from", "earliest", "--until", "now", "--group", "mlops-ingest"}, "is the live group");
   rejects({"--from", "earliest", "--until", "now", "--group-id", "x"}, "unknown setting 'group_id'");
-  rejects({"--from", "earliest", "--until", "now", "--topics", "predictions,clicks"}, "'clicks' is neither");
+  rejects({"--from", "earliest", "--until", "now", "--topics", "predictions,clicks"}, "'clicks' is not the topic of any event kind");
   rejects({"--from", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"}, "must be before --until");
   rejects({"--from", "earliest", "--until", "now", "stray"}, "unexpected argument 'stray'");
   rejects({"--from", "earliest", "--until"}, "needs a value");

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +21,10 @@ struct Config {
   // The topic of a kind ("" when the kind is off).
   [[nodiscard]] const std::string& topic_of(TopicKind kind) const noexcept;
   [[nodiscard]] std::string& topic_of(TopicKind kind) noexcept;
+  // The kind whose topic is `name` (nullopt: none; an empty name never matches).
+  [[nodiscard]] std::optional<TopicKind> kind_of_topic(std::string_view name) const noexcept;
+  // The names of the kinds that are on (non-empty topic), in kEventKinds order.
+  [[nodiscard]] std::vector<std::string> topics() const;
 
   // Where from, where to.
   std::string brokers = "localhost:9092";

@@ -18,7 +18,7 @@
 namespace mlops_ingest::pg {
 
 // Type OIDs (pg_type.dat) of the element types the ingester sends, and their array types.
-enum class ElementType : std::uint32_t { kText = 25, kInt4 = 23, kFloat8 = 701, kTimestamp = 1114 };
+enum class ElementType : std::uint32_t { kText = 25, kInt4 = 23, kInt8 = 20, kFloat8 = 701, kTimestamp = 1114 };
 std::uint32_t array_type_oid(ElementType element) noexcept;
 // The type OID of a kind's column type (event_kinds.hpp), for single-row binary parameters.
 std::uint32_t column_type_oid(ColumnType type) noexcept;

@@ -23,7 +23,7 @@ struct ReplayArgs {
   Config config;  // ready for the Ingester: config.group is the replay group
   std::string live_group;
   ReplayBound from, until;
-  std::vector<std::string> topics;  // names, each predictions_topic or labels_topic
+  std::vector<std::string> topics;  // names, each the topic of an event kind (default: all configured)
 };
 
 // Throws ConfigError for anything wrong: unknown options or settings, a missing or malformed

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/reject_reason.hpp"
 #include "mlops_ingest/pipeline/heartbeat.hpp"
 #include "mlops_ingest/pipeline/latency_histogram.hpp"
@@ -23,6 +24,11 @@ struct IngestStats {
   Counter labels_pended{0};          // parked in label_pending (prediction not stored yet)
   Counter labels_released{0};        // moved from label_pending into label_store
   Counter label_duplicates{0};
+  // The kinds written by their description (event_kinds.hpp), indexed by TopicKind: rows
+  // inserted or updated (upserts) or appended, and appends skipped because their Kafka position
+  // was recorded before (a replay through a new group).
+  std::array<Counter, kTopicKindCount> kind_rows_written{};
+  std::array<Counter, kTopicKindCount> kind_rows_replayed{};
   Counter stale_skipped{0};  // already committed by another instance (rebalance overlap)
   Counter dead_letters{0};
   std::array<Counter, kRejectReasonCount> dead_letters_by_reason{};
@@ -42,8 +48,8 @@ struct IngestStats {
   // Who records what, and when, is listed in docs/operations.md ("Hook points"); a field
   // nobody records keeps its initial value, which the endpoint reports as "not reported".
   static constexpr int kMaxWriters = 64;  // the upper bound of the `writers` setting
-  // Messages taken from Kafka per topic, indexed by TopicKind (0 predictions, 1 labels).
-  std::array<Counter, 2> messages_consumed_by_topic{};
+  // Messages taken from Kafka per topic, indexed by TopicKind.
+  std::array<Counter, kTopicKindCount> messages_consumed_by_topic{};
   std::atomic<int> partitions_assigned{-1};  // this member's partitions; -1: not reported
   std::atomic<int> partitions_paused{0};     // partitions paused by back-pressure right now
   PartitionLagBoard partition_lag;           // per assigned partition, replaced on each lag check
@@ -53,8 +59,12 @@ struct IngestStats {
   std::array<Heartbeat, kMaxWriters> writer_heartbeats{};  // writer i, each time round its loop
 
   [[nodiscard]] std::uint64_t rows_stored() const noexcept {
-    return predictions_inserted.load() + labels_inserted.load() + labels_pended.load();
+    std::uint64_t kinds = 0;
+    for (const Counter& c : kind_rows_written) kinds += c.load();
+    return predictions_inserted.load() + labels_inserted.load() + labels_pended.load() + kinds;
   }
+  // "models 4, alerts 12 (3 already appended)" for the kinds written by description; "" if none.
+  [[nodiscard]] std::string kind_rows_text() const;
   [[nodiscard]] std::string dead_letter_breakdown() const;  // "invalid_json=3 out_of_range=1"
   // Labels parked in label_pending as a share of the labels decided ("4.8%").
   [[nodiscard]] std::string labels_parked_percent() const;

@@ -24,6 +24,8 @@ struct BatchOutcome {
   std::uint64_t predictions = 0, prediction_duplicates = 0;
   std::uint64_t labels = 0, labels_paired = 0, labels_pended = 0, labels_released = 0, label_duplicates = 0;
   std::uint64_t stale = 0, dead_letters = 0;
+  // The kinds written by their description, by TopicKind (see IngestStats).
+  std::array<std::uint64_t, kTopicKindCount> kind_written{}, kind_replayed{};
   std::array<std::uint64_t, kRejectReasonCount> by_reason{};
 };
 
@@ -34,7 +36,7 @@ struct WriteContext {
   [[nodiscard]] const BatchPlan& plan() const noexcept { return planner.current(); }
   [[nodiscard]] const Envelope& slot(std::uint32_t i) const noexcept { return ring.consumer_peek(i); }
   [[nodiscard]] const std::string& topic_name(TopicKind t) const noexcept {
-    return t == TopicKind::kPredictions ? cfg.predictions_topic : cfg.labels_topic;
+    return cfg.topic_of(t);
   }
 
   pg::PgConnection& conn;
