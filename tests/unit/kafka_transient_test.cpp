@@ -72,13 +72,13 @@ TEST_P(KafkaIsTransient, Verdict) {
       << (c.transient ? "transient (warn, librdkafka retries)" : "an error an operator must fix");
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, KafkaIsTransient, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<KafkaCase>& info) {
-                           std::string name = rd_kafka_err2name(info.param.err);
+INSTANTIATE_TEST_SUITE_P(KafkaErrors, KafkaIsTransient, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<KafkaCase>& param_info) {
+                           std::string name = rd_kafka_err2name(param_info.param.err);
                            for (char& ch : name) {
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }
-                           return "i" + std::to_string(info.index) + "_" + name;
+                           return "i" + std::to_string(param_info.index) + "_" + name;
                          });
 
 // Every code librdkafka describes: transient exactly for the table's transient rows. A code

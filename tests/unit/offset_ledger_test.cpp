@@ -33,8 +33,8 @@ TEST(OffsetLedger, HighestRecordWinsAndNeverGoesBackwardsWithinATake) {
   OffsetLedger ledger;
   ledger.record(kP, 3, 100);
   ledger.record(kP, 3, 250);
-  ledger.record(kP, 3, 120);  // a late, lower record (another writer's older batch): ignored
   ledger.record(kP, 3, 250);  // the same again: no change
+  ledger.record(kP, 3, 120);  // a late, lower record (another writer's older batch): ignored
   EXPECT_EQ(ledger.take(), (Taken{{{kP, 3}, 250}}));
 }
 

@@ -108,11 +108,11 @@ TEST_P(ClassifySqlstate, Verdict) {
   EXPECT_EQ(e.is_retryable(), c.expected == kRetry);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ClassifySqlstate, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<SqlstateCase>& info) {
-                           std::string name = "i" + std::to_string(info.index) + "_";
-                           name += info.param.sqlstate.empty() ? std::string("empty")
-                                                               : std::string(info.param.sqlstate);
+INSTANTIATE_TEST_SUITE_P(Sqlstates, ClassifySqlstate, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<SqlstateCase>& param_info) {
+                           std::string name = "i" + std::to_string(param_info.index) + "_";
+                           name += param_info.param.sqlstate.empty() ? std::string("empty")
+                                                               : std::string(param_info.param.sqlstate);
                            return name;
                          });
 
