@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <thread>
 
 #include "fault_env.hpp"
 #include "mlops_ingest/kafka/dev_broker.hpp"
@@ -62,8 +61,13 @@ TEST(FaultShutdown, SigtermDrainsWithinTimeoutAndSecondSigtermExitsAtOnce) {
   ASSERT_TRUE(wait_until([&] { return stored() >= after_first + 15000 || !second->running(); }, 120s, 20ms));
   ASSERT_TRUE(second->running()) << second->log_tail();
   const std::int64_t before_freeze = stored();
+  const std::size_t log_at_freeze = second->log().size();
   pg.freeze();
-  std::this_thread::sleep_for(2s);  // the writers are now waiting on a server that does not answer
+  // The writers are now waiting on a server that does not answer: a progress line (one a second)
+  // written after the freeze reports that nothing at all was committed during its interval.
+  ASSERT_TRUE(wait_for_log(*second, "progress: 0 rows/s", 30s, log_at_freeze))
+      << "no progress line with 0 rows/s within 30 s of freezing PostgreSQL\n" << second->log_tail();
+  ASSERT_TRUE(second->running()) << second->log_tail();
   const auto frozen_term_at = Clock::now();
   second->signal(SIGTERM);
   const std::optional<int> second_status = second->wait_exit(60s);
@@ -85,9 +89,14 @@ TEST(FaultShutdown, SigtermDrainsWithinTimeoutAndSecondSigtermExitsAtOnce) {
   pg.stop();
   ASSERT_TRUE(wait_until([&] { return third->log().find("PostgreSQL unavailable") != std::string::npos; }, 10s))
       << third->log_tail();
+  const std::size_t log_at_term = third->log().size();
   third->signal(SIGTERM);
-  std::this_thread::sleep_for(1s);
+  // The first SIGTERM was taken: the drain has begun, and cannot finish with PostgreSQL down.
+  ASSERT_TRUE(wait_for_log(*third, "stopping: flushing in-flight batches", 30s, log_at_term))
+      << "the first SIGTERM did not start a drain\n" << third->log_tail();
   ASSERT_TRUE(third->running()) << "it was expected to be still draining\n" << third->log_tail();
+  EXPECT_EQ(third->log().find("were not committed before shutdown_timeout_ms", log_at_term), std::string::npos)
+      << "the drain already gave up before the second SIGTERM\n" << third->log_tail();
   const auto second_term_at = Clock::now();
   third->signal(SIGTERM);
   const std::optional<int> third_status = third->wait_exit(10s);

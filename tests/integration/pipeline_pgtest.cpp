@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -228,21 +229,101 @@ TEST(PipelinePgTest, RestartResumesWithoutLossOrDuplication) {
   EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
 }
 
+// Two members of one group share the partitions and, together, store everything exactly once —
+// and each of them does store a share (with one member idle the test would prove nothing about
+// two instances). How the share is guaranteed: the second member joins while the first is
+// consuming a first wave (a rebalance mid-stream); once both own partitions, a second wave is
+// produced over all 8 partitions, so each member has messages on its own partitions. Neither
+// exits by itself (a member idle too early would hand its partitions to the other): both are
+// stopped once the database holds everything, then the exact counts are checked.
 TEST(PipelinePgTest, TwoInstancesInOneGroupStoreEverythingOnce) {
   TestDatabase db;
   kafka::DevBroker broker({"predictions", "labels"}, 8);
-  kafka::GeneratorOptions o = generator(broker, 20000, 41);
-  const kafka::GeneratorReport sent = kafka::produce_events(o);
-  const Config config = test_config(broker.bootstrap_servers(), db.dsn());
-  auto a = std::async(std::launch::async, [&] { return run_until_idle(config); });
-  std::this_thread::sleep_for(300ms);  // joins while the first is already consuming: a rebalance
-  auto b = std::async(std::launch::async, [&] { return run_until_idle(config); });
-  const RunResult ra = a.get(), rb = b.get();
-  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
-  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  constexpr int kPartitions = 2 * 8;  // both topics
+  const kafka::GeneratorReport first_wave = kafka::produce_events(generator(broker, 10000, 41));
+  const Config config = test_config(broker.bootstrap_servers(), db.dsn());  // idle_exit 0: runs until stopped
+  ASSERT_EQ(config.idle_exit.count(), 0);
+  Ingester a(config), b(config);
+  auto run_a = std::async(std::launch::async, [&] { return a.run(); });
+  std::future<int> run_b;
+  // Whatever happens below, both members are stopped (and joined) before the test returns.
+  struct StopBoth {
+    Ingester &first, &second;
+    std::future<int>&first_run, &second_run;
+    ~StopBoth() {
+      first.request_stop();
+      second.request_stop();
+      if (first_run.valid()) first_run.wait();
+      if (second_run.valid()) second_run.wait();
+    }
+  } stop_both{a, b, run_a, run_b};
+  auto wait_for = [](const std::function<bool()>& ready, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  };
+
+  // The second member joins while the first is consuming: a rebalance mid-stream.
+  ASSERT_TRUE(wait_for([&] { return a.stats().predictions_inserted.load() > 0; }, 120s))
+      << "the first member stored nothing";
+  run_b = std::async(std::launch::async, [&] { return b.run(); });
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const int pa = a.stats().partitions_assigned.load(), pb = b.stats().partitions_assigned.load();
+        return pa > 0 && pb > 0 && pa + pb == kPartitions;
+      },
+      120s))
+      << "the group did not settle on two members: " << a.stats().partitions_assigned.load() << " + "
+      << b.stats().partitions_assigned.load() << " partitions";
+  const int a_partitions = a.stats().partitions_assigned.load(), b_partitions = b.stats().partitions_assigned.load();
+
+  const kafka::GeneratorReport second_wave = kafka::produce_events(generator(broker, 10000, 42));
+  const std::uint64_t unique_predictions = first_wave.unique_predictions + second_wave.unique_predictions;
+  const std::uint64_t unique_labels = first_wave.unique_labels + second_wave.unique_labels;
+  const std::int64_t predictions_sent = static_cast<std::int64_t>(first_wave.predictions_sent + second_wave.predictions_sent);
+  const std::int64_t labels_sent = static_cast<std::int64_t>(first_wave.labels_sent + second_wave.labels_sent);
+  const bool stored_all = wait_for(
+      [&] {
+        return stored_offsets_sum(db, "predictions") == predictions_sent &&
+               stored_offsets_sum(db, "labels") == labels_sent &&
+               db.count("SELECT count(*) FROM label_pending") == 0;
+      },
+      180s);
+  a.request_stop();
+  b.request_stop();
+  const RunResult ra = snapshot(a, run_a.get()), rb = snapshot(b, run_b.get());
+  ASSERT_TRUE(stored_all) << "not everything was stored within 180 s: offsets " << stored_offsets_sum(db, "predictions")
+                          << "/" << predictions_sent << ", " << stored_offsets_sum(db, "labels") << "/" << labels_sent;
+  EXPECT_EQ(ra.exit_code, 0);
+  EXPECT_EQ(rb.exit_code, 0);
+
+  // Exactly once, both instances together.
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(DISTINCT prediction_id) FROM prediction_logs"),
+            static_cast<std::int64_t>(unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(unique_labels));
   EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
-  EXPECT_EQ(ra.predictions + rb.predictions, sent.unique_predictions);
-  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
+  EXPECT_EQ(ra.predictions + rb.predictions, unique_predictions);
+  EXPECT_EQ(ra.prediction_duplicates + rb.prediction_duplicates,
+            first_wave.duplicate_predictions + second_wave.duplicate_predictions);
+  EXPECT_EQ(ra.labels + ra.labels_released + rb.labels + rb.labels_released, unique_labels);
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), predictions_sent);
+  EXPECT_EQ(stored_offsets_sum(db, "labels"), labels_sent);
+
+  // Each instance did its share: both stored predictions, and the second wave (produced once both
+  // owned partitions) was not all taken by one of them.
+  EXPECT_GT(ra.predictions, 0u) << "the first instance stored nothing";
+  EXPECT_GT(rb.predictions, 0u) << "the second instance stored nothing (" << b_partitions
+                                << " partitions assigned, first instance " << a_partitions << ")";
+  EXPECT_GT(a.stats().messages_consumed.load(), 0u);
+  EXPECT_GT(b.stats().messages_consumed.load(), 0u);
+  std::printf("[ shares   ] instance A: %llu predictions (%d partitions at the second wave), "
+              "instance B: %llu predictions (%d partitions)\n",
+              static_cast<unsigned long long>(ra.predictions), a_partitions,
+              static_cast<unsigned long long>(rb.predictions), b_partitions);
 }
 
 TEST(PipelinePgTest, BadEventsAreDeadLetteredAndNothingElseIsLost) {

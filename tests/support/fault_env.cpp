@@ -386,6 +386,18 @@ bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds ti
   }
 }
 
+bool wait_for_log(ChildProcess& child, const std::string& needle, std::chrono::milliseconds timeout,
+                  std::size_t from) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const bool alive = child.running();  // before reading: a line written just before exiting counts
+    const std::string text = child.log();
+    if (text.size() > from && text.find(needle, from) != std::string::npos) return true;
+    if (!alive || std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(25ms);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 std::ostream& operator<<(std::ostream& out, const Observed& o) {

@@ -149,6 +149,12 @@ bool port_is_free(int port);
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds period = 100ms);
 
+// Waits until `child`'s log holds `needle` at or after byte `from` (pass the log's size taken
+// before an action so that only lines written after it count). False after `timeout`, or as soon
+// as the child has exited without writing it (its last lines are read once more first).
+bool wait_for_log(ChildProcess& child, const std::string& needle, std::chrono::milliseconds timeout,
+                  std::size_t from = 0);
+
 // What the database holds, as far as the exactly-once checks are concerned.
 struct Observed {
   std::int64_t predictions = -1, distinct_predictions = -1, labels = -1, pending = -1, dead_letters = -1;

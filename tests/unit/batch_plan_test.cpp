@@ -144,6 +144,188 @@ TEST(BatchPlanner, ReusedAcrossBatches) {
   EXPECT_EQ(plan.labels, (Slots{0}));
 }
 
+// Fencing is per (topic, partition): each key has its own threshold, the same partition number
+// on the other topic is another key, and a partition the batch does not touch keeps its own.
+TEST(BatchPlanner, FencesEachTopicAndPartitionOnItsOwnThreshold) {
+  Planned p;
+  p.thresholds[{TopicKind::kPredictions, 0}] = 5;
+  p.thresholds[{TopicKind::kPredictions, 1}] = 2;
+  p.thresholds[{TopicKind::kLabels, 0}] = 3;
+  p.thresholds[{TopicKind::kLabels, 7}] = 40;  // not in this batch
+  p.slots = {
+      prediction(0, 4, "p0-stale"),  // 0: below 5
+      prediction(1, 2, "p1-a"),      // 1: at the threshold: writable
+      label(0, 2, "l0-stale"),       // 2: below 3 on labels/0 (predictions/0's 5 does not apply)
+      prediction(0, 5, "p0-a"),      // 3
+      label(0, 3, "l0-a"),           // 4
+      prediction(1, 1, "p1-stale"),  // 5: below 2
+      label(1, 0, "l1-a"),           // 6: labels/1 has no stored offset
+      prediction(0, 6, "p0-b"),      // 7
+  };
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.stale, 3u);
+  EXPECT_EQ(plan.predictions, (Slots{3, 7, 1}));  // in id order: p0-a, p0-b, p1-a
+  EXPECT_EQ(plan.labels, (Slots{4, 6}));
+  EXPECT_TRUE(plan.paired_labels.empty());
+  EXPECT_EQ((p.thresholds[{TopicKind::kPredictions, 0}]), 7);
+  EXPECT_EQ((p.thresholds[{TopicKind::kPredictions, 1}]), 3);
+  EXPECT_EQ((p.thresholds[{TopicKind::kLabels, 0}]), 4);
+  EXPECT_EQ((p.thresholds[{TopicKind::kLabels, 1}]), 1);
+  EXPECT_EQ((p.thresholds[{TopicKind::kLabels, 7}]), 40);
+}
+
+// A stale message is nothing else: not a prediction, not a duplicate, not a label, not a dead
+// letter (its reason is not counted), and a partition rewound within the batch (an offset at or
+// below one already taken) is stale from that point on.
+TEST(BatchPlanner, StaleMessagesCountOnlyAsStale) {
+  Planned p;
+  p.thresholds[{TopicKind::kPredictions, 0}] = 10;
+  p.thresholds[{TopicKind::kLabels, 0}] = 10;
+  p.slots = {
+      prediction(0, 9, "a"),                         // 0: stale
+      prediction(0, 10, "a"),                        // 1: written; not a duplicate of slot 0
+      letter(0, 8, RejectReason::kInvalidJson),      // 2: stale dead letter
+      label(0, 9, "a"),                              // 3: stale label
+      prediction(0, 11, "b"),                        // 4
+      prediction(0, 11, "c"),                        // 5: the same offset again: stale
+      prediction(0, 7, "d"),                         // 6: rewound: stale
+      letter(0, 12, RejectReason::kTooLong),         // 7
+  };
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.stale, 5u);
+  EXPECT_EQ(plan.predictions, (Slots{1, 4}));
+  EXPECT_EQ(plan.prediction_duplicates, 0u);
+  EXPECT_TRUE(plan.labels.empty());
+  EXPECT_TRUE(plan.paired_labels.empty());
+  EXPECT_EQ(plan.letters, (Slots{7}));
+  EXPECT_EQ(plan.letters_by_reason[static_cast<std::size_t>(RejectReason::kInvalidJson)], 0u);
+  EXPECT_EQ(plan.letters_by_reason[static_cast<std::size_t>(RejectReason::kTooLong)], 1u);
+  EXPECT_EQ((p.thresholds[{TopicKind::kPredictions, 0}]), 13);  // one counter per partition:
+  // dead letters of the predictions topic share it with the predictions
+}
+
+// The same prediction_id on two partitions (a producer that re-keyed) is one prediction: the first
+// in ring order is kept, and a label of that id pairs with the kept one.
+TEST(BatchPlanner, DuplicatePredictionsAcrossPartitionsKeepTheFirstAndPairWithIt) {
+  Planned p;
+  p.slots = {label(0, 0, "x"), prediction(2, 0, "x"), prediction(0, 0, "x"), prediction(2, 1, "x"),
+             prediction(1, 0, "y")};
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.predictions, (Slots{1, 4}));
+  EXPECT_EQ(plan.prediction_duplicates, 2u);
+  EXPECT_EQ(plan.paired_labels, (Slots{0}));
+  EXPECT_EQ(plan.paired_with, (Slots{1}));
+  EXPECT_EQ(plan.stale, 0u);
+}
+
+// A label ahead of its prediction pairs only if the prediction is actually written by this batch:
+// a fenced (stale) prediction is not, so the label is left to PostgreSQL.
+TEST(BatchPlanner, LabelBeforeAStalePredictionIsNotPaired) {
+  Planned p;
+  p.thresholds[{TopicKind::kPredictions, 0}] = 3;
+  p.slots = {label(0, 0, "gone"), label(0, 1, "here"), prediction(0, 2, "gone"), prediction(0, 3, "here")};
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.stale, 1u);
+  EXPECT_EQ(plan.predictions, (Slots{3}));
+  EXPECT_EQ(plan.paired_labels, (Slots{1}));
+  EXPECT_EQ(plan.paired_with, (Slots{3}));
+  EXPECT_EQ(plan.labels, (Slots{0}));
+}
+
+// Several labels ahead of their predictions, interleaved with others: each pairs with its own
+// prediction's slot, and the second label of an id (before or after its prediction) is a
+// duplicate.
+TEST(BatchPlanner, ManyLabelsBeforeTheirPredictionsPairWithTheRightSlots) {
+  Planned p;
+  p.slots = {label(0, 0, "k3"), label(1, 0, "k1"), label(0, 1, "k2"), label(0, 2, "k3"), prediction(0, 0, "k1"),
+             prediction(1, 0, "k2"), label(1, 1, "none"), prediction(2, 0, "k3"), label(1, 2, "k1")};
+  const BatchPlan& plan = p.plan();
+  EXPECT_EQ(plan.predictions, (Slots{4, 5, 7}));
+  EXPECT_EQ(plan.paired_labels, (Slots{0, 1, 2}));  // in ring order
+  EXPECT_EQ(plan.paired_with, (Slots{7, 4, 5}));
+  EXPECT_EQ(plan.label_duplicates, 2u);  // slot 3 (k3 again) and slot 8 (k1 again)
+  EXPECT_EQ(plan.labels, (Slots{6}));
+}
+
+// Every reason is counted on its own, the counts add up to the letters, and the next batch
+// starts from zero.
+TEST(BatchPlanner, DeadLettersCountedByEveryReasonAndResetPerBatch) {
+  Planned p;
+  std::int64_t offset = 0;
+  std::size_t expected_letters = 0;
+  for (int r = 1; r < kRejectReasonCount; ++r) {  // 0 is kNone
+    for (int k = 0; k < r; ++k) {                 // reason r appears r times
+      p.slots.push_back(letter(r % 3, offset++, static_cast<RejectReason>(r)));
+      ++expected_letters;
+    }
+  }
+  p.slots.push_back(prediction(0, offset++, "ok"));
+  const BatchPlan& plan = p.plan();
+  ASSERT_EQ(plan.letters.size(), expected_letters);
+  std::uint64_t sum = 0;
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    EXPECT_EQ(plan.letters_by_reason[static_cast<std::size_t>(r)], static_cast<std::uint64_t>(r))
+        << reason_code(static_cast<RejectReason>(r));
+    sum += plan.letters_by_reason[static_cast<std::size_t>(r)];
+  }
+  EXPECT_EQ(sum, plan.letters.size());
+  EXPECT_EQ(plan.predictions.size(), 1u);
+
+  p.slots = {letter(0, offset++, RejectReason::kMissingField)};
+  const BatchPlan& next = p.plan();
+  EXPECT_EQ(next.letters, (Slots{0}));
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    EXPECT_EQ(next.letters_by_reason[static_cast<std::size_t>(r)], r == static_cast<int>(RejectReason::kMissingField) ? 1u : 0u)
+        << reason_code(static_cast<RejectReason>(r));
+  }
+  EXPECT_TRUE(next.predictions.empty());
+}
+
+// unpair(): every paired label joins the other labels, the whole list in ring order; nothing else
+// of the plan changes (predictions, duplicates, letters), and with nothing paired it is a no-op.
+TEST(BatchPlanner, UnpairMergesPairedIntoLabelsInRingOrderAndTouchesNothingElse) {
+  Planned p;
+  p.slots = {label(0, 0, "u1"),  prediction(0, 0, "a"), label(0, 1, "b"), letter(0, 1, RejectReason::kTooDeep),
+             label(0, 2, "u2"),  prediction(1, 0, "b"), label(0, 3, "a"), label(0, 4, "a"),
+             prediction(1, 1, "a")};
+  const BatchPlan& before = p.plan();
+  ASSERT_EQ(before.paired_labels, (Slots{2, 6}));
+  ASSERT_EQ(before.labels, (Slots{0, 4}));
+  ASSERT_EQ(before.label_duplicates, 1u);
+  const Slots predictions = before.predictions;
+  p.planner.unpair();
+  const BatchPlan& after = p.planner.current();
+  EXPECT_EQ(after.labels, (Slots{0, 2, 4, 6}));
+  EXPECT_TRUE(after.paired_labels.empty());
+  EXPECT_TRUE(after.paired_with.empty());
+  EXPECT_EQ(after.predictions, predictions);
+  EXPECT_EQ(after.prediction_duplicates, 1u);
+  EXPECT_EQ(after.label_duplicates, 1u);
+  EXPECT_EQ(after.letters, (Slots{3}));
+  p.planner.unpair();  // again: nothing left to move
+  EXPECT_EQ(p.planner.current().labels, (Slots{0, 2, 4, 6}));
+
+  Planned q;
+  q.slots = {label(0, 0, "z"), prediction(0, 0, "a")};
+  q.plan();
+  q.planner.unpair();
+  EXPECT_EQ(q.planner.current().labels, (Slots{0}));
+}
+
+TEST(BatchPlanner, EmptyBatchPlansNothing) {
+  Planned p;
+  p.slots = {prediction(0, 0, "a"), label(0, 0, "a"), letter(1, 0, RejectReason::kTombstone)};
+  p.plan();
+  p.slots.clear();
+  const BatchPlan& plan = p.plan();
+  EXPECT_TRUE(plan.predictions.empty());
+  EXPECT_TRUE(plan.paired_labels.empty());
+  EXPECT_TRUE(plan.labels.empty());
+  EXPECT_TRUE(plan.letters.empty());
+  EXPECT_EQ(plan.stale + plan.prediction_duplicates + plan.label_duplicates, 0u);
+  EXPECT_EQ(plan.letters_by_reason[static_cast<std::size_t>(RejectReason::kTombstone)], 0u);
+}
+
 TEST(IdIndex, FindsWhatWasInsertedAndRefusesDuplicates) {
   IdIndex index;
   index.reset(3);

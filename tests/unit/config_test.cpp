@@ -4,9 +4,36 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <optional>
+#include <string>
 
 namespace mlops_ingest {
 namespace {
+
+// The message of the ConfigError `f` throws, or nullopt if it throws nothing (callers ASSERT on
+// it, so a call that should fail but does not fails the test). Any other exception escapes and
+// fails the test too.
+template <typename F>
+std::optional<std::string> config_error(F&& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+// An environment variable for one scope, unset again even when an assertion returns early.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
 
 std::string write_file(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
@@ -25,9 +52,10 @@ TEST(Config, DefaultsAreValid) {
 
 TEST(Config, CommandLineBeatsEnvironmentBeatsFile) {
   const std::string path = write_file("layers.conf", "# comment\ngroup = from-file\nwriters = 3\nbatch_rows=100 # trailing\n");
-  setenv("MLOPS_INGEST_WRITERS", "4", 1);
-  const Config c = load_config({"--config", path, "--batch-rows", "200", "--labels-topic=lbl"});
-  unsetenv("MLOPS_INGEST_WRITERS");
+  const Config c = [&] {
+    const ScopedEnv writers("MLOPS_INGEST_WRITERS", "4");
+    return load_config({"--config", path, "--batch-rows", "200", "--labels-topic=lbl"});
+  }();
   EXPECT_EQ(c.group, "from-file");
   EXPECT_EQ(c.writers, 4);
   EXPECT_EQ(c.batch_rows, 200u);
@@ -36,14 +64,13 @@ TEST(Config, CommandLineBeatsEnvironmentBeatsFile) {
 
 TEST(Config, UnknownKeysAreErrorsNamingTheKey) {
   const std::string path = write_file("unknown.conf", "writers = 2\nbatch_rowz = 5\n");
-  try {
-    load_config({"--config", path});
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("batch_rowz"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(":2:"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(load_config({"--no-such-flag", "1"}), ConfigError);
+  const std::optional<std::string> unknown_key = config_error([&] { load_config({"--config", path}); });
+  ASSERT_TRUE(unknown_key.has_value()) << "a config file with an unknown key was accepted";
+  EXPECT_NE(unknown_key->find("batch_rowz"), std::string::npos) << *unknown_key;
+  EXPECT_NE(unknown_key->find(":2:"), std::string::npos) << *unknown_key;  // file:line
+  const std::optional<std::string> unknown_flag = config_error([] { load_config({"--no-such-flag", "1"}); });
+  ASSERT_TRUE(unknown_flag.has_value()) << "an unknown command-line flag was accepted";
+  EXPECT_NE(unknown_flag->find("no_such_flag"), std::string::npos) << *unknown_flag;  // as a setting key
 }
 
 TEST(Config, BadValuesAreErrorsNamingTheKey) {
@@ -53,19 +80,16 @@ TEST(Config, BadValuesAreErrorsNamingTheKey) {
            {"--predictions-topic", "x", "--labels-topic", "x"}, {"--writers"}}) {
     EXPECT_THROW(load_config(args), ConfigError) << args[0];
   }
-  try {
-    load_config({"--writers", "99"});
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("writers"), std::string::npos);
-  }
-  setenv("MLOPS_INGEST_BATCH_ROWS", "lots", 1);
-  try {
+  const std::optional<std::string> too_many = config_error([] { load_config({"--writers", "99"}); });
+  ASSERT_TRUE(too_many.has_value()) << "--writers 99 (above the 64 maximum) was accepted";
+  EXPECT_NE(too_many->find("writers"), std::string::npos) << *too_many;
+  EXPECT_NE(too_many->find("99"), std::string::npos) << *too_many;
+  const std::optional<std::string> bad_env = config_error([] {
+    const ScopedEnv batch_rows("MLOPS_INGEST_BATCH_ROWS", "lots");
     load_config({});
-    ADD_FAILURE() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("MLOPS_INGEST_BATCH_ROWS"), std::string::npos);
-  }
-  unsetenv("MLOPS_INGEST_BATCH_ROWS");
+  });
+  ASSERT_TRUE(bad_env.has_value()) << "MLOPS_INGEST_BATCH_ROWS=lots was accepted";
+  EXPECT_NE(bad_env->find("MLOPS_INGEST_BATCH_ROWS"), std::string::npos) << *bad_env;
 }
 
 TEST(Config, KafkaPropertiesPassThrough) {
