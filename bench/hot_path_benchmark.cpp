@@ -6,8 +6,8 @@
 
 #include <thread>
 
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/event/event_parser.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pipeline/batch_plan.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"

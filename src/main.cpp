@@ -15,8 +15,8 @@
 
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/config/redact.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/log.hpp"
 #include "mlops_ingest/loadtest/loadtest.hpp"
 #include "mlops_ingest/observe/status.hpp"
@@ -51,7 +51,12 @@ constexpr const char* kUsage = R"(usage:
                    [--early-label-ratio F] [--duplicate-ratio F] [--invalid-ratio F]
                    [--csv FILE] [--labels-csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
                    [--throttle-pg DSN --throttle-group G --max-backlog N]
-      Produce synthetic prediction and label events; prints what must end up stored.
+                   [--models-topic T] [--alerts-topic T] [--retraining-topic T] [--all-kinds]
+                   [--model-every N] [--alert-every N]
+      Produce synthetic prediction and label events; prints what must end up stored. With the
+      model/alert/retraining topics (--all-kinds: models, alerts, retraining) it also produces a
+      model lifecycle (a new version every N predictions, default N/5), an alert every N
+      predictions (default 20000) and retraining decisions.
   mlops-ingest status --pg DSN [--brokers HOST:PORT] [--json]
       Stored offsets per group and partition (and the lag, with --brokers), rows in the last
       5 min / 24 h per table, dead letters by reason, pending labels, the Common Queries.
@@ -173,10 +178,12 @@ int cmd_dev_broker(const std::vector<std::string>& args) {
 }
 
 int cmd_produce(const std::vector<std::string>& args) {
-  const auto flags = parse_flags(args, {"brokers", "predictions", "seed", "label-ratio", "early-label-ratio",
+  const auto flags = parse_command_flags(args, {"brokers", "predictions", "seed", "label-ratio", "early-label-ratio",
                                         "duplicate-ratio", "invalid-ratio", "csv", "labels-csv", "throttle-pg",
                                         "throttle-group", "max-backlog", "predictions-topic", "labels-topic",
-                                        "compression", "start-time"});
+                                        "compression", "start-time", "models-topic", "alerts-topic",
+                                        "retraining-topic", "model-every", "alert-every"},
+                                         {"all-kinds"});
   kafka::GeneratorOptions o;
   auto get = [&](const char* k, const std::string& def) { return flags.count(k) ? flags.at(k) : def; };
   o.brokers = get("brokers", "localhost:9092");
@@ -195,6 +202,12 @@ int cmd_produce(const std::vector<std::string>& args) {
   o.labels_topic = get("labels-topic", "labels");
   o.compression = get("compression", "lz4");
   if (flags.count("start-time")) o.start_unix_seconds = std::stoll(flags.at("start-time"));
+  const bool all_kinds = flags.count("all-kinds") != 0;
+  o.models_topic = get("models-topic", all_kinds ? "models" : "");
+  o.alerts_topic = get("alerts-topic", all_kinds ? "alerts" : "");
+  o.retraining_topic = get("retraining-topic", all_kinds ? "retraining" : "");
+  o.model_every = std::stoull(get("model-every", "0"));
+  o.alert_every = std::stoull(get("alert-every", "20000"));
   const kafka::GeneratorReport r = kafka::produce_events(o);
   std::printf(
       "predictions_sent=%llu labels_sent=%llu unique_predictions=%llu unique_labels=%llu "
@@ -203,6 +216,24 @@ int cmd_produce(const std::vector<std::string>& args) {
       static_cast<unsigned long long>(r.unique_predictions), static_cast<unsigned long long>(r.unique_labels),
       static_cast<unsigned long long>(r.duplicate_predictions), static_cast<unsigned long long>(r.duplicate_labels),
       static_cast<unsigned long long>(r.early_labels), static_cast<unsigned long long>(r.invalid_events), r.seconds);
+  if (!o.models_topic.empty() || !o.alerts_topic.empty() || !o.retraining_topic.empty()) {
+    // The lower-volume kinds, on their own line: rows each table must end with.
+    std::string stages;
+    for (const kafka::ModelFinalState& m : r.models) {
+      stages += (stages.empty() ? "" : ",") + m.model_version + ":" + m.model_stage;
+    }
+    std::printf(
+        "model_events=%llu model_rows=%llu models_production=%llu models_staging=%llu models_registered=%llu "
+        "models_archived=%llu models_deployed=%llu production_model=%s alert_rows=%llu drift_alert_rows=%llu "
+        "retraining_rows=%llu promoted_rows=%llu gate_passed_rows=%llu model_stages=%s\n",
+        static_cast<unsigned long long>(r.model_events), static_cast<unsigned long long>(r.model_rows),
+        static_cast<unsigned long long>(r.models_production), static_cast<unsigned long long>(r.models_staging),
+        static_cast<unsigned long long>(r.models_registered), static_cast<unsigned long long>(r.models_archived),
+        static_cast<unsigned long long>(r.models_deployed), r.production_model.empty() ? "-" : r.production_model.c_str(),
+        static_cast<unsigned long long>(r.alert_rows), static_cast<unsigned long long>(r.drift_alert_rows),
+        static_cast<unsigned long long>(r.retraining_rows), static_cast<unsigned long long>(r.promoted_rows),
+        static_cast<unsigned long long>(r.gate_passed_rows), stages.empty() ? "-" : stages.c_str());
+  }
   return 0;
 }
 

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 
 namespace mlops_ingest::fault {
 namespace {

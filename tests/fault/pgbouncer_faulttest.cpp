@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "pgbouncer_env.hpp"
 
 namespace mlops_ingest::fault {

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"
 
 namespace mlops_ingest::fault {

@@ -11,8 +11,8 @@
 
 #include "fault_env.hpp"
 #include "http_get.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {

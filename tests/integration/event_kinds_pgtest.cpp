@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {

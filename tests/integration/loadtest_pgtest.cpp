@@ -9,7 +9,7 @@
 #include <future>
 #include <sstream>
 
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/loadtest/loadtest.hpp"
 #include "test_env.hpp"
 

@@ -7,8 +7,8 @@
 #include <future>
 #include <thread>
 
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "test_env.hpp"
 

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pipeline/ingester.hpp"

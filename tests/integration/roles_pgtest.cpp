@@ -9,8 +9,8 @@
 #include <set>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
 #include "security_env.hpp"

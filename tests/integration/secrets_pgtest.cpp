@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "security_env.hpp"
 

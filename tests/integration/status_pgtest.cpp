@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {

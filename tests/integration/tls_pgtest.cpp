@@ -16,8 +16,8 @@
 #include <fstream>
 
 #include "fault_env.hpp"
-#include "mlops_ingest/kafka/dev_broker.hpp"
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "security_env.hpp"
 
 namespace mlops_ingest::security {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 
 namespace mlops_ingest::fault {
 

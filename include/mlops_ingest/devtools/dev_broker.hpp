@@ -3,13 +3,18 @@
 // Kafka-protocol listener on 127.0.0.1 that any client (kcat, another process) can use.
 // In memory only, and it keeps only about 5 MB per partition (shared/NOTES.md): use many
 // partitions, or produce while the ingester consumes.
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
+//
+// Part of the dev-tools library (mlops_ingest_devtools), not of the product: the CLI's
+// `dev-broker`, the tests and the bench link it. The namespace stays mlops_ingest::kafka.
+// <librdkafka/rdkafka_mock.h> is included by the implementation only; a test that injects
+// faults through cluster() includes it itself.
 #include <string>
 #include <vector>
 
 #include "mlops_ingest/kafka/kafka_handles.hpp"
+
+// The mock cluster's opaque handle, declared exactly as <librdkafka/rdkafka_mock.h> does.
+typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
 
 namespace mlops_ingest::kafka {
 

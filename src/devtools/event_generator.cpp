@@ -1,8 +1,11 @@
-#include "mlops_ingest/kafka/event_generator.hpp"
+#include "mlops_ingest/devtools/event_generator.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cmath>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -10,7 +13,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "mlops_ingest/kafka/kafka_handles.hpp"
@@ -215,6 +220,245 @@ std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t st
   return json + "}";
 }
 
+// ---- The lower-volume kinds: model lifecycle, monitoring alerts, retraining decisions --------
+namespace {
+
+double round4(double v) { return std::round(v * 10000.0) / 10000.0; }
+double clamp01(double v, double lo = 0.0, double hi = 1.0) { return std::min(hi, std::max(lo, v)); }
+std::string num(double v) { return format_double(round4(v)); }
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string ts(std::int64_t unix_us) { return quoted(rfc3339(unix_us, 0, true)); }
+// Event time of the side events due before prediction i: the prediction's second, plus `ms`.
+std::int64_t at_us(std::int64_t start_unix_seconds, std::uint64_t i, int ms) {
+  return (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 + std::int64_t{ms} * 1000;
+}
+
+struct ModelVersion {
+  std::string name;
+  std::string stage;
+  double f1 = 0;
+  std::string run_id;
+  bool deployed = false;
+};
+
+// Walks the run prediction by prediction; step(i) returns the events due before prediction i.
+class Lifecycle {
+ public:
+  Lifecycle(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every, std::uint64_t alert_every,
+            std::int64_t start_unix_seconds)
+      : seed_(seed),
+        every_(model_every != 0 ? model_every : std::max<std::uint64_t>(1, predictions / 5)),
+        alert_every_(alert_every),
+        start_(start_unix_seconds) {}
+
+  std::vector<SideEvent> step(std::uint64_t i) {
+    std::vector<SideEvent> out;
+    const std::uint64_t k = i / every_, phase = i % every_;
+    if (i == 0) {  // the first version goes to production at once
+      register_version(i, 0, out);
+      stage_event(i, versions_.back(), "staging", out);
+      promote(i, 2, versions_.back(), out);
+      production_ = 0;
+    } else if (k >= 1) {
+      if (phase == 0) register_version(i, k, out);
+      if (phase == every_ / 10 && shadow_) stage_event(i, versions_[*shadow_], "staging", out);
+      if (phase == every_ / 2 && shadow_ && versions_[*shadow_].stage == "staging") decide(i, out);
+    }
+    if (alert_every_ != 0 && i % alert_every_ == alert_every_ - 1) alert(i, out);
+    return out;
+  }
+
+  // The version serving prediction i (after step(i)): a third of the traffic (the predictions
+  // synthetic_prediction marks "shadow") goes to the version in staging, if there is one.
+  std::pair<const char*, const char*> serving(const char* synthetic_stage) const {
+    if (shadow_ && versions_[*shadow_].stage == "staging" && std::strcmp(synthetic_stage, "shadow") == 0) {
+      return {versions_[*shadow_].name.c_str(), "shadow"};
+    }
+    return {versions_[production_].name.c_str(), "production"};
+  }
+
+  void fill(GeneratorReport& r) const {
+    r.models.clear();
+    r.model_rows = versions_.size();
+    r.models_production = r.models_staging = r.models_registered = r.models_archived = r.models_deployed = 0;
+    for (const ModelVersion& v : versions_) {
+      r.models.push_back({v.name, v.stage, v.deployed});
+      if (v.stage == "production") ++r.models_production;
+      if (v.stage == "staging") ++r.models_staging;
+      if (v.stage == "registered") ++r.models_registered;
+      if (v.stage == "archived") ++r.models_archived;
+      if (v.deployed) ++r.models_deployed;
+    }
+    r.production_model = versions_.empty() ? std::string() : versions_[production_].name;
+    r.model_events = model_events_;
+    r.alert_rows = alerts_;
+    r.drift_alert_rows = drift_alerts_;
+    r.retraining_rows = retrainings_;
+    r.promoted_rows = promoted_;
+    r.gate_passed_rows = gate_passed_;
+  }
+
+ private:
+  void register_version(std::uint64_t i, std::uint64_t k, std::vector<SideEvent>& out) {
+    const std::uint64_t h = mix(seed_ * 53 + k);
+    ModelVersion v;
+    v.name = "v" + std::to_string(k + 1);
+    v.stage = "registered";
+    // A retrained version scores around the one in production: better by up to 0.06 most of the
+    // time, sometimes worse (the gate then keeps the production version).
+    v.f1 = k == 0 ? round4(0.76 + 0.04 * unit(h))
+                  : round4(clamp01(versions_[production_].f1 - 0.02 + 0.08 * unit(h), 0.5, 0.97));
+    char run[40];
+    std::snprintf(run, sizeof run, "%016llx%016llx", static_cast<unsigned long long>(mix(h + 1)),
+                  static_cast<unsigned long long>(mix(h + 2)));
+    v.run_id = run;
+    const double precision = clamp01(v.f1 - 0.04 + 0.08 * unit(mix(h + 3)), 0.01, 0.99);
+    const double recall = clamp01(v.f1 * precision / (2 * precision - v.f1), 0.01, 0.99);
+    const double roc_auc = clamp01(v.f1 + 0.08 + 0.04 * unit(mix(h + 4)), 0.0, 0.99);
+    const double brier = clamp01(0.25 - 0.2 * v.f1 + 0.02 * unit(mix(h + 5)));
+    static constexpr std::array<const char*, 3> kTypes = {"xgboost", "lightgbm", "random_forest"};
+    const std::int64_t created = at_us(start_, i, 0);
+    const std::int64_t trained = created - static_cast<std::int64_t>(2 + (h >> 40) % 24) * 3600 * 1000000;
+    std::string json = "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"registered\",\"model_type\":" +
+                       quoted(kTypes[(h >> 32) % kTypes.size()]) + ",\"f1_score\":" + num(v.f1) +
+                       ",\"precision_score\":" + num(precision) + ",\"recall_score\":" + num(recall) +
+                       ",\"roc_auc\":" + num(roc_auc) + ",\"brier_score\":" + num(brier) +
+                       ",\"trained_at\":" + ts(trained) + ",\"mlflow_run_id\":" + quoted(v.run_id) +
+                       ",\"created_at\":" + ts(created) + "}";
+    out.push_back({SideKind::model, i, v.name, std::move(json)});
+    ++model_events_;
+    versions_.push_back(std::move(v));
+    if (k != 0) shadow_ = versions_.size() - 1;
+  }
+
+  void stage_event(std::uint64_t i, ModelVersion& v, const char* stage, std::vector<SideEvent>& out) {
+    v.stage = stage;
+    out.push_back({SideKind::model, i, v.name,
+                   "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":" + quoted(stage) + "}"});
+    ++model_events_;
+  }
+
+  void promote(std::uint64_t i, int ms, ModelVersion& v, std::vector<SideEvent>& out) {
+    v.stage = "production";
+    v.deployed = true;
+    out.push_back({SideKind::model, i, v.name,
+                   "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"production\",\"deployed_at\":" +
+                       ts(at_us(start_, i, ms)) + "}"});
+    ++model_events_;
+  }
+
+  void decide(std::uint64_t i, std::vector<SideEvent>& out) {
+    ModelVersion& shadow = versions_[*shadow_];
+    ModelVersion& production = versions_[production_];
+    const bool gate = shadow.f1 >= production.f1 + 0.005;  // the promotion gate: +0.005 F1 at least
+    // Now and then a passed gate is held back (a human declined the promotion).
+    const bool promoted = gate && unit(mix(seed_ * 67 + *shadow_)) >= 0.1;
+    out.push_back({SideKind::retraining, i, shadow.name,
+                   "{\"created_at\":" + ts(at_us(start_, i, 0)) + ",\"shadow_model_version\":" + quoted(shadow.name) +
+                       ",\"production_model_version\":" + quoted(production.name) +
+                       ",\"gate_passed\":" + (gate ? "true" : "false") + ",\"promoted\":" +
+                       (promoted ? "true" : "false") + ",\"shadow_f1_score\":" + num(shadow.f1) +
+                       ",\"production_f1_score\":" + num(production.f1) + ",\"mlflow_run_id\":" +
+                       quoted(shadow.run_id) + "}"});
+    ++retrainings_;
+    gate_passed_ += gate;
+    promoted_ += promoted;
+    if (promoted) {
+      promote(i, 1, shadow, out);
+      stage_event(i, production, "archived", out);
+      production_ = *shadow_;
+    } else {
+      stage_event(i, shadow, "archived", out);
+    }
+    shadow_.reset();
+  }
+
+  void alert(std::uint64_t i, std::vector<SideEvent>& out) {
+    const std::uint64_t a = alerts_;
+    const std::uint64_t h = mix(seed_ * 61 + a);
+    const std::string& model = versions_[production_].name;
+    const std::int64_t now = at_us(start_, i, 500);
+    const std::string window = "\"window\":{\"start\":" + ts(at_us(start_, i + 1 - alert_every_, 0)) +
+                               ",\"end\":" + ts(now) + ",\"predictions\":" + std::to_string(alert_every_) + "}";
+    std::string json;
+    if (unit(h) < 0.7) {
+      static constexpr std::array<const char*, 4> kFeatures = {"age", "debt_ratio", "monthly_income",
+                                                               "number_dependents"};
+      unsigned mask = static_cast<unsigned>((h >> 8) % 15) + 1;  // at least one feature drifted
+      std::string features, psi, names;
+      int drifted = 0;
+      for (std::size_t f = 0; f < kFeatures.size(); ++f) {
+        const bool d = (mask >> f) & 1U;
+        const double score = d ? 0.2 + 0.3 * unit(mix(h + f)) : 0.2 * unit(mix(h + f));
+        psi += std::string(psi.empty() ? "" : ",") + quoted(kFeatures[f]) + ":" + num(score);
+        if (!d) continue;
+        ++drifted;
+        features += std::string(features.empty() ? "" : ",") + quoted(kFeatures[f]);
+        names += std::string(names.empty() ? "" : ", ") + kFeatures[f];
+      }
+      const double share = drifted / 4.0;
+      static constexpr std::array<const char*, 4> kSeverity = {"low", "medium", "high", "critical"};
+      json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"drift\",\"severity\":" +
+             quoted(kSeverity[static_cast<std::size_t>(drifted - 1)]) + ",\"drift_share\":" + num(share) +
+             ",\"drifted_features\":[" + features + "],\"message\":" +
+             quoted("Data drift on " + std::to_string(drifted) + " of 4 features (" + names + ") for model " + model) +
+             ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"dataset_drift\":" +
+             (share >= 0.5 ? "true" : "false") + ",\"drift_share\":" + num(share) + ",\"feature_psi\":{" + psi +
+             "},\"thresholds\":{\"psi\":0.2,\"drift_share\":0.5}}}";
+      ++drift_alerts_;
+    } else {
+      const double baseline = versions_[production_].f1;
+      const double drop = 0.03 + 0.12 * unit(mix(h + 7));
+      const char* severity = drop < 0.06 ? "medium" : drop < 0.1 ? "high" : "critical";
+      json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"performance\",\"severity\":" + quoted(severity) +
+             ",\"message\":" + quoted("F1 of model " + model + " fell " + num(drop) + " below its baseline " + num(baseline)) +
+             ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"f1_score\":" +
+             num(baseline - drop) + ",\"baseline_f1_score\":" + num(baseline) + ",\"labelled\":" +
+             std::to_string(alert_every_ / 2 + (h >> 20) % (alert_every_ / 4 + 1)) + "}}";
+    }
+    out.push_back({SideKind::alert, i, model, std::move(json)});
+    ++alerts_;
+  }
+
+  std::uint64_t seed_, every_, alert_every_;
+  std::int64_t start_;
+  std::deque<ModelVersion> versions_;  // stable addresses: predictions point at the names
+  std::size_t production_ = 0;
+  std::optional<std::size_t> shadow_;
+  std::uint64_t model_events_ = 0, alerts_ = 0, drift_alerts_ = 0, retrainings_ = 0, promoted_ = 0, gate_passed_ = 0;
+};
+
+}  // namespace
+
+std::vector<SideEvent> synthetic_side_events(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every,
+                                             std::uint64_t alert_every, std::int64_t start_unix_seconds,
+                                             GeneratorReport* report) {
+  Lifecycle lifecycle(seed, predictions, model_every, alert_every, start_unix_seconds);
+  std::vector<SideEvent> all;
+  for (std::uint64_t i = 0; i < predictions; ++i) {
+    for (SideEvent& e : lifecycle.step(i)) all.push_back(std::move(e));
+  }
+  if (report != nullptr) lifecycle.fill(*report);
+  return all;
+}
+
+namespace {
+std::string first_of(std::uint64_t seed, SideKind kind, const char* must_contain) {
+  for (const SideEvent& e : synthetic_side_events(seed, 100000, 0, 1000)) {
+    if (e.kind == kind && e.value.find(must_contain) != std::string::npos) return e.value;
+  }
+  return {};
+}
+}  // namespace
+
+std::string synthetic_model_event(std::uint64_t seed) {
+  return first_of(seed, SideKind::model, "\"model_version\":\"v2\",\"model_stage\":\"registered\"");
+}
+std::string synthetic_alert(std::uint64_t seed, bool drift) {
+  return first_of(seed, SideKind::alert, drift ? "\"alert_type\":\"drift\"" : "\"alert_type\":\"performance\"");
+}
+std::string synthetic_retraining(std::uint64_t seed) { return first_of(seed, SideKind::retraining, "{"); }
+
 GeneratorReport produce_events(const GeneratorOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   DeliveryTracker tracker;
@@ -274,7 +518,11 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
       {
         std::lock_guard lock(tracker.mutex);
         for (const auto& [tp, next] : tracker.next_offset) {
-          const auto it = stored.find({rd_kafka_topic_name(tp.first), tp.second});
+          // Only the two high-volume topics can fill the broker; the lower-volume kinds (tens
+          // of messages) are not waited for, whether or not an ingester consumes them.
+          const std::string topic = rd_kafka_topic_name(tp.first);
+          if (topic != o.predictions_topic && topic != o.labels_topic) continue;
+          const auto it = stored.find({topic, tp.second});
           const std::int64_t done = it == stored.end() ? 0 : std::max<std::int64_t>(it->second, 0);
           worst = std::max(worst, next - done);
         }
@@ -303,16 +551,30 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
     }
   };
 
+  std::optional<Lifecycle> lifecycle;
+  if (!o.models_topic.empty() || !o.alerts_topic.empty() || !o.retraining_topic.empty()) {
+    lifecycle.emplace(o.seed, o.predictions, o.model_every, o.alert_every, o.start_unix_seconds);
+  }
+
   const std::uint64_t check_every = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.max_backlog) * 4);
   for (std::uint64_t i = 0; i < o.predictions; ++i) {
     if (throttle && i % check_every == check_every - 1) wait_for_consumer();
+    if (lifecycle) {
+      for (const SideEvent& e : lifecycle->step(i)) {
+        const std::string& topic = e.kind == SideKind::model ? o.models_topic
+                                   : e.kind == SideKind::alert ? o.alerts_topic
+                                                               : o.retraining_topic;
+        if (!topic.empty()) send(topic, e.key, e.value);
+      }
+    }
     // A label produced ahead of its prediction (the labels topic may be consumed first).
     const std::uint64_t ahead = i + early_lead;
     if (ahead < o.predictions && labeled(ahead) && early(ahead)) {
       send_label(ahead);
       ++report.early_labels;
     }
-    const Prediction p = make_prediction(o.seed, i, o.start_unix_seconds);
+    Prediction p = make_prediction(o.seed, i, o.start_unix_seconds);
+    if (lifecycle) std::tie(p.model_version, p.model_stage) = lifecycle->serving(p.model_stage);
     const std::string json = prediction_json(p);
     send(o.predictions_topic, p.id, json);
     ++report.predictions_sent;
@@ -343,6 +605,18 @@ GeneratorReport produce_events(const GeneratorOptions& o) {
   rd_kafka_flush(rk.get(), 60000);
   if (rd_kafka_outq_len(rk.get()) > 0 || tracker.failed.load() > 0) {
     throw KafkaError("not every event was delivered to Kafka (" + std::to_string(tracker.failed.load()) + " failed)");
+  }
+  if (lifecycle) {
+    lifecycle->fill(report);
+    // Only what was sent counts: a kind whose topic is empty ends with no rows.
+    if (o.models_topic.empty()) {
+      report.model_events = report.model_rows = report.models_production = report.models_staging = 0;
+      report.models_registered = report.models_archived = report.models_deployed = 0;
+      report.models.clear();
+      report.production_model.clear();
+    }
+    if (o.alerts_topic.empty()) report.alert_rows = report.drift_alert_rows = 0;
+    if (o.retraining_topic.empty()) report.retraining_rows = report.promoted_rows = report.gate_passed_rows = 0;
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

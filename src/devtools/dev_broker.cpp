@@ -1,4 +1,6 @@
-#include "mlops_ingest/kafka/dev_broker.hpp"
+#include "mlops_ingest/devtools/dev_broker.hpp"
+
+#include <librdkafka/rdkafka_mock.h>
 
 namespace mlops_ingest::kafka {
 
