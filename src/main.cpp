@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/config/redact.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/devtools/event_generator.hpp"
@@ -67,6 +68,9 @@ constexpr const char* kUsage = R"(usage:
       writes a CSV and a chart; --cleanup deletes exactly this run's rows.
   mlops-ingest settings
       List every setting with its default.
+  mlops-ingest kinds
+      The event kinds (topic setting, table, write mode, fields and their rules) as Markdown:
+      the reference section of docs/events.md is this output.
 )";
 
 std::atomic<int> g_signals{0};
@@ -262,6 +266,10 @@ int main(int argc, char** argv) {
     if (command == "dev-broker") return cmd_dev_broker(args);
     if (command == "produce") return cmd_produce(args);
     if (command == "settings") return cmd_settings();
+    if (command == "kinds") {
+      std::fputs(kinds_markdown().c_str(), stdout);
+      return 0;
+    }
     if (command == "status") return observe::run_status_command(args);
     if (command == "loadtest") return loadtest::run_loadtest_command(args);
     if (command == "help" || command == "--help" || command == "-h") {

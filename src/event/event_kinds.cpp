@@ -19,4 +19,104 @@ std::string_view kind_columns(TopicKind kind) noexcept {
   return columns[kind_index(kind)];
 }
 
+namespace {
+
+std::string_view json_type(ColumnType t) {
+  switch (t) {
+    case ColumnType::kText:
+    case ColumnType::kTimestamp:
+      return "string";
+    case ColumnType::kInt4:
+      return "integer";
+    case ColumnType::kFloat8:
+      return "number";
+    case ColumnType::kBoolean:
+      return "true / false";
+    case ColumnType::kTextArray:
+      return "array of strings";
+    case ColumnType::kJsonb:
+      return "object";
+  }
+  return "";
+}
+
+std::string column_type(const FieldSpec& f) {
+  switch (f.type) {
+    case ColumnType::kText:
+      return f.max_chars > 0 ? "VARCHAR(" + std::to_string(f.max_chars) + ")" : "TEXT";
+    case ColumnType::kInt4:
+      return "INTEGER";
+    case ColumnType::kFloat8:
+      return "FLOAT";
+    case ColumnType::kBoolean:
+      return "BOOLEAN";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMP";
+    case ColumnType::kTextArray:
+      return "TEXT[]";
+    case ColumnType::kJsonb:
+      return "JSONB";
+  }
+  return "";
+}
+
+std::string rule(const FieldSpec& f, const EventKindSpec& spec) {
+  std::string out;
+  auto add = [&out](std::string_view s) {
+    if (!out.empty()) out += "; ";
+    out += s;
+  };
+  if (f.absent == WhenAbsent::kMissing) add("required");
+  if (f.max_chars > 0) add("≤ " + std::to_string(f.max_chars) + " characters");
+  if (f.ranged) {
+    const auto bound = [](double x) { return std::to_string(static_cast<long long>(x)); };
+    add(f.type == ColumnType::kInt4 ? bound(f.min) + " or " + bound(f.max) : "in [" + bound(f.min) + ", " + bound(f.max) + "]");
+  }
+  if (f.type == ColumnType::kFloat8 && !f.ranged) add("finite");
+  if (f.type == ColumnType::kTimestamp) add("RFC 3339, stored as UTC");
+  if (f.type == ColumnType::kTextArray) add("elements kept exactly; `[]` is empty; a null or non-string element is rejected");
+  if (f.type == ColumnType::kJsonb) add("kept as PostgreSQL's jsonb keeps it (numbers exact)");
+  if (f.absent == WhenAbsent::kKafkaTimestamp) {
+    add(spec.mode == WriteMode::kUpsertByKey ? "absent or null → the Kafka message timestamp when the row is created"
+                                             : "absent or null → the Kafka message timestamp");
+  }
+  if (spec.mode == WriteMode::kUpsertByKey && f.name == spec.key) add("the key: an event updates this row");
+  return out;
+}
+
+std::string_view mode_text(WriteMode m) {
+  switch (m) {
+    case WriteMode::kInsertSkipDuplicates:
+      return "insert; an already stored key is skipped";
+    case WriteMode::kDependsOnKind:
+      return "waits in `label_pending` until its prediction is stored";
+    case WriteMode::kUpsertByKey:
+      return "upsert by key: a field the event carries is set (null sets NULL), an absent one keeps its value";
+    case WriteMode::kAppend:
+      return "append, once per Kafka message (its position is recorded in `ingest_appended`)";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string kinds_markdown() {
+  std::string out;
+  for (const EventKindSpec& spec : kEventKinds) {
+    out += "### `" + std::string(spec.name) + "` → `" + std::string(spec.table) + "`\n\n";
+    out += std::string(spec.summary) + ".\n\n";
+    out += "- topic: setting `" + std::string(spec.topic_setting) + "`, default `" + std::string(spec.default_topic) +
+           "` (empty turns the kind off)\n";
+    out += "- write mode: " + std::string(mode_text(spec.mode)) + "\n";
+    if (!spec.key.empty()) out += "- key: `" + std::string(spec.key) + "`\n";
+    out += "\n| field | JSON | column | rule |\n|---|---|---|---|\n";
+    for (const FieldSpec& f : spec.fields) {
+      out += "| `" + std::string(f.name) + "` | " + std::string(json_type(f.type)) + " | `" + column_type(f) + "` | " +
+             rule(f, spec) + " |\n";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace mlops_ingest

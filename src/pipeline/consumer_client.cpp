@@ -27,8 +27,6 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
       // publish) is picked up by the subscription at the next metadata refresh: 30 s, not the
       // default 5 minutes. Overridable with kafka.topic.metadata.refresh.interval.ms.
       {"topic.metadata.refresh.interval.ms", "30000"},
-      // Never create a topic by subscribing to it: a typo must not make a topic appear.
-      {"allow.auto.create.topics", "false"},
       {"log_level", "4"},
   };
   for (const auto& [k, v] : cfg.kafka_properties) props[k] = v;

@@ -1,5 +1,6 @@
-// libFuzzer target: every input goes through both parse_prediction and parse_label of one
-// long-lived EventParser (as in a consumer thread), and the results are checked for invariants
+// libFuzzer target: every input goes through parse_prediction, parse_label and parse_kind for
+// every other kind (models, alerts, retraining) of one long-lived EventParser (as in a
+// consumer thread), and the results are checked for invariants
 // the rest of the pipeline relies on. A violated invariant traps, so libFuzzer (or
 // replay_main.cpp in the normal test build) reports it as a crash.
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "mlops_ingest/event/event_parser.hpp"
+#include "mlops_ingest/pipeline/row_encoder.hpp"
 
 namespace {
 
@@ -39,6 +41,44 @@ void check_rejection(RejectReason r, const mlops_ingest::EventParser& parser) {
   check(!parser.last_error().empty());
   check(parser.last_error().find('\0') == std::string::npos);
   check(!mlops_ingest::reason_code(r).empty());
+}
+
+// A kind parsed from its description: every value within its field's limits, and the row
+// encodes (the encoder reads every view).
+void check_kind(const mlops_ingest::KindEvent& e) {
+  using mlops_ingest::ColumnType;
+  using State = mlops_ingest::FieldValue::State;
+  const auto& fields = mlops_ingest::kind_spec(e.kind).fields;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const auto& f = fields[i];
+    const auto& v = e.values[i];
+    if (f.absent == mlops_ingest::WhenAbsent::kMissing) check(v.state == State::kValue);
+    if (v.state != State::kValue) continue;
+    switch (f.type) {
+      case ColumnType::kText:
+        check(no_nul(v.bytes) && (f.max_chars == 0 || code_points(v.bytes) <= f.max_chars));
+        if (f.absent == mlops_ingest::WhenAbsent::kMissing) check(!v.bytes.empty());
+        break;
+      case ColumnType::kFloat8:
+        check(std::isfinite(v.number));
+        if (f.ranged) check(v.number >= f.min && v.number <= f.max);
+        break;
+      case ColumnType::kBoolean:
+        check(v.integer == 0 || v.integer == 1);
+        break;
+      case ColumnType::kTextArray:
+        check(v.bytes.size() >= 12);
+        break;
+      case ColumnType::kJsonb:
+        check(v.bytes.size() >= 2 && v.bytes.front() == '{' && v.bytes.back() == '}');
+        break;
+      default:
+        break;
+    }
+  }
+  static std::string tuple;
+  mlops_ingest::encode_kind_row(e, 0, tuple);
+  check(tuple.size() >= 2);
 }
 
 }  // namespace
@@ -79,6 +119,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_rejection(lr, parser);
   }
 
+  RejectReason kind_verdicts[3]{};
+  int k = 0;
+  for (const auto kind : {mlops_ingest::TopicKind::kModels, mlops_ingest::TopicKind::kAlerts,
+                          mlops_ingest::TopicKind::kRetraining}) {
+    static mlops_ingest::KindEvent e;
+    const RejectReason r = parser.parse_kind(kind, payload, size, e);
+    kind_verdicts[k++] = r;
+    if (r == RejectReason::kNone) {
+      check(e.kind == kind);
+      check_kind(e);
+    } else {
+      check_rejection(r, parser);
+    }
+  }
+
   // Document-level verdicts do not depend on which schema is applied.
   const auto document_level = [](RejectReason r) {
     return r == RejectReason::kEmptyPayload || r == RejectReason::kPayloadTooLarge ||
@@ -87,6 +142,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
            r == RejectReason::kTooDeep;
   };
   if (document_level(pr) || document_level(lr)) check(pr == lr);
+  for (const RejectReason r : kind_verdicts) {
+    if (document_level(pr) || document_level(r)) check(pr == r);
+  }
   check(pr != RejectReason::kTombstone && lr != RejectReason::kTombstone);
   return 0;
 }

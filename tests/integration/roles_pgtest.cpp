@@ -143,9 +143,11 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
            "UPDATE label_store SET true_label = 1 - true_label",
            "DELETE FROM ingest_offsets",
            "SELECT count(*) FROM ingest_dead_letters",  // raw payloads: written, never read back
-           "SELECT count(*) FROM model_metadata",
-           "SELECT count(*) FROM monitoring_alerts",
-           "INSERT INTO retraining_metrics (promoted) VALUES (true)",
+           "SELECT count(*) FROM monitoring_alerts",  // appended, never read back
+           "SELECT count(*) FROM retraining_metrics",
+           "DELETE FROM model_metadata",
+           "UPDATE monitoring_alerts SET severity = 'low'",
+           "DELETE FROM ingest_appended",
            "CREATE ROLE intruder",
        }) {
     EXPECT_EQ(sqlstate_of(ingest_dsn, sql), kPermissionDenied) << sql;

@@ -204,3 +204,30 @@ TEST(EventKinds, UpsertUpdatesOnlyCarriedFieldsAndKeepsCreatedAt) {
 
 }  // namespace
 }  // namespace mlops_ingest
+
+#include <fstream>
+#include <sstream>
+
+namespace mlops_ingest {
+namespace {
+
+// docs/events.md's reference section is the descriptions' own rendering: a kind added or
+// changed in event_kinds.hpp without regenerating the docs fails here.
+TEST(EventKinds, DocsReferenceSectionIsGeneratedFromTheDescriptions) {
+  std::ifstream in(std::string(MLOPS_SOURCE_DIR) + "/docs/events.md");
+  ASSERT_TRUE(in) << "docs/events.md not found";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string begin = "<!-- kinds:begin (generated: mlops-ingest kinds) -->\n";
+  const std::string end = "<!-- kinds:end -->";
+  const std::size_t b = doc.find(begin);
+  const std::size_t e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), kinds_markdown())
+      << "regenerate the section with `mlops-ingest kinds`";
+}
+
+}  // namespace
+}  // namespace mlops_ingest

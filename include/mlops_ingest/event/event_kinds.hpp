@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace mlops_ingest {
@@ -186,6 +187,10 @@ constexpr const FieldSpec& field_of(TopicKind kind, std::string_view name) {
 
 // The comma-separated column list of a kind's table, in tuple order.
 std::string_view kind_columns(TopicKind kind) noexcept;
+
+// Every kind as Markdown (`mlops-ingest kinds`): the reference section of docs/events.md, which
+// a unit test keeps equal to this.
+std::string kinds_markdown();
 
 // Most fields any kind has (sizes per-event buffers).
 inline constexpr std::size_t kMaxKindFields = 16;
