@@ -59,9 +59,11 @@ boost::asio::awaitable<void> OffsetsStore::begin_and_lock(pg::PgConnection& conn
 
 boost::asio::awaitable<void> OffsetsStore::advance_and_commit(pg::PgConnection& conn) {
   const std::string advanced = partition_tuples(conn, true);
-  std::vector<pg::PgResult> r = co_await conn.exec(
-      pg::sql::advance_offsets_and_commit(advanced.empty() ? std::string() : conn.escape_literal(cfg_.group),
-                                          advanced));
+  std::string group;
+  if (!advanced.empty()) group = conn.escape_literal(cfg_.group);
+  // Built before the co_await: GCC 12 destroys a conditional's temporary twice inside one.
+  const std::string sql = pg::sql::advance_offsets_and_commit(group, advanced);
+  std::vector<pg::PgResult> r = co_await conn.exec(sql);
   if (std::string_view(PQcmdStatus(r.back().get())) != "COMMIT") {
     throw pg::PgError("the batch transaction was rolled back by the server", "40000");
   }
