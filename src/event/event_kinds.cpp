@@ -104,7 +104,9 @@ std::string kinds_markdown() {
   std::string out;
   for (const EventKindSpec& spec : kEventKinds) {
     out += "### `" + std::string(spec.name) + "` → `" + std::string(spec.table) + "`\n\n";
-    out += std::string(spec.summary) + ".\n\n";
+    std::string summary(spec.summary);
+    if (!summary.empty() && summary[0] >= 'a' && summary[0] <= 'z') summary[0] = static_cast<char>(summary[0] - 'a' + 'A');
+    out += summary + ".\n\n";
     out += "- topic: setting `" + std::string(spec.topic_setting) + "`, default `" + std::string(spec.default_topic) +
            "` (empty turns the kind off)\n";
     out += "- write mode: " + std::string(mode_text(spec.mode)) + "\n";
