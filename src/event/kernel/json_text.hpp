@@ -1,0 +1,110 @@
+#pragma once
+// JSON text helpers shared by the pre-scan and the walker: whitespace, digits, code points, the
+// RFC 8259 number grammar, and the bounded excerpts quoted in rejection messages.
+// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
+// everything here lives in that kernel's namespace, so that the copies never meet at link time.
+// Include only from parser_kernel.cpp.
+#ifndef MLOPS_PARSER_KERNEL
+#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
+#endif
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mlops_ingest::MLOPS_PARSER_KERNEL {
+namespace {
+
+// Longest excerpt of a value quoted in an error message (bytes, before escaping).
+constexpr std::size_t kMaxExcerptBytes = 64;
+
+constexpr bool is_json_ws(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+std::string_view trim_ws(std::string_view s) noexcept {
+  while (!s.empty() && is_json_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Characters as PostgreSQL counts them for VARCHAR(n): Unicode code points. The text is valid
+// UTF-8 here, so counting the bytes that are not continuation bytes is exact.
+std::size_t count_code_points(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) noexcept {
+  std::size_t i = 0;
+  const std::size_t n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else if (is_digit(t[i])) {
+    while (i < n && is_digit(t[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && t[i] == '.') {
+    ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  return i == n;
+}
+
+// ---- error messages (built only on rejection; last_error_ has reserved capacity) -------------
+
+struct Excerpt {  // a value quoted in a message: bounded, printable, no NUL (PostgreSQL text)
+  std::string_view text;
+};
+
+void append_part(std::string& m, std::string_view s) { m.append(s); }
+void append_part(std::string& m, const char* s) { m.append(s); }
+void append_part(std::string& m, std::size_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  m.append(buf, r.ptr);
+}
+void append_part(std::string& m, std::int64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  m.append(buf, r.ptr);
+}
+void append_part(std::string& m, Excerpt e) {
+  std::string_view t = e.text;
+  bool cut = false;
+  if (t.size() > kMaxExcerptBytes) {
+    std::size_t n = kMaxExcerptBytes;
+    while (n > 0 && (static_cast<unsigned char>(t[n]) & 0xC0) == 0x80) --n;  // code point boundary
+    t = t.substr(0, n);
+    cut = true;
+  }
+  for (const char c : t) {
+    const auto u = static_cast<unsigned char>(c);
+    m.push_back(u < 0x20 || u == 0x7F ? '?' : c);
+  }
+  if (cut) m.append("...");
+}
+
+template <typename... Parts>
+void set_message(std::string& m, const Parts&... parts) {
+  m.clear();
+  (append_part(m, parts), ...);
+}
+
+}  // namespace
+}  // namespace mlops_ingest::MLOPS_PARSER_KERNEL
