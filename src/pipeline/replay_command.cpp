@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/log.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
@@ -73,6 +74,7 @@ ReplayArgs parse_replay_args(const std::vector<std::string>& args) {
     if (std::find(out.topics.begin(), out.topics.end(), t) == out.topics.end()) out.topics.push_back(t);
   }
   if (out.topics.empty()) throw ConfigError("--topics: no topic given");
+  out.topics_given = !topics.empty();
 
   out.config.group = group.empty() ? default_replay_group(out.live_group, out.from, out.until) : group;
   if (out.config.group == out.live_group) {
@@ -99,6 +101,24 @@ int run_replay_command(const std::vector<std::string>& args, const std::function
 
   ReplayWindow window = [&] {
     const std::unique_ptr<PartitionTimeline> kafka = kafka_partition_timeline(a.config);
+    if (!a.topics_given) {
+      // Every configured kind by default; a deployment that has no topic for some kind (many
+      // have only predictions and labels) replays the others. Named with --topics, a missing
+      // topic is an error.
+      std::vector<std::string> present;
+      std::string last_error;
+      for (const std::string& topic : a.topics) {
+        try {
+          static_cast<void>(kafka->partitions(topic));
+          present.push_back(topic);
+        } catch (const ::mlops_ingest::kafka::KafkaError& e) {
+          last_error = e.what();
+          log_warn("replay: topic '" + topic + "' is not replayed: " + last_error);
+        }
+      }
+      if (present.empty()) throw ::mlops_ingest::kafka::KafkaError(last_error);
+      a.topics = std::move(present);
+    }
     return resolve_replay_window(*kafka, a.topics, a.from, a.until);
   }();
   log_info("replay as group '" + a.config.group + "' (the live group '" + a.live_group + "' is not touched): " +

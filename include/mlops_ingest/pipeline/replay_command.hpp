@@ -24,6 +24,7 @@ struct ReplayArgs {
   std::string live_group;
   ReplayBound from, until;
   std::vector<std::string> topics;  // names, each the topic of an event kind (default: all configured)
+  bool topics_given = false;        // --topics was given (else configured topics that do not exist are skipped)
 };
 
 // Throws ConfigError for anything wrong: unknown options or settings, a missing or malformed
