@@ -52,6 +52,12 @@ std::string BlockingConnection::query_value(const std::string& sql) {
   return PQgetvalue(result.get(), 0, 0);
 }
 
+std::string BlockingConnection::query_value(const std::string& sql, const std::vector<std::string>& params) {
+  PgResult result = exec_params(sql, params);
+  if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return {};
+  return PQgetvalue(result.get(), 0, 0);
+}
+
 std::string BlockingConnection::escape_literal(std::string_view text) const {
   char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
   if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");

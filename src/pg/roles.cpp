@@ -49,10 +49,10 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 
 // The sequence behind `table`.id (already quoted and schema-qualified), if it has one.
 std::optional<std::string> serial_sequence(BlockingConnection& conn, std::string_view table) {
-  const std::string t = conn.escape_literal(table);
   const std::string seq = conn.query_value(
-      "SELECT pg_get_serial_sequence(c.oid::regclass::text, 'id') FROM pg_class c WHERE c.oid = to_regclass(" + t +
-      ") AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped)");
+      "SELECT pg_get_serial_sequence(c.oid::regclass::text, 'id') FROM pg_class c WHERE c.oid = to_regclass($1) "
+      "AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped)",
+      {std::string(table)});
   if (seq.empty()) return std::nullopt;
   return seq;
 }
@@ -92,7 +92,7 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   std::vector<std::string> missing;
   std::string table_literals;
   for (std::string_view t : tables) {
-    if (conn.query_value("SELECT to_regclass(" + conn.escape_literal(t) + ") IS NULL") == "t") missing.emplace_back(t);
+    if (conn.query_value("SELECT to_regclass($1) IS NULL", {std::string(t)}) == "t") missing.emplace_back(t);
     if (!table_literals.empty()) table_literals += ',';
     table_literals += conn.escape_literal(t);
   }
@@ -119,7 +119,7 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   auto prepare_role = [&](const std::string& role) {
     refuse_privileged_role(conn, role, table_literals);
     const std::string id = conn.escape_identifier(role);
-    if (conn.query_value("SELECT count(*) FROM pg_roles WHERE rolname = " + conn.escape_literal(role)) == "0") {
+    if (conn.query_value("SELECT count(*) FROM pg_roles WHERE rolname = $1", {role}) == "0") {
       conn.exec("CREATE ROLE " + id + " LOGIN");
       report.push_back("created role " + role + " (LOGIN, no password: set one with ALTER ROLE ... PASSWORD, or use "
                        "client certificates)");
@@ -168,8 +168,7 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   for (const std::string& role : {roles.ingest, roles.analytics}) {
     if (role.empty()) continue;
     for (const std::string& s : schemas) {
-      if (conn.query_value("SELECT has_schema_privilege(" + conn.escape_literal(role) + ", " + conn.escape_literal(s) +
-                           ", 'CREATE')") == "t") {
+      if (conn.query_value("SELECT has_schema_privilege($1, $2, 'CREATE')", {role, s}) == "t") {
         report.push_back("WARNING: " + role + " can still create tables in schema " + s +
                          " through PUBLIC (the default before PostgreSQL 15); run: REVOKE CREATE ON SCHEMA " + s +
                          " FROM PUBLIC");
@@ -183,30 +182,28 @@ std::vector<std::string> missing_ingest_privileges(const std::string& dsn) {
   BlockingConnection conn(dsn);
   std::vector<std::string> missing;
   for (const TableGrant& g : kIngestGrants) {
-    const std::string t = conn.escape_literal(g.table);
-    if (conn.query_value("SELECT to_regclass(" + t + ") IS NULL") == "t") {
+    const std::string table(g.table);
+    if (conn.query_value("SELECT to_regclass($1) IS NULL", {table}) == "t") {
       missing.push_back("table " + std::string(g.table) +
                         " (it does not exist, or its schema is not usable: run `mlops-ingest schema apply` as its "
                         "owner)");
       continue;
     }
     for (const std::string& privilege : split_privileges(g.privileges)) {
-      if (conn.query_value("SELECT has_table_privilege(to_regclass(" + t + "), " + conn.escape_literal(privilege) +
-                           ")") != "t") {
+      if (conn.query_value("SELECT has_table_privilege(to_regclass($1), $2)", {table, privilege}) != "t") {
         missing.push_back(privilege + " on " + std::string(g.table));
       }
     }
     if (g.serial_id) {
       if (auto seq = serial_sequence(conn, g.table)) {
-        if (conn.query_value("SELECT has_sequence_privilege(" + conn.escape_literal(*seq) + ", 'USAGE')") != "t") {
+        if (conn.query_value("SELECT has_sequence_privilege($1, 'USAGE')", {*seq}) != "t") {
           missing.push_back("USAGE on sequence " + *seq);
         }
       }
     }
   }
   for (std::string_view privilege : kIngestDatabasePrivileges) {
-    if (conn.query_value("SELECT has_database_privilege(current_database(), " + conn.escape_literal(privilege) + ")") !=
-        "t") {
+    if (conn.query_value("SELECT has_database_privilege(current_database(), $1)", {std::string(privilege)}) != "t") {
       missing.push_back(std::string(privilege) + " on the database");
     }
   }

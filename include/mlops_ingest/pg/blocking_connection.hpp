@@ -17,6 +17,8 @@ class BlockingConnection {
   PgResult exec_params(const std::string& sql, const std::vector<std::string>& params);
   // First column of the first row as text ("" when there is no row).
   std::string query_value(const std::string& sql);
+  // The same for one statement with text parameters: values never become SQL text.
+  std::string query_value(const std::string& sql, const std::vector<std::string>& params);
   [[nodiscard]] std::string escape_literal(std::string_view text) const;
   [[nodiscard]] std::string escape_identifier(std::string_view name) const;  // "quoted" as needed
   [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
