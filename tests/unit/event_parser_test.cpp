@@ -141,6 +141,9 @@ std::vector<Row> malformed_rows() {
       {"invalid_escape", P, R"({"prediction_id":"a\x"})", R::kInvalidJson},
       {"lone_surrogate_escape", P, R"({"prediction_id":"\ud800"})", R::kInvalidJson},
       {"raw_control_character", P, "{\"prediction_id\":\"a\tb\"}", R::kInvalidJson},
+      // Strings without escapes are read in place: a raw NUL byte must still be refused (by
+      // simdjson's stage 1, as every unescaped control character is).
+      {"raw_nul_byte_in_model_value", M, std::string("{\"model_version\":\"v") + '\0' + "\"}", R::kInvalidJson},
       {"raw_nul_byte", P, std::string("{\"prediction_id\":\"a\0b\"}", 23), R::kInvalidJson},
       {"leading_zero", P, pred(R"("age":012)"), R::kInvalidJson},
       {"fraction_without_digits", P, pred(R"("debt_ratio":1.)"), R::kInvalidJson},

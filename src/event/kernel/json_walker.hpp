@@ -427,6 +427,19 @@ class Walker {
     if (auto e = v.type().get(t)) return json_fail(e);
     if (t == od::json_type::null) return read_null(v);
     if (t != od::json_type::string) return wrong_type(v, name, "a string", t);
+    // A string without escapes (nearly every value) is read in place, as keys are: its bytes
+    // up to the closing quote in the padded buffer, no copy. It cannot hold a NUL either: a raw
+    // control character inside a string is rejected by simdjson's stage 1 (UNESCAPED_CHARS),
+    // so only an escape (\u0000) can produce one, and escaped strings take the general path.
+    const char* raw = v.raw_json_token().data() + 1;  // just past the opening quote
+    const char* end = raw;
+    while (*end != '"' && *end != '\\') ++end;  // stage 1 found the closing quote
+    if (*end == '"') {
+      od::raw_json_string consumed;
+      if (auto e = v.get_raw_json_string().get(consumed)) return json_fail(e);
+      out = std::string_view(raw, static_cast<std::size_t>(end - raw));
+      return Step::kOk;
+    }
     std::string_view s;
     if (auto e = v.get_string().get(s)) return json_fail(e);
     if (s.find('\0') != std::string_view::npos) {
