@@ -13,36 +13,61 @@ std::string_view tuple_prediction_id(const std::string& tuple) noexcept {
   return {tuple.data() + 6, len};
 }
 
+namespace {
+
+std::size_t text_size(const std::optional<std::string_view>& v) noexcept {
+  return pg::BoundedTupleWriter::text_bytes(v ? v->size() : 0);
+}
+
+// Sizes `tuple` for at most `bound` bytes (growing only: a reused slot keeps its bytes, so the
+// steady state neither allocates nor zero-fills), runs `write` on a BoundedTupleWriter over it,
+// and trims it to what was written.
+template <typename Write>
+void encode_bounded(std::string& tuple, std::size_t bound, Write&& write) {
+  if (tuple.size() < bound) tuple.resize(bound);
+  pg::BoundedTupleWriter w(tuple.data());
+  write(w);
+  tuple.resize(static_cast<std::size_t>(w.position() - tuple.data()));
+}
+
+}  // namespace
+
 void encode_prediction(const PredictionEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
-  tuple.clear();
-  pg::CopyTupleWriter w(tuple);
-  auto text = [&w](std::string_view v) { w.bytes(v); };
-  auto int4 = [&w](std::int32_t v) { w.int4(v); };
-  auto float8 = [&w](double v) { w.float8(v); };
-  w.begin(12);
-  w.bytes(e.prediction_id);
-  w.timestamp(e.created_at.value_or(kafka_timestamp));
-  w.optional(e.model_version, text);
-  w.optional(e.model_stage, text);
-  w.optional(e.prediction, int4);
-  w.optional(e.probability, float8);
-  w.optional(e.age, int4);
-  w.optional(e.debt_ratio, float8);
-  w.optional(e.monthly_income, float8);
-  w.optional(e.number_dependents, int4);
-  w.optional(e.request_source, text);
-  w.optional(e.response_time_ms, int4);
+  using W = pg::BoundedTupleWriter;
+  const std::size_t bound = 2 + W::text_bytes(e.prediction_id.size()) + W::kFixed8 + text_size(e.model_version) +
+                            text_size(e.model_stage) + 5 * W::kFixed4 + 3 * W::kFixed8 + text_size(e.request_source);
+  encode_bounded(tuple, bound, [&](W& w) {
+    auto text = [&w](std::string_view v) { w.bytes(v); };
+    auto int4 = [&w](std::int32_t v) { w.int4(v); };
+    auto float8 = [&w](double v) { w.float8(v); };
+    w.begin(12);
+    w.bytes(e.prediction_id);
+    w.timestamp(e.created_at.value_or(kafka_timestamp));
+    w.optional(e.model_version, text);
+    w.optional(e.model_stage, text);
+    w.optional(e.prediction, int4);
+    w.optional(e.probability, float8);
+    w.optional(e.age, int4);
+    w.optional(e.debt_ratio, float8);
+    w.optional(e.monthly_income, float8);
+    w.optional(e.number_dependents, int4);
+    w.optional(e.request_source, text);
+    w.optional(e.response_time_ms, int4);
+  });
 }
 
 void encode_label(const LabelEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
-  tuple.clear();
-  pg::CopyTupleWriter w(tuple);
-  w.begin(5);
-  w.bytes(e.prediction_id);
-  w.int4(e.true_label);
-  w.timestamp(e.label_timestamp.value_or(kafka_timestamp));
-  w.optional(e.label_source, [&w](std::string_view v) { w.bytes(v); });
-  w.optional(e.days_delayed, [&w](std::int32_t v) { w.int4(v); });
+  using W = pg::BoundedTupleWriter;
+  const std::size_t bound =
+      2 + W::text_bytes(e.prediction_id.size()) + 2 * W::kFixed4 + W::kFixed8 + text_size(e.label_source);
+  encode_bounded(tuple, bound, [&](W& w) {
+    w.begin(5);
+    w.bytes(e.prediction_id);
+    w.int4(e.true_label);
+    w.timestamp(e.label_timestamp.value_or(kafka_timestamp));
+    w.optional(e.label_source, [&w](std::string_view v) { w.bytes(v); });
+    w.optional(e.days_delayed, [&w](std::int32_t v) { w.int4(v); });
+  });
 }
 
 void encode_kind_row(const KindEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
