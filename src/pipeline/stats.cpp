@@ -52,11 +52,12 @@ std::string format_progress(const IngestStats& s, double rows_per_second, std::i
   const int waiting = s.writers_waiting_for_pg.load();
   char rate_text[32];
   std::snprintf(rate_text, sizeof rate_text, "%.0f", rows_per_second);
+  const std::string kinds = s.kind_rows_text();
   return "progress: " + std::string(rate_text) + " rows/s | predictions " + with_commas(s.predictions_inserted) +
          ", labels " + with_commas(s.labels_inserted) + " (" + with_commas(s.labels_paired) +
          " paired in memory, +" + with_commas(s.labels_released) + " released, " + with_commas(s.labels_pended) +
          " parked = " + s.labels_parked_percent() + ")" +
-         (s.kind_rows_text().empty() ? std::string() : " | " + s.kind_rows_text()) + " | duplicates " +
+         (kinds.empty() ? std::string() : " | " + kinds) + " | duplicates " +
          with_commas(s.prediction_duplicates + s.label_duplicates) + " | dead letters " +
          with_commas(s.dead_letters) + " (" + s.dead_letter_breakdown() + ") | lag " +
          (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
