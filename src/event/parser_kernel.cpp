@@ -366,18 +366,7 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
     }
   };
 
-  for (auto field_result : obj) {
-    od::field field;
-    if (auto e = std::move(field_result).get(field)) {
-      w.json_fail(e);
-      break;
-    }
-    std::string_view key;
-    if (auto e = read_key(field, key)) {
-      w.json_fail(e);
-      break;
-    }
-    od::value& v = field.value();
+  w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
     const Field f = lookup(key, kPredictionFields);
     Step step = Step::kOk;
     if (f == kUnknown) {
@@ -409,27 +398,15 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
         if (auto oe = v.get_object().get(features)) {
           step = w.json_fail(oe);
         } else {
-          for (auto feature_result : features) {
-            od::field feature;
-            if (auto fe = std::move(feature_result).get(feature)) {
-              step = w.json_fail(fe);
-              break;
-            }
-            std::string_view fkey;
-            if (auto ke = read_key(feature, fkey)) {
-              step = w.json_fail(ke);
-              break;
-            }
+          step = w.for_each_field(features, [&](std::string_view fkey, od::value& fv) {
             const Field ff = lookup(fkey, kFeatureFields);
-            step =
-                ff == kUnknown ? w.skip(feature.value(), 3) : read_field(ff, feature.value(), true);
-            if (step == Step::kDoc) break;
-          }
+            return ff == kUnknown ? w.skip(fv, 3) : read_field(ff, fv, true);
+          });
         }
       }
     }
-    if (step == Step::kDoc) break;
-  }
+    return step;
+  });
 
   const RejectReason r = Impl::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
@@ -460,18 +437,7 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
   bool has_id = false;
   std::optional<std::int32_t> true_label;
   bool true_label_seen = false;
-  for (auto field_result : obj) {
-    od::field field;
-    if (auto e = std::move(field_result).get(field)) {
-      w.json_fail(e);
-      break;
-    }
-    std::string_view key;
-    if (auto e = read_key(field, key)) {
-      w.json_fail(e);
-      break;
-    }
-    od::value& v = field.value();
+  w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
     const Field f = lookup(key, kLabelFields);
     Step step = Step::kOk;
     if (f == kUnknown || w.has_field_error()) {
@@ -516,8 +482,8 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
           break;
       }
     }
-    if (step == Step::kDoc) break;
-  }
+    return step;
+  });
 
   const RejectReason r = Impl::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
@@ -627,18 +593,7 @@ RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, s
     w.json_fail(e);
     return w.doc_reason();
   }
-  for (auto field_result : obj) {
-    od::field field;
-    if (auto e = std::move(field_result).get(field)) {
-      w.json_fail(e);
-      break;
-    }
-    std::string_view key;
-    if (auto e = read_key(field, key)) {
-      w.json_fail(e);
-      break;
-    }
-    od::value& v = field.value();
+  w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
     std::size_t index = n;
     for (std::size_t i = 0; i < n; ++i) {
       if (spec.fields[i].name == key) {
@@ -657,8 +612,8 @@ RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, s
     } else {
       step = read_kind_field(w, doc, spec.fields[index], index, v, out);
     }
-    if (step == Step::kDoc) break;
-  }
+    return step;
+  });
   const RejectReason r = Impl::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
   // Required fields: absent, null, or an empty key string are all "missing".

@@ -114,6 +114,21 @@ class Walker {
     return Step::kField;
   }
 
+  // Calls on_field(key, value) for each field of `obj` in document order, until one returns
+  // Step::kDoc (returned then); a syntax error met while iterating is a document-level
+  // rejection. The one field loop of every pass (prediction, features, label, any kind).
+  template <typename OnField>
+  Step for_each_field(od::object& obj, OnField&& on_field) {
+    for (auto field_result : obj) {
+      od::field field;
+      if (auto e = std::move(field_result).get(field)) return json_fail(e);
+      std::string_view key;
+      if (auto e = read_key(field, key)) return json_fail(e);
+      if (on_field(key, field.value()) == Step::kDoc) return Step::kDoc;
+    }
+    return Step::kOk;
+  }
+
   // Fully validates a value whose content is not needed (unknown fields, values of the wrong
   // type, everything after a field error). `depth` is the nesting level a container here has
   // (the top-level object is 1).
