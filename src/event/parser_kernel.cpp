@@ -118,22 +118,73 @@ constexpr std::string_view kFieldNames[] = {
 };
 static_assert(sizeof(kFieldNames) / sizeof(kFieldNames[0]) == kUnknown);
 
-template <std::size_t N>
-Field lookup(std::string_view key, const Field (&candidates)[N]) noexcept {
-  for (const Field f : candidates) {
-    if (kFieldNames[f] == key) return f;
-  }
-  return kUnknown;
-}
+// The fields a pass knows, indexed by key length: a key is compared with at most the
+// (one or two) names of its length instead of every name of the pass. Built at compile time.
+class FieldSet {
+ public:
+  static constexpr std::size_t kMaxKeyBytes = 24;
+  static constexpr std::size_t kPerLength = 3;
 
-constexpr Field kPredictionFields[] = {
+  template <std::size_t N>
+  consteval explicit FieldSet(const Field (&fields)[N]) {
+    for (auto& slot : by_length_) slot.fill(kUnknown);
+    for (const Field f : fields) {
+      const std::size_t n = kFieldNames[f].size();
+      if (n > kMaxKeyBytes) throw "field name longer than FieldSet::kMaxKeyBytes";
+      std::size_t i = 0;
+      while (by_length_[n][i] != kUnknown) {
+        if (++i == kPerLength) throw "too many field names of one length";
+      }
+      by_length_[n][i] = f;
+      for (std::size_t c = 0; c < n; ++c) names_[n][i][c] = kFieldNames[f][c];
+    }
+  }
+
+  // `key` must be followed by at least 7 readable bytes (a key in simdjson's padded buffers is).
+  Field lookup(std::string_view key) const noexcept {
+    const std::size_t n = key.size();
+    if (n > kMaxKeyBytes) return kUnknown;
+    for (std::size_t i = 0; i < kPerLength; ++i) {
+      const Field f = by_length_[n][i];
+      if (f == kUnknown) break;
+      if (same_bytes(key.data(), names_[n][i].data(), n)) return f;
+    }
+    return kUnknown;
+  }
+
+ private:
+  // Eight bytes at a time, inline: a library memcmp per key cost more than the compare.
+  static bool same_bytes(const char* key, const char* name, std::size_t n) noexcept {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (load8(key + i) != load8(name + i)) return false;
+    }
+    if (i == n) return true;
+    const std::uint64_t tail = ~std::uint64_t{0} >> (64 - 8 * (n - i));  // little-endian
+    return ((load8(key + i) ^ load8(name + i)) & tail) == 0;
+  }
+  static std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  }
+
+  std::array<std::array<Field, kPerLength>, kMaxKeyBytes + 1> by_length_{};
+  // The names again, zero-padded so that an 8-byte read past a name's end stays inside.
+  std::array<std::array<std::array<char, kMaxKeyBytes + 8>, kPerLength>, kMaxKeyBytes + 1> names_{};
+};
+
+constexpr Field kPredictionFieldList[] = {
     kPredictionId,  kCreatedAt,        kModelVersion,   kModelStage, kPrediction,
     kProbability,   kRequestSource,    kResponseTimeMs, kAge,        kDebtRatio,
     kMonthlyIncome, kNumberDependents, kFeatures,
 };
-constexpr Field kFeatureFields[] = {kAge, kDebtRatio, kMonthlyIncome, kNumberDependents};
-constexpr Field kLabelFields[] = {kPredictionId, kTrueLabel, kLabelTimestamp, kLabelSource,
-                                  kDaysDelayed};
+constexpr Field kFeatureFieldList[] = {kAge, kDebtRatio, kMonthlyIncome, kNumberDependents};
+constexpr Field kLabelFieldList[] = {kPredictionId, kTrueLabel, kLabelTimestamp, kLabelSource,
+                                     kDaysDelayed};
+constexpr FieldSet kPredictionFields(kPredictionFieldList);
+constexpr FieldSet kFeatureFields(kFeatureFieldList);
+constexpr FieldSet kLabelFields(kLabelFieldList);
 
 constexpr std::uint32_t bit(Field f) noexcept { return std::uint32_t{1} << f; }
 
@@ -367,7 +418,7 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
   };
 
   w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
-    const Field f = lookup(key, kPredictionFields);
+    const Field f = kPredictionFields.lookup(key);
     Step step = Step::kOk;
     if (f == kUnknown) {
       step = w.skip(v, 2);
@@ -399,7 +450,7 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
           step = w.json_fail(oe);
         } else {
           step = w.for_each_field(features, [&](std::string_view fkey, od::value& fv) {
-            const Field ff = lookup(fkey, kFeatureFields);
+            const Field ff = kFeatureFields.lookup(fkey);
             return ff == kUnknown ? w.skip(fv, 3) : read_field(ff, fv, true);
           });
         }
@@ -438,7 +489,7 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
   std::optional<std::int32_t> true_label;
   bool true_label_seen = false;
   w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
-    const Field f = lookup(key, kLabelFields);
+    const Field f = kLabelFields.lookup(key);
     Step step = Step::kOk;
     if (f == kUnknown || w.has_field_error()) {
       step = w.skip(v, 2);

@@ -25,6 +25,26 @@ constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) n
 static_assert(days_from_civil(1970, 1, 1) == 0);
 static_assert(days_from_civil(2000, 1, 1) == kPgEpochDays);
 
+// days_from_civil for RFC 3339's years 0000..9999 in unsigned arithmetic: shifted by one era
+// (400 years) so that nothing is negative, every division is by a constant and compiles to a
+// multiply (the signed version above took two idiv, a tenth of the whole parse).
+constexpr std::int64_t days_from_civil_0_9999(unsigned y, unsigned m, unsigned d) noexcept {
+  constexpr unsigned kShiftEras = 1;
+  const unsigned ys = y + 400 * kShiftEras - (m <= 2 ? 1u : 0u);
+  const unsigned era = ys / 400;
+  const unsigned yoe = ys - era * 400;                                   // [0, 399]
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  // [0, 365]
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // [0, 146096]
+  return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468 -
+         146097 * static_cast<std::int64_t>(kShiftEras);
+}
+constexpr bool same_days(unsigned y, unsigned m, unsigned d) {
+  return days_from_civil_0_9999(y, m, d) == days_from_civil(y, m, d);
+}
+static_assert(same_days(0, 1, 1) && same_days(0, 2, 29) && same_days(0, 3, 1) && same_days(1, 1, 1) &&
+              same_days(399, 12, 31) && same_days(400, 1, 1) && same_days(1970, 1, 1) &&
+              same_days(2000, 2, 29) && same_days(2026, 12, 6) && same_days(9999, 12, 31));
+
 constexpr bool is_leap(unsigned y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 constexpr unsigned days_in_month(unsigned y, unsigned m) noexcept {
@@ -106,7 +126,7 @@ std::optional<PgTimestamp> parse_rfc3339(std::string_view text) noexcept {
     micros = kMicrosPerSecond - 1;
   }
 
-  const std::int64_t days = days_from_civil(year, month, day) - kPgEpochDays;
+  const std::int64_t days = days_from_civil_0_9999(year, month, day) - kPgEpochDays;
   const std::int64_t local_seconds =
       ((days * 24 + hour) * 60 + minute) * 60 + static_cast<std::int64_t>(second);
   // Local time = UTC + offset, so UTC = local - offset.

@@ -8,7 +8,9 @@
 #error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
 #endif
 
+#include <bit>  // std::endian
 #include <charconv>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +31,35 @@ constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 std::string_view trim_ws(std::string_view s) noexcept {
   while (!s.empty() && is_json_ws(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// Index (0-7) of the lowest byte whose high bit is set in `flags` (only high bits set, not 0).
+// A multiply instead of std::countr_zero: GCC emits `rep bsf` for that, which disassembles as
+// BMI's tzcnt, and tests/portable_binary_check.sh rightly cannot tell the two apart.
+constexpr std::size_t lowest_flagged_byte(std::uint64_t flags) noexcept {
+  const std::uint64_t lowest = (flags & (~flags + 1)) >> 7;  // 1 << 8k for the lowest byte k
+  return static_cast<std::size_t>((lowest * 0x0001020304050607ULL) >> 56);
+}
+static_assert(lowest_flagged_byte(0x80) == 0 && lowest_flagged_byte(0x8000) == 1 &&
+              lowest_flagged_byte(0x8080000000000000ULL) == 6 && lowest_flagged_byte(0x8000000000000000ULL) == 7);
+
+// Offset of the first '"' or '\\' at `p`, eight bytes at a time (SWAR). `p` must point inside a
+// string of a document simdjson accepted, in its padded buffer: stage 1 found the closing quote,
+// so the 8-byte reads end at most 7 bytes past it, inside the document or its zeroed padding.
+inline std::size_t find_quote_or_backslash(const char* p) noexcept {
+  static_assert(std::endian::native == std::endian::little, "the byte index below assumes little-endian");
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  for (std::size_t i = 0;; i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + i, sizeof w);
+    const std::uint64_t q = w ^ (kOnes * '"');
+    const std::uint64_t b = w ^ (kOnes * '\\');
+    // A zero byte of q or b sets its high bit; the borrow can only flag bytes above the first
+    // real match, so the lowest flag is exact.
+    const std::uint64_t hit = ((q - kOnes) & ~q & kHigh) | ((b - kOnes) & ~b & kHigh);
+    if (hit != 0) return i + lowest_flagged_byte(hit);
+  }
 }
 
 // Characters as PostgreSQL counts them for VARCHAR(n): Unicode code points. The text is valid
