@@ -4,6 +4,8 @@
 // Run: build-release/bench/hot_path_benchmark
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include "mlops_ingest/devtools/event_generator.hpp"
@@ -21,6 +23,34 @@ using namespace mlops_ingest;
 std::vector<std::string> sample_predictions() {
   std::vector<std::string> out;
   for (std::uint64_t i = 0; i < 1024; ++i) out.push_back(kafka::synthetic_prediction(1, i));
+  return out;
+}
+
+// The same kind of events with their top-level fields in a different order each time: the
+// parser's prediction of the next key (FieldOrder) then mostly misses, and keys are read and
+// looked up — the cost of a topic whose producers do not keep one field order.
+std::vector<std::string> sample_predictions_shuffled() {
+  std::vector<std::string> out;
+  std::mt19937 rng(42);
+  for (std::uint64_t i = 0; i < 1024; ++i) {
+    std::vector<std::string> fields = {
+        "\"prediction_id\":\"pred-1-" + std::to_string(1000000000 + i) + "\"",
+        "\"created_at\":\"2026-01-01T00:00:00.429000Z\"",
+        "\"model_version\":\"v1" + std::to_string(i % 3) + "\"",
+        "\"model_stage\":\"production\"",
+        "\"prediction\":" + std::to_string(i & 1),
+        "\"probability\":0." + std::to_string(100000 + i * 7919 % 900000),
+        "\"features\":{\"age\":" + std::to_string(20 + i % 50) +
+            ",\"debt_ratio\":0.0617,\"monthly_income\":" + std::to_string(3000 + i % 5000) +
+            ",\"number_dependents\":" + std::to_string(i % 4) + "}",
+        "\"request_source\":\"mobile-app\"",
+        "\"response_time_ms\":" + std::to_string(10 + i % 90),
+    };
+    std::shuffle(fields.begin(), fields.end(), rng);
+    std::string doc = "{";
+    for (std::size_t k = 0; k < fields.size(); ++k) doc += (k ? "," : "") + fields[k];
+    out.push_back(doc + "}");
+  }
   return out;
 }
 
@@ -67,6 +97,24 @@ void BM_ParseAndEncodePrediction(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(BM_ParseAndEncodePrediction)->DenseRange(1, 3);
+
+void BM_ParseAndEncodePredictionShuffledFields(benchmark::State& state) {
+  const auto events = sample_predictions_shuffled();
+  ParserKernel kernel;
+  if (!use_kernel(state, kernel)) return;
+  EventParser parser({}, kernel);
+  PredictionEvent event;
+  std::string tuple;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::string& e = events[i++ & 1023];
+    if (parser.parse_prediction(e.data(), e.size(), event) != RejectReason::kNone) state.SkipWithError("rejected");
+    encode_prediction(event, 0, tuple);
+    benchmark::DoNotOptimize(tuple.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ParseAndEncodePredictionShuffledFields)->DenseRange(1, 3);
 
 void BM_RingHandOff(benchmark::State& state) {
   // Producer and consumer on two threads, 300-byte tuples, released in batches of 1000.

@@ -69,21 +69,21 @@ constexpr bool read_digits(std::string_view text, std::size_t pos, std::size_t c
 
 }  // namespace
 
-std::optional<PgTimestamp> parse_rfc3339(std::string_view text) noexcept {
+bool parse_rfc3339(std::string_view text, PgTimestamp& out) noexcept {
   // Shortest valid form: "YYYY-MM-DDTHH:MM:SSZ".
   constexpr std::size_t kMinLength = 20;
-  if (text.size() < kMinLength) return std::nullopt;
+  if (text.size() < kMinLength) return false;
 
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!read_digits(text, 0, 4, year) || text[4] != '-' || !read_digits(text, 5, 2, month) ||
       text[7] != '-' || !read_digits(text, 8, 2, day)) {
-    return std::nullopt;
+    return false;
   }
   const char sep = text[10];
-  if (sep != 'T' && sep != 't' && sep != ' ') return std::nullopt;
+  if (sep != 'T' && sep != 't' && sep != ' ') return false;
   if (!read_digits(text, 11, 2, hour) || text[13] != ':' || !read_digits(text, 14, 2, minute) ||
       text[16] != ':' || !read_digits(text, 17, 2, second)) {
-    return std::nullopt;
+    return false;
   }
 
   std::size_t pos = 19;
@@ -96,11 +96,11 @@ std::optional<PgTimestamp> parse_rfc3339(std::string_view text) noexcept {
       ++digits;
       ++pos;
     }
-    if (digits == 0 || digits > 9) return std::nullopt;
+    if (digits == 0 || digits > 9) return false;
     for (std::size_t i = digits; i < 6; ++i) micros *= 10;
   }
 
-  if (pos >= text.size()) return std::nullopt;  // the offset is mandatory
+  if (pos >= text.size()) return false;  // the offset is mandatory
   std::int64_t offset_minutes = 0;
   const char zone = text[pos];
   if (zone == 'Z' || zone == 'z') {
@@ -109,18 +109,18 @@ std::optional<PgTimestamp> parse_rfc3339(std::string_view text) noexcept {
     unsigned off_h = 0, off_m = 0;
     if (text.size() - pos < 6 || !read_digits(text, pos + 1, 2, off_h) || text[pos + 3] != ':' ||
         !read_digits(text, pos + 4, 2, off_m) || off_h > 23 || off_m > 59) {
-      return std::nullopt;
+      return false;
     }
     offset_minutes = static_cast<std::int64_t>(off_h * 60 + off_m);
     if (zone == '-') offset_minutes = -offset_minutes;
     pos += 6;
   } else {
-    return std::nullopt;
+    return false;
   }
-  if (pos != text.size()) return std::nullopt;
+  if (pos != text.size()) return false;
 
-  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
-  if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
+  if (hour > 23 || minute > 59 || second > 60) return false;
   if (second == 60) {  // leap second: PostgreSQL cannot store it, take the last representable us
     second = 59;
     micros = kMicrosPerSecond - 1;
@@ -131,7 +131,8 @@ std::optional<PgTimestamp> parse_rfc3339(std::string_view text) noexcept {
       ((days * 24 + hour) * 60 + minute) * 60 + static_cast<std::int64_t>(second);
   // Local time = UTC + offset, so UTC = local - offset.
   const std::int64_t utc_seconds = local_seconds - offset_minutes * 60;
-  return utc_seconds * kMicrosPerSecond + micros;
+  out = utc_seconds * kMicrosPerSecond + micros;
+  return true;
 }
 
 }  // namespace mlops_ingest

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mlops_ingest/event/timestamp.hpp"
+#include "mlops_ingest/pipeline/row_encoder.hpp"
 
 // Counts global allocations so the "success path does not allocate" contract is tested. This
 // replaces the global operator new for the whole test executable; if another test file linked
@@ -774,6 +775,99 @@ TEST(EventParser, SuccessPathDoesNotAllocateAfterWarmUp) {
   const auto after = g_allocations.load();
   EXPECT_EQ(after - before, 0u);
 #endif
+}
+
+// The parser remembers the field order of the documents it parsed (it recognises the key it
+// expects next in place). What it reads must not depend on that: a document in another order,
+// with a key that starts like the expected one, an escaped spelling of it, or any rejected
+// document, reads exactly as on a fresh parser — every field and every verdict and message.
+TEST(EventParser, WhatADocumentReadsDoesNotDependOnTheDocumentsBefore) {
+  const std::string in_order =
+      R"({"prediction_id":"a","created_at":"2026-01-05T12:00:00Z","model_version":"v1","model_stage":"s",)"
+      R"("prediction":1,"probability":0.5,"features":{"age":40,"debt_ratio":0.2,"monthly_income":100,)"
+      R"("number_dependents":1},"request_source":"r","response_time_ms":3})";
+  std::vector<std::string> predictions = {
+      in_order,
+      // right after in_order: keys that begin or end like the expected name, or differ from it
+      // in one byte
+      R"({"prediction_idx":"no","prediction_id":"b","created_a":"2026","created_at_":1,"model_versioN":"no",)"
+      R"("model_stage":"s","prediction":0,"probabilit":"x","probability":0.1,"features":{"ag":1,"agee":2,)"
+      R"("age":3,"debt_ratio":0.3,"monthly_income":1,"number_dependent":9,"number_dependents":4},)"
+      R"("request_source":"r","response_time_ms":3})",
+      in_order,
+      R"({"response_time_ms":7,"features":{"number_dependents":1,"age":2},"probability":0.25,)"
+      R"("model_stage":"x","created_at":"2026-01-05t12:00:00z","prediction_id":"reordered"})",
+      in_order,
+      // the expected keys, spelled with escapes
+      R"({"prediction\u005fid":"c","created\u005fat":"2026-01-05T12:00:00Z","model_version":"v1",)"
+      R"("model_stage":"s","prediction":1,"probability":0.5,"features":{"\u0061ge":41},"request_source":"r"})",
+      // a duplicate of the expected key, a field missing, unknown fields between known ones
+      R"({"prediction_id":"d","prediction_id":"e","model_version":"v1"})",
+      R"({"x":1,"prediction_id":"f","y":{"created_at":"no"},"created_at":"2026-01-05T12:00:00Z"})",
+      R"({"features":{"age":1},"features":{"age":2},"prediction_id":"g"})",
+      R"({"prediction_id":"h","features":null,"age":5})",
+      in_order,
+  };
+  std::vector<std::string> labels = {
+      R"({"prediction_id":"a","true_label":1,"label_timestamp":"2026-01-06T00:00:00Z","label_source":"o","days_delayed":1})",
+      R"({"days_delayed":2,"label_source":"o","true_label":0,"prediction_id":"b"})",
+      R"({"prediction_id":"c","true_labels":1,"true_label":1})",
+      R"({"prediction_id":"d","true_label":1,"true_label":0})",
+  };
+  for (const Row& row : malformed_rows()) {
+    if (row.null_payload) continue;
+    if (row.kind == Kind::kPrediction) predictions.push_back(row.payload);
+    if (row.kind == Kind::kLabel) labels.push_back(row.payload);
+  }
+  for (const ParserKernel kernel : {ParserKernel::kFallback, ParserKernel::kHaswell, ParserKernel::kIcelake}) {
+    if (!kernel_supported(kernel)) continue;
+    SCOPED_TRACE(std::string(kernel_name(kernel)));
+    EventParser shared({}, kernel);
+    {  // the near misses right after the order they resemble read as the right fields
+      PredictionEvent ev;
+      ASSERT_EQ(shared.parse_prediction(in_order.data(), in_order.size(), ev), RejectReason::kNone);
+      ASSERT_EQ(shared.parse_prediction(predictions[1].data(), predictions[1].size(), ev), RejectReason::kNone)
+          << shared.last_error();
+      EXPECT_EQ(ev.prediction_id, "b");
+      EXPECT_EQ(ev.created_at, std::nullopt);
+      EXPECT_EQ(ev.model_version, std::nullopt);
+      EXPECT_EQ(ev.probability, std::optional<double>(0.1));
+      EXPECT_EQ(ev.age, std::optional<std::int32_t>(3));
+      EXPECT_EQ(ev.number_dependents, std::optional<std::int32_t>(4));
+    }
+    for (int round = 0; round < 2; ++round) {  // the second round follows the table's last row
+      for (std::size_t i = 0; i < predictions.size(); ++i) {
+        const std::string& doc = predictions[i];
+        EventParser fresh({}, kernel);
+        PredictionEvent a, b;
+        const RejectReason want = fresh.parse_prediction(doc.data(), doc.size(), a);
+        ASSERT_EQ(shared.parse_prediction(doc.data(), doc.size(), b), want) << "prediction " << i << ": " << doc;
+        if (want != RejectReason::kNone) {
+          EXPECT_EQ(shared.last_error(), fresh.last_error()) << doc;
+          continue;
+        }
+        std::string tuple_a, tuple_b;
+        encode_prediction(a, 0, tuple_a);
+        encode_prediction(b, 0, tuple_b);
+        EXPECT_EQ(tuple_b, tuple_a) << "prediction " << i << ": " << doc;
+      }
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        const std::string& doc = labels[i];
+        EventParser fresh({}, kernel);
+        LabelEvent a, b;
+        const RejectReason want = fresh.parse_label(doc.data(), doc.size(), a);
+        ASSERT_EQ(shared.parse_label(doc.data(), doc.size(), b), want) << "label " << i << ": " << doc;
+        if (want != RejectReason::kNone) {
+          EXPECT_EQ(shared.last_error(), fresh.last_error()) << doc;
+          continue;
+        }
+        std::string tuple_a, tuple_b;
+        encode_label(a, 0, tuple_a);
+        encode_label(b, 0, tuple_b);
+        EXPECT_EQ(tuple_b, tuple_a) << "label " << i << ": " << doc;
+      }
+    }
+  }
 }
 
 TEST(RejectReasonCode, StableSnakeCaseStrings) {

@@ -227,12 +227,12 @@ class Walker {
     std::string_view s;
     const Step step = get_string(v, name, s);
     if (step != Step::kOk || s.data() == nullptr) return step;
-    const auto ts = parse_rfc3339(s);
-    if (!ts) {
+    PgTimestamp ts = 0;
+    if (!parse_rfc3339(s, ts)) {
       return field_fail(RejectReason::kInvalidTimestamp, name, " \"", Excerpt{s},
                         "\" is not a valid RFC 3339 timestamp");
     }
-    out = *ts;
+    out = ts;
     return Step::kOk;
   }
 
