@@ -27,12 +27,14 @@ std::string move_pending(std::string_view moved_cte) {
 
 }  // namespace
 
-std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions) {
+std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions,
+                         bool ask_pending) {
   // SET LOCAL: the setting ends with the transaction (pooler-safe).
   return "BEGIN; SET LOCAL synchronous_commit = " + std::string(synchronous_commit) +
          "; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
          "SELECT " + std::string(group) + ", t, p, -1 FROM (VALUES " + std::string(partitions) +
-         ") AS v(t, p) ON CONFLICT DO NOTHING; "
+         ") AS v(t, p) ON CONFLICT DO NOTHING; " +
+         (ask_pending ? "SELECT EXISTS (SELECT 1 FROM label_pending); " : "") +
          "SELECT " + cols(kOffsetColumns) + " FROM ingest_offsets WHERE consumer_group = " + std::string(group) +
          " AND (topic, kafka_partition) IN (" + std::string(partitions) +
          ") ORDER BY topic, kafka_partition FOR UPDATE";

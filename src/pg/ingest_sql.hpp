@@ -21,7 +21,10 @@ inline constexpr std::string_view kOffsetColumns = "topic, kafka_partition, next
 // is why the values are quoted literals here and not parameters (a parameterised statement
 // is one statement per round trip). `group` is a quoted literal; `partitions` is
 // "(topic literal, partition), …" (OffsetsStore builds both with the connection's quoting).
-std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions);
+// `ask_pending`: also ask, in the same round trip (a result before the offsets' rows), whether
+// label_pending holds any row at all (see LabelWrites: the check after commit).
+std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions,
+                         bool ask_pending = false);
 
 // Ends a batch transaction: next_offset raised for `advanced` — "(topic literal, partition,
 // next_offset), …", empty when no partition moved — then COMMIT, in one round trip.

@@ -283,7 +283,14 @@ class BatchWriter::Session {
       offsets_.partition_of(env.topic, env.partition);
     }
 
-    co_await offsets_.begin_and_lock(conn_);
+    // The previous batch's check after commit (LabelWrites) costs a statement over all the ids
+    // it stored; it only runs when label_pending holds anything, which the locking round trip
+    // asks. Read after the previous commit, an empty label_pending settles the check: a label
+    // parked by a transaction that commits later is checked again by its own writer, whose
+    // check then sees these predictions.
+    const bool ask_pending = labels_.has_deferred();
+    const bool any_pending = co_await offsets_.begin_and_lock(conn_, ask_pending);
+    if (ask_pending && !any_pending) labels_.drop_deferred();
     // next_offset only ever moves forward (it is locked and raised in the batch transaction).
     // Below what this writer itself committed, PostgreSQL has lost committed batches (a failover
     // to an asynchronous standby, a restore, synchronous_commit=off and a crash); our consumer is

@@ -53,8 +53,9 @@ class OffsetsStore {
   [[nodiscard]] std::span<const Partition> partitions() const noexcept { return partitions_; }
 
   // BEGIN the batch transaction, create the batch's missing rows and lock them all; sets each
-  // partition's `stored` and `threshold` to the next_offset read.
-  boost::asio::awaitable<void> begin_and_lock(pg::PgConnection& conn);
+  // partition's `stored` and `threshold` to the next_offset read. With `ask_pending`, returns
+  // whether label_pending holds any row, read in the same round trip (else false).
+  boost::asio::awaitable<bool> begin_and_lock(pg::PgConnection& conn, bool ask_pending = false);
   // Raises next_offset to `threshold` for every partition the batch moved, and COMMITs, in one
   // round trip. Throws PgError when the server answers the COMMIT with a rollback.
   boost::asio::awaitable<void> advance_and_commit(pg::PgConnection& conn);

@@ -84,6 +84,14 @@ TEST(StoredOffsets, EveryReadSelectsTheParsedColumns) {
   EXPECT_NE(lock.find("SELECT " + std::string(pg::sql::kOffsetColumns) + " FROM ingest_offsets"), std::string::npos);
   EXPECT_NE(lock.find("FOR UPDATE"), std::string::npos);
   EXPECT_EQ(lock.rfind("BEGIN; SET LOCAL synchronous_commit = on; ", 0), 0u);
+  EXPECT_EQ(lock.find("label_pending"), std::string::npos);
+  // Asked for, the label_pending question comes before the offsets' rows: begin_and_lock reads
+  // the offsets from the last result and the answer from the one before it.
+  const std::string asking = pg::sql::lock_offsets("'g'", "on", "('t',0)", true);
+  const std::size_t exists = asking.find("SELECT EXISTS (SELECT 1 FROM label_pending); ");
+  ASSERT_NE(exists, std::string::npos);
+  EXPECT_LT(exists, asking.find("SELECT " + std::string(pg::sql::kOffsetColumns) + " FROM ingest_offsets"));
+  EXPECT_EQ(asking.substr(asking.size() - 10), "FOR UPDATE");
 }
 
 TEST(StoredOffsets, CommitWithoutAdvancedPartitionsIsJustCommit) {

@@ -39,7 +39,8 @@ class LabelWrites {
   boost::asio::awaitable<void> write_split(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out);
 
   // The ids whose pending labels the next transaction checks again (the predictions just
-  // stored, the labels just parked); kept across retries of that transaction until one commits.
+  // stored, the labels just parked); kept across retries of that transaction until one commits,
+  // or dropped when that transaction found label_pending empty (BatchWriter::commit_batch).
   [[nodiscard]] bool has_deferred() const noexcept { return !deferred_.empty(); }
   // After COMMIT, before the slots are released.
   void defer_release_check(const WriteContext& ctx);
