@@ -1,6 +1,7 @@
 // libFuzzer target: every input goes through parse_prediction, parse_label and parse_kind for
 // every other kind (models, alerts, retraining) of one long-lived EventParser (as in a
-// consumer thread), and the results are checked for invariants
+// consumer thread) — predictions and labels also through a fresh one, which must read the same — and the
+// results are checked for invariants
 // the rest of the pipeline relies on. A violated invariant traps, so libFuzzer (or
 // replay_main.cpp in the normal test build) reports it as a crash.
 #include <cmath>
@@ -92,6 +93,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   mlops_ingest::PredictionEvent p;
   const RejectReason pr = parser.parse_prediction(payload, size, p);
+  {
+    // The long-lived parser predicts each key from the documents before (FieldOrder): what it
+    // reads must be what a fresh parser reads — the verdict, the message, every field.
+    mlops_ingest::EventParser fresh(mlops_ingest::ParserLimits{4096, 16});
+    mlops_ingest::PredictionEvent q;
+    check(fresh.parse_prediction(payload, size, q) == pr);
+    if (pr == RejectReason::kNone) {
+      static std::string mine, theirs;
+      mlops_ingest::encode_prediction(p, 0, mine);
+      mlops_ingest::encode_prediction(q, 0, theirs);
+      check(mine == theirs);
+    } else {
+      check(fresh.last_error() == parser.last_error());
+    }
+  }
   if (pr == RejectReason::kNone) {
     check_id(p.prediction_id);
     check_text(p.model_version, 50);
@@ -111,6 +127,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   mlops_ingest::LabelEvent l;
   const RejectReason lr = parser.parse_label(payload, size, l);
+  {  // the same for labels
+    mlops_ingest::EventParser fresh(mlops_ingest::ParserLimits{4096, 16});
+    mlops_ingest::LabelEvent m;
+    check(fresh.parse_label(payload, size, m) == lr);
+    if (lr == RejectReason::kNone) {
+      static std::string mine, theirs;
+      mlops_ingest::encode_label(l, 0, mine);
+      mlops_ingest::encode_label(m, 0, theirs);
+      check(mine == theirs);
+    } else {
+      check(fresh.last_error() == parser.last_error());
+    }
+  }
   if (lr == RejectReason::kNone) {
     check_id(l.prediction_id);
     check(l.true_label == 0 || l.true_label == 1);
