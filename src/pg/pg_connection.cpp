@@ -3,7 +3,12 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "mlops_ingest/config/redact.hpp"
 
@@ -33,13 +38,17 @@ bool PgConnection::connected() const noexcept {
 }
 
 void PgConnection::close() noexcept {
+  close_socket();  // before libpq closes its own descriptor
+  conn_.reset();
+}
+
+void PgConnection::close_socket() noexcept {
   if (socket_) {
-    // libpq owns the descriptor; asio must not close it.
-    socket_->release();
+    boost::system::error_code ignored;
+    socket_->close(ignored);  // our duplicate (see attach_socket): deregistered, then closed
     socket_.reset();
   }
-  socket_fd_ = -1;
-  conn_.reset();
+  socket_id_ = {};
 }
 
 void PgConnection::cancel() noexcept {
@@ -47,12 +56,28 @@ void PgConnection::cancel() noexcept {
   if (socket_) socket_->cancel(ignored);
 }
 
+// Boost.Asio watches a duplicate of libpq's socket, never libpq's own descriptor. libpq closes
+// its socket by itself (a lost connection, a connection attempt it retries), and a new socket —
+// this writer's next attempt, or another writer's, or any descriptor another thread opens — can
+// get the same number at once. Watching the number, asio would keep an epoll registration the
+// kernel had already dropped (a wait that only ends at io_timeout) and, on release, deregister a
+// number that now belongs to someone else (what ThreadSanitizer reported across writers). The
+// duplicate is ours alone: it is deregistered and closed here, and the socket's identity (device
+// and inode) tells a new socket from the old one under the same number.
 void PgConnection::attach_socket() {
   const int fd = PQsocket(conn_.get());
-  if (fd == socket_fd_ && socket_) return;
-  if (socket_) socket_->release();
-  socket_.emplace(io_, fd);
-  socket_fd_ = fd;
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) throw_connection_error("PostgreSQL connection has no socket");
+  const SocketId id{st.st_dev, st.st_ino};
+  if (socket_ && id == socket_id_) return;
+  close_socket();
+  const int ours = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (ours < 0) {
+    const int err = errno;
+    throw_connection_error(std::string("cannot duplicate the PostgreSQL socket: ") + std::strerror(err));
+  }
+  socket_.emplace(io_, ours);
+  socket_id_ = id;
 }
 
 void PgConnection::throw_connection_error(std::string_view what) {

@@ -85,6 +85,7 @@ class PgConnection {
   awaitable<PgResult> next_result();  // nullptr when the command is complete
   awaitable<std::vector<PgResult>> drain_results(std::vector<PgResult> results);
   void attach_socket();
+  void close_socket() noexcept;
   [[noreturn]] void throw_connection_error(std::string_view what);
 
   boost::asio::io_context& io_;
@@ -92,8 +93,14 @@ class PgConnection {
   std::string application_name_;
   std::chrono::milliseconds io_timeout_;
   PgConnHandle conn_;
+  // A duplicate of libpq's socket, owned here (see attach_socket), and which socket it is.
   std::optional<boost::asio::posix::stream_descriptor> socket_;
-  int socket_fd_ = -1;
+  struct SocketId {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    bool operator==(const SocketId&) const = default;
+  };
+  SocketId socket_id_;
   boost::asio::steady_timer timer_;
 };
 
