@@ -28,7 +28,7 @@ std::string move_pending(std::string_view moved_cte) {
 }  // namespace
 
 std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions,
-                         bool ask_pending) {
+                         bool ask_pending, std::string_view savepoint) {
   // SET LOCAL: the setting ends with the transaction (pooler-safe).
   return "BEGIN; SET LOCAL synchronous_commit = " + std::string(synchronous_commit) +
          "; INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) "
@@ -37,7 +37,8 @@ std::string lock_offsets(std::string_view group, std::string_view synchronous_co
          (ask_pending ? "SELECT EXISTS (SELECT 1 FROM label_pending); " : "") +
          "SELECT " + cols(kOffsetColumns) + " FROM ingest_offsets WHERE consumer_group = " + std::string(group) +
          " AND (topic, kafka_partition) IN (" + std::string(partitions) +
-         ") ORDER BY topic, kafka_partition FOR UPDATE";
+         ") ORDER BY topic, kafka_partition FOR UPDATE" +
+         (savepoint.empty() ? std::string() : "; SAVEPOINT " + std::string(savepoint));
 }
 
 std::string advance_offsets_and_commit(std::string_view group, std::string_view advanced) {

@@ -23,8 +23,12 @@ inline constexpr std::string_view kOffsetColumns = "topic, kafka_partition, next
 // "(topic literal, partition), …" (OffsetsStore builds both with the connection's quoting).
 // `ask_pending`: also ask, in the same round trip (a result before the offsets' rows), whether
 // label_pending holds any row at all (see LabelWrites: the check after commit).
+// `savepoint` (when not empty): also open this savepoint, last — after the row locks, which
+// must not belong to a subtransaction that might be rolled back (rolling it back would release
+// them). The batch's first write rolls back to it when PostgreSQL refuses its COPY; opening it
+// here saves that write a round trip of its own.
 std::string lock_offsets(std::string_view group, std::string_view synchronous_commit, std::string_view partitions,
-                         bool ask_pending = false);
+                         bool ask_pending = false, std::string_view savepoint = {});
 
 // Ends a batch transaction: next_offset raised for `advanced` — "(topic literal, partition,
 // next_offset), …", empty when no partition moved — then COMMIT, in one round trip.

@@ -289,7 +289,7 @@ class BatchWriter::Session {
     // parked by a transaction that commits later is checked again by its own writer, whose
     // check then sees these predictions.
     const bool ask_pending = labels_.has_deferred();
-    const bool any_pending = co_await offsets_.begin_and_lock(conn_, ask_pending);
+    const bool any_pending = co_await offsets_.begin_and_lock(conn_, ask_pending, kPredictionsSavepoint);
     if (ask_pending && !any_pending) labels_.drop_deferred();
     // next_offset only ever moves forward (it is locked and raised in the batch transaction).
     // Below what this writer itself committed, PostgreSQL has lost committed batches (a failover

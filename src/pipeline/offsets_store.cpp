@@ -43,16 +43,19 @@ std::string OffsetsStore::partition_tuples(const pg::PgConnection& conn, bool ad
   return out;
 }
 
-boost::asio::awaitable<bool> OffsetsStore::begin_and_lock(pg::PgConnection& conn, bool ask_pending) {
+boost::asio::awaitable<bool> OffsetsStore::begin_and_lock(pg::PgConnection& conn, bool ask_pending,
+                                                          std::string_view savepoint) {
   const std::string sql = pg::sql::lock_offsets(conn.escape_literal(cfg_.group), cfg_.pg_synchronous_commit,
-                                                partition_tuples(conn, false), ask_pending);
+                                                partition_tuples(conn, false), ask_pending, savepoint);
   std::vector<pg::PgResult> results = co_await conn.exec(sql);
+  // The offsets' rows are the last result, or the one before the SAVEPOINT's.
+  const std::size_t rows_at = results.size() - (savepoint.empty() ? 1 : 2);
   bool any_pending = false;
   if (ask_pending) {
-    const PGresult* exists = results[results.size() - 2].get();
+    const PGresult* exists = results[rows_at - 1].get();
     any_pending = PQntuples(exists) == 1 && std::string_view(PQgetvalue(exists, 0, 0)) == "t";
   }
-  parse_stored_offsets(results.back().get(), cfg_, read_);
+  parse_stored_offsets(results[rows_at].get(), cfg_, read_);
   for (const StoredOffset& row : read_) {
     for (Partition& p : partitions_) {
       if (p.topic == row.topic && p.partition == row.partition) p.stored = p.threshold = row.next_offset;

@@ -92,6 +92,10 @@ TEST(StoredOffsets, EveryReadSelectsTheParsedColumns) {
   ASSERT_NE(exists, std::string::npos);
   EXPECT_LT(exists, asking.find("SELECT " + std::string(pg::sql::kOffsetColumns) + " FROM ingest_offsets"));
   EXPECT_EQ(asking.substr(asking.size() - 10), "FOR UPDATE");
+  // A savepoint asked for is opened last: after the row locks, which a rollback to it must not
+  // release (begin_and_lock reads the offsets from the result before the SAVEPOINT's).
+  const std::string with_savepoint = pg::sql::lock_offsets("'g'", "on", "('t',0)", true, "fast");
+  EXPECT_EQ(with_savepoint, asking + "; SAVEPOINT fast");
 }
 
 TEST(StoredOffsets, CommitWithoutAdvancedPartitionsIsJustCommit) {

@@ -43,6 +43,12 @@ struct BatchPlan {
 
 class BatchPlanner {
  public:
+  // Each slot's tuple is a heap block of its own, written by the consumer thread on another
+  // core, so the plan's first read of it (the prediction_id) is a cache miss; one after the
+  // other, those misses were most of a writer's own CPU while its backend waited. Asking for
+  // the tuple this many slots ahead lets them overlap (the plan took ~30% less time).
+  static constexpr std::size_t kPrefetchAhead = 16;
+
   // peek(i) → const Envelope& for slot i < n; first_writable(env) → std::int64_t& of the
   // message's partition: the first offset this batch may still write (raised as it goes).
   template <typename Peek, typename FirstWritable>
@@ -52,6 +58,7 @@ class BatchPlanner {
     paired_.reset(n);
     label_candidates_.clear();
     for (std::size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n) __builtin_prefetch(peek(i + kPrefetchAhead).tuple.data());
       const Envelope& env = peek(i);
       std::int64_t& threshold = first_writable(env);
       if (env.offset < threshold) {

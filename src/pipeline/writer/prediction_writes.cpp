@@ -34,15 +34,17 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
   ctx.chunks.push_back(pg::kCopyTrailer);
   bool fallback = false;
   try {
-    co_await ctx.conn.exec("SAVEPOINT fast");
+    // Under kPredictionsSavepoint, opened by the locking round trip; on success it is left for
+    // the COMMIT to release (what the batch writes next nests in it, harmlessly).
     out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
-    co_await ctx.conn.exec("RELEASE SAVEPOINT fast");
   } catch (const pg::PgError& e) {
     if (e.is_retryable()) throw;
     fallback = true;
   }
   if (fallback) {
-    co_await ctx.conn.exec("ROLLBACK TO SAVEPOINT fast; RELEASE SAVEPOINT fast");
+    static const std::string undo = "ROLLBACK TO SAVEPOINT " + std::string(kPredictionsSavepoint) +
+                                    "; RELEASE SAVEPOINT " + std::string(kPredictionsSavepoint);
+    co_await ctx.conn.exec(undo);
     // Paired labels assumed every prediction of the batch new, with the created_at sent.
     ctx.planner.unpair();
     co_await insert_predictions_staged(ctx, dead, out);

@@ -2,6 +2,7 @@
 // How a batch's predictions reach prediction_logs (step 4 of docs/design.md "Exactly once").
 //
 // Thread model: runs on its writer's io_context.
+#include <string_view>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio/awaitable.hpp>
@@ -11,11 +12,17 @@
 
 namespace mlops_ingest {
 
-// Fast path: COPY straight into prediction_logs, under SAVEPOINT fast. Only a batch that hits
-// an already stored prediction_id (a replay, a producer retry) or a row the server refuses
-// takes the staged path (INSERT … ON CONFLICT DO NOTHING over array parameters, bisected) —
-// and then unpairs the batch's labels, which assumed every prediction new (measured in
-// docs/benchmarks.md).
+// The savepoint the fast path rolls back to. The batch transaction opens it in its locking
+// round trip (OffsetsStore::begin_and_lock), before anything is written, and it stays open to
+// the COMMIT: a SAVEPOINT and a RELEASE of their own were two round trips per batch, each a
+// wait for a backend to be scheduled on a busy machine (docs/benchmarks.md, 2026-12-06).
+inline constexpr std::string_view kPredictionsSavepoint = "fast";
+
+// Fast path: COPY straight into prediction_logs, under kPredictionsSavepoint, which must be the
+// transaction's latest savepoint and nothing written since. Only a batch that hits an already
+// stored prediction_id (a replay, a producer retry) or a row the server refuses takes the staged
+// path (INSERT … ON CONFLICT DO NOTHING over array parameters, bisected) — and then unpairs the
+// batch's labels, which assumed every prediction new (measured in docs/benchmarks.md).
 boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out);
 
 }  // namespace mlops_ingest
