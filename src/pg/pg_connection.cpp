@@ -221,21 +221,35 @@ asio::awaitable<std::vector<PgResult>> PgConnection::exec_binary(const std::stri
 
 asio::awaitable<std::uint64_t> PgConnection::copy_in(const std::string& copy_sql,
                                                      const std::vector<std::string_view>& chunks) {
+  co_await start_copy(copy_sql);
+  co_return co_await finish_copy(chunks);
+}
+
+asio::awaitable<std::vector<PgResult>> PgConnection::start_copy(const std::string& sql) {
   if (!connected()) throw PgError("not connected to PostgreSQL", "");
-  if (PQsendQuery(conn_.get(), copy_sql.c_str()) == 0) throw_connection_error("sending COPY");
+  if (PQsendQuery(conn_.get(), sql.c_str()) == 0) throw_connection_error("sending COPY");
   co_await flush();
-  PgResult start = co_await next_result();
-  if (!start) throw_connection_error("COPY returned no result");
-  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
-    // The COPY statement itself failed (missing table...): collect it as an error.
-    std::vector<PgResult> first;
-    first.push_back(std::move(start));
-    // Re-inspect through the common path so the SQLSTATE is classified in one place.
-    const char* state = PQresultErrorField(first.front().get(), PG_DIAG_SQLSTATE);
-    std::string message = PQresultErrorMessage(first.front().get());
+  std::vector<PgResult> before;
+  for (;;) {
+    PgResult result = co_await next_result();
+    if (!result) throw_connection_error("the query string ended without starting its COPY");
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status == PGRES_COPY_IN) co_return before;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      before.push_back(std::move(result));
+      continue;
+    }
+    // A statement failed (the COPY itself: a missing table...; or one before it), so the rest
+    // of the string was skipped: collect the error and end the command.
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    std::string message = PQresultErrorMessage(result.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     co_await drain_results({});
     throw PgError(std::move(message), state != nullptr ? state : "");
   }
+}
+
+asio::awaitable<std::uint64_t> PgConnection::finish_copy(const std::vector<std::string_view>& chunks) {
   for (const std::string_view chunk : chunks) {
     for (;;) {
       const int rc = PQputCopyData(conn_.get(), chunk.data(), static_cast<int>(chunk.size()));

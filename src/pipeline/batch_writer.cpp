@@ -278,9 +278,12 @@ class BatchWriter::Session {
     offsets_.clear();
     dead_.clear();
     labels_.start_batch();
+    ctx_.predictions_copy_open = false;
+    bool any_prediction = false;
     for (std::size_t i = 0; i < n; ++i) {
       const Envelope& env = ring.consumer_peek(i);
       offsets_.partition_of(env.topic, env.partition);
+      any_prediction = any_prediction || env.kind == EnvelopeKind::kPrediction;
     }
 
     // The previous batch's check after commit (LabelWrites) costs a statement over all the ids
@@ -289,7 +292,12 @@ class BatchWriter::Session {
     // parked by a transaction that commits later is checked again by its own writer, whose
     // check then sees these predictions.
     const bool ask_pending = labels_.has_deferred();
-    const bool any_pending = co_await offsets_.begin_and_lock(conn_, ask_pending, kPredictionsSavepoint);
+    // A batch with predictions also starts their COPY in this round trip, after the savepoint
+    // its fast path rolls back to: the rows are streamed as soon as the batch is planned.
+    // (Named first: GCC 12 mishandles conditional-expression temporaries in a co_await operand.)
+    const std::string_view then_copy = any_prediction ? std::string_view(predictions_copy_statement()) : std::string_view{};
+    const bool any_pending = co_await offsets_.begin_and_lock(conn_, ask_pending, kPredictionsSavepoint, then_copy);
+    ctx_.predictions_copy_open = any_prediction;
     if (ask_pending && !any_pending) labels_.drop_deferred();
     // next_offset only ever moves forward (it is locked and raised in the batch transaction).
     // Below what this writer itself committed, PostgreSQL has lost committed batches (a failover
@@ -321,7 +329,7 @@ class BatchWriter::Session {
     // ingester's own): an instance applying the schema while this one writes takes a SHARE lock
     // on each table for its CREATE INDEX IF NOT EXISTS, and the opposite order deadlocks
     // (FaultRebalance found it: label_store first, for the check below, then prediction_logs).
-    if (!plan().predictions.empty()) co_await write_predictions(ctx_, dead_, out);
+    if (!plan().predictions.empty() || ctx_.predictions_copy_open) co_await write_predictions(ctx_, dead_, out);
     // The previous batch's check after commit (LabelWrites), inside this transaction.
     if (labels_.has_deferred()) co_await labels_.release_deferred_in_batch(conn_, out);
     if (!plan().paired_labels.empty()) co_await labels_.write_paired(ctx_, out);

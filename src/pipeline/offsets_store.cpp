@@ -44,10 +44,17 @@ std::string OffsetsStore::partition_tuples(const pg::PgConnection& conn, bool ad
 }
 
 boost::asio::awaitable<bool> OffsetsStore::begin_and_lock(pg::PgConnection& conn, bool ask_pending,
-                                                          std::string_view savepoint) {
-  const std::string sql = pg::sql::lock_offsets(conn.escape_literal(cfg_.group), cfg_.pg_synchronous_commit,
-                                                partition_tuples(conn, false), ask_pending, savepoint);
-  std::vector<pg::PgResult> results = co_await conn.exec(sql);
+                                                          std::string_view savepoint, std::string_view then_copy) {
+  std::string sql = pg::sql::lock_offsets(conn.escape_literal(cfg_.group), cfg_.pg_synchronous_commit,
+                                          partition_tuples(conn, false), ask_pending, savepoint);
+  std::vector<pg::PgResult> results;
+  if (then_copy.empty()) {
+    results = co_await conn.exec(sql);
+  } else {
+    sql += "; ";
+    sql += then_copy;
+    results = co_await conn.start_copy(sql);  // the statements' results, not the COPY's
+  }
   // The offsets' rows are the last result, or the one before the SAVEPOINT's.
   const std::size_t rows_at = results.size() - (savepoint.empty() ? 1 : 2);
   bool any_pending = false;

@@ -55,9 +55,11 @@ class OffsetsStore {
   // BEGIN the batch transaction, create the batch's missing rows and lock them all; sets each
   // partition's `stored` and `threshold` to the next_offset read. With `ask_pending`, returns
   // whether label_pending holds any row, read in the same round trip (else false). With a
-  // `savepoint` name, also opens that savepoint after the locks (pg::sql::lock_offsets).
+  // `savepoint` name, also opens that savepoint after the locks (pg::sql::lock_offsets). With a
+  // `then_copy` statement (COPY ... FROM STDIN), also starts it, last: the connection is then
+  // left waiting for its data (PgConnection::finish_copy).
   boost::asio::awaitable<bool> begin_and_lock(pg::PgConnection& conn, bool ask_pending = false,
-                                              std::string_view savepoint = {});
+                                              std::string_view savepoint = {}, std::string_view then_copy = {});
   // Raises next_offset to `threshold` for every partition the batch moved, and COMMITs, in one
   // round trip. Throws PgError when the server answers the COMMIT with a rollback.
   boost::asio::awaitable<void> advance_and_commit(pg::PgConnection& conn);

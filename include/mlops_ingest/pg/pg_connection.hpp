@@ -75,6 +75,14 @@ class PgConnection {
   awaitable<std::uint64_t> copy_in(const std::string& copy_sql,
                                    const std::vector<std::string_view>& chunks);
 
+  // copy_in in two halves, so that the COPY can start in the round trip of the statements
+  // before it: start_copy runs a simple-protocol string whose last statement is a COPY ... FROM
+  // STDIN and returns the results of the statements before it, the server then waiting for the
+  // data (throws PgError, after draining, when a statement fails first); finish_copy streams
+  // `chunks`, ends the COPY and returns the rows copied. Nothing else may be sent in between.
+  awaitable<std::vector<PgResult>> start_copy(const std::string& sql);
+  awaitable<std::uint64_t> finish_copy(const std::vector<std::string_view>& chunks);
+
   [[nodiscard]] std::string escape_literal(std::string_view text) const;
   [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
 

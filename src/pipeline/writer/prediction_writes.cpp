@@ -27,6 +27,8 @@ boost::asio::awaitable<void> insert_predictions_staged(WriteContext& ctx, DeadLe
 
 }  // namespace
 
+const std::string& predictions_copy_statement() { return pg::sql::copy_predictions(); }
+
 boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
   ctx.chunks.clear();
   ctx.chunks.push_back(pg::kCopyHeader);
@@ -36,7 +38,12 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
   try {
     // Under kPredictionsSavepoint, opened by the locking round trip; on success it is left for
     // the COMMIT to release (what the batch writes next nests in it, harmlessly).
-    out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
+    if (ctx.predictions_copy_open) {
+      ctx.predictions_copy_open = false;
+      out.predictions += co_await ctx.conn.finish_copy(ctx.chunks);
+    } else {
+      out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
+    }
   } catch (const pg::PgError& e) {
     if (e.is_retryable()) throw;
     fallback = true;

@@ -2,6 +2,7 @@
 // How a batch's predictions reach prediction_logs (step 4 of docs/design.md "Exactly once").
 //
 // Thread model: runs on its writer's io_context.
+#include <string>
 #include <string_view>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
@@ -23,6 +24,11 @@ inline constexpr std::string_view kPredictionsSavepoint = "fast";
 // stored prediction_id (a replay, a producer retry) or a row the server refuses takes the staged
 // path (INSERT … ON CONFLICT DO NOTHING over array parameters, bisected) — and then unpairs the
 // batch's labels, which assumed every prediction new (measured in docs/benchmarks.md).
+// With ctx.predictions_copy_open, the COPY is already started (predictions_copy_statement())
+// and is ended here, with the plan's predictions — none, if the plan kept none.
 boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out);
+
+// The fast path's COPY statement, for a caller that starts it in an earlier round trip.
+const std::string& predictions_copy_statement();
 
 }  // namespace mlops_ingest

@@ -43,6 +43,10 @@ struct WriteContext {
   SpscRing<Envelope>& ring;
   const Config& cfg;
   BatchPlanner& planner;
+  // The predictions' COPY was started by the batch's locking round trip (commit_batch):
+  // write_predictions streams its rows into it instead of starting one, and must end it even
+  // with no rows to send.
+  bool predictions_copy_open = false;
   // Scratch, reused across batches.
   std::vector<std::string_view> chunks;  // COPY data: header, tuples, trailer
   pg::ArrayParams arrays;                 // array parameters of a staged statement
