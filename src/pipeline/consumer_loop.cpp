@@ -156,9 +156,10 @@ std::int64_t ConsumerLoop::compute_lag() {
   for (const auto& [key, info] : assigned_) {
     // The watermarks librdkafka cached from its last fetch response for the partition; unknown
     // (-1) until the first one arrives, shortly after assignment: the lag is then unknown too.
-    // Never rd_kafka_query_watermark_offsets here: that is a broker round trip per partition on
-    // the thread that feeds the writers — right after an assignment of 76 partitions it held
-    // the consumer ~0.7 s while the first fetches were already in (docs/benchmarks.md).
+    // Never rd_kafka_query_watermark_offsets here: that is a synchronous broker round trip (up
+    // to its timeout) per partition not fetched yet — every partition, right after an
+    // assignment — on the thread that feeds the writers: with a remote or slow broker, a stall
+    // after every rebalance.
     std::int64_t lo = -1, hi = -1;
     rd_kafka_get_watermark_offsets(rk_.get(), topic_name(key.first).c_str(), key.second, &lo, &hi);
     if (hi < 0) {
