@@ -1,6 +1,7 @@
 #include "consumer_client.hpp"
 
 #include <map>
+#include <vector>
 
 namespace mlops_ingest {
 
@@ -53,6 +54,33 @@ void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics) {
   if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list.get())) {
     throw kafka::KafkaError(std::string("subscribing: ") + rd_kafka_err2str(err));
   }
+}
+
+int resolve_start_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* partitions,
+                          std::chrono::milliseconds timeout) {
+  // ListOffsets reads the "timestamps" -2 and -1 as earliest and latest: the very lookups
+  // librdkafka makes for BEGINNING and END, with the consumer's isolation level.
+  kafka::PartitionList query(rd_kafka_topic_partition_list_new(partitions->cnt));
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (tp.offset == RD_KAFKA_OFFSET_BEGINNING || tp.offset == RD_KAFKA_OFFSET_END) {
+      rd_kafka_topic_partition_list_add(query.get(), tp.topic, tp.partition)->offset = tp.offset;
+    }
+  }
+  if (query->cnt == 0) return 0;
+  if (rd_kafka_offsets_for_times(rk, query.get(), static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return 0;
+  }
+  int resolved = 0;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (tp.offset != RD_KAFKA_OFFSET_BEGINNING && tp.offset != RD_KAFKA_OFFSET_END) continue;
+    const rd_kafka_topic_partition_t* answer = rd_kafka_topic_partition_list_find(query.get(), tp.topic, tp.partition);
+    if (answer == nullptr || answer->err != RD_KAFKA_RESP_ERR_NO_ERROR || answer->offset < 0) continue;
+    tp.offset = answer->offset;
+    ++resolved;
+  }
+  return resolved;
 }
 
 }  // namespace mlops_ingest

@@ -3,6 +3,7 @@
 // guarantees depend on, then the user's kafka.* overrides) and the topic subscription.
 //
 // Thread model: called from the consumer thread's owner while constructing the ConsumerLoop.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,19 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
 
 // Subscribes to `topics` (all their partitions, assigned by the group). Throws KafkaError.
 void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics);
+
+// Replaces the logical start offsets of an assignment (RD_KAFKA_OFFSET_BEGINNING / _END, a
+// partition with no offset stored in PostgreSQL) by the absolute offsets they stand for, looked
+// up in one ListOffsets request per leader. Returns how many were resolved; a partition whose
+// lookup failed or timed out keeps its logical offset, which librdkafka resolves itself.
+//
+// Why: librdkafka starts a partition assigned at a logical offset with an offset lookup of its
+// own, and when that start reaches the partition before the partition has joined its leader's
+// broker thread — a race inside librdkafka that a first assignment hits often — the lookup
+// waits on a fixed 500 ms timer (rdkafka_offset.c, "no current leader for partition").
+// Measured on a fresh 76-partition assignment: 28 of 32 predictions partitions fetchable
+// 0.6 s after the other four. An absolute offset starts fetching as soon as the partition joins.
+int resolve_start_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* partitions,
+                          std::chrono::milliseconds timeout);
 
 }  // namespace mlops_ingest

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "../pg/ingest_sql.hpp"
+#include "consumer_client.hpp"
 #include "consumer_loop.hpp"
 #include "mlops_ingest/log.hpp"
 #include "offsets_store.hpp"
@@ -14,6 +15,11 @@
 namespace mlops_ingest {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+// One ListOffsets round trip per leader; past this librdkafka resolves them itself, as before.
+constexpr std::chrono::milliseconds kStartOffsetsTimeout{2000};
+}  // namespace
 
 void ConsumerLoop::rebalance_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
                                         rd_kafka_topic_partition_list_t* partitions, void* opaque) {
@@ -84,13 +90,33 @@ void ConsumerLoop::on_assign(rd_kafka_topic_partition_list_t* partitions) {
     if (replay_) replay_assign(topic, tp, info, it != stored.end() ? it->second : -1);
     assigned_[{topic, tp.partition}] = info;
   }
+  // Partitions with no stored offset start at absolute offsets looked up now, in one request
+  // per leader, rather than at BEGINNING/END (see resolve_start_offsets: librdkafka's own
+  // lookup can sit on a 500 ms timer).
+  const int fresh = static_cast<int>(
+      std::count_if(partitions->elems, partitions->elems + partitions->cnt,
+                    [](const rd_kafka_topic_partition_t& tp) { return tp.offset < 0; }));
+  const int resolved = fresh > 0 ? resolve_start_offsets(rk_.get(), partitions, kStartOffsetsTimeout) : 0;
+  for (int i = 0; i < partitions->cnt && resolved > 0; ++i) {
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    const TopicKind topic = cfg_.kind_of_topic(tp.topic).value_or(TopicKind::kPredictions);
+    PartitionInfo& info = assigned_[{topic, tp.partition}];
+    if (info.position < 0 && tp.offset >= 0) info.position = tp.offset;
+  }
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
     throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
   }
   if (replay_) replay_pause_exhausted();
   stats_.partitions_assigned = partitions->cnt;
   count_paused();
-  log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL");
+  std::string fresh_note;
+  if (fresh > 0) {
+    fresh_note = "; " + std::to_string(fresh) + " without one start at the " +
+                 (cfg_.auto_offset_reset == "earliest" ? "earliest" : "latest") + " offset (" +
+                 std::to_string(resolved) + " looked up before the assignment)";
+  }
+  log_info("assigned " + std::to_string(partitions->cnt) +
+           " partitions; resuming from the offsets stored in PostgreSQL" + fresh_note);
 }
 
 void ConsumerLoop::on_revoke() {
