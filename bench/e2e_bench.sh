@@ -120,9 +120,10 @@ LABEL_COLUMNS="prediction_id, true_label, label_timestamp, label_source, days_de
 
 ingest_rates=()
 psql_rates=()
-for run in $(seq "$RUNS"); do
-  new_db "ingest_$run"
-  new_db "psql_$run"
+ratios=()  # each run's pair, measured back to back on the same machine state
+# One side of a run, each after a CHECKPOINT. They alternate which goes first (odd runs: the
+# ingester), so that whatever the first slot after creating the databases costs is shared.
+measure_ingester() {
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   # shellcheck disable=SC2086
   "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
@@ -138,7 +139,8 @@ for run in $(seq "$RUNS"); do
     paired=$(sed -E 's/.*labels paired in memory ([0-9]+).*/\1/' <<<"$summary")
     parked="   labels parked $pended of $LABELS ($(awk -v a="$pended" -v b="$LABELS" 'BEGIN { printf "%.1f", 100 * a / b }')%), paired in memory $paired"
   fi
-
+}
+measure_psql() {
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
@@ -147,9 +149,20 @@ for run in $(seq "$RUNS"); do
   fi
   end=$(date +%s%N)
   psql_rate=$(awk -v n="$TOTAL" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
-  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')$parked"
+}
+
+for run in $(seq "$RUNS"); do
+  new_db "ingest_$run"
+  new_db "psql_$run"
+  if [ $((run % 2)) = 1 ]; then
+    measure_ingester; measure_psql; first="ingester first"
+  else
+    measure_psql; measure_ingester; first="psql first"
+  fi
+  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
+  ratios+=("$(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.4f", a / b }')")
   # WITH (FORCE): PgBouncer may still hold idle server connections to it.
   psql -q "$ADMIN" -c "DROP DATABASE ingest_$run WITH (FORCE)" -c "DROP DATABASE psql_$run" >/dev/null
 done
@@ -163,3 +176,4 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 10485
 echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
 echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v a="$bi" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
+echo "median of the runs' ratios: $(median "${ratios[@]}" | awk '{ printf "%.2f", $1 }')   (each run's ingester against its psql run, measured back to back)"

@@ -175,17 +175,15 @@ std::vector<Envelope> mixed_batch() {
       const std::string json = kafka::synthetic_prediction(1, i);
       PredictionEvent p;
       if (parser.parse_prediction(json.data(), json.size(), p) != RejectReason::kNone) std::abort();
-      e.kind = EnvelopeKind::kPrediction;
       e.topic = TopicKind::kPredictions;
-      encode_prediction(p, 0, e.tuple);
+      encode_prediction(p, 0, e);
     } else {
       const std::uint64_t target = i % 3 == 0 ? i - 1 : i + 100000;  // paired, or stored long ago
       const std::string json = kafka::synthetic_label(1, target);
       LabelEvent l;
       if (parser.parse_label(json.data(), json.size(), l) != RejectReason::kNone) std::abort();
-      e.kind = EnvelopeKind::kLabel;
       e.topic = TopicKind::kLabels;
-      encode_label(l, 0, e.tuple);
+      encode_label(l, 0, e);
     }
   }
   return slots;
@@ -204,6 +202,45 @@ void BM_PlanMixedBatch(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * slots.size()));
 }
 BENCHMARK(BM_PlanMixedBatch);
+
+// A writer's batch of 10,000 predictions as the plan meets it in production: each tuple a heap
+// block the consumer thread wrote on another core, long out of this core's caches (evicted
+// before every iteration, untimed), in ring order — 16 partitions' fetches interleaved, so the
+// ids arrive in runs, not sorted. Measures the plan including its sort by prediction_id.
+void BM_PlanPredictionsColdCache(benchmark::State& state) {
+  constexpr std::size_t kRows = 10000, kPartitions = 16, kRun = 64;
+  EventParser parser;
+  std::vector<Envelope> slots(kRows);
+  for (std::size_t i = 0; i < kRows; ++i) {
+    // Slot i holds the (i % kRun)-th message of run i / kRun; runs rotate over the partitions.
+    const std::size_t run = i / kRun, partition = run % kPartitions;
+    const std::uint64_t id = (run / kPartitions) * kRun * kPartitions + (i % kRun) * kPartitions + partition;
+    const std::string json = kafka::synthetic_prediction(1, id);
+    PredictionEvent p;
+    if (parser.parse_prediction(json.data(), json.size(), p) != RejectReason::kNone) std::abort();
+    Envelope& e = slots[i];
+    e.topic = TopicKind::kPredictions;
+    e.partition = static_cast<std::int32_t>(partition);
+    e.offset = static_cast<std::int64_t>(i);
+    encode_prediction(p, 0, e);
+  }
+  std::vector<char> evict(64u << 20);
+  BatchPlanner planner;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < evict.size(); i += 64) evict[i] = static_cast<char>(evict[i] + 1);
+    benchmark::ClobberMemory();
+    std::int64_t thresholds[kPartitions];
+    std::fill(std::begin(thresholds), std::end(thresholds), -1);
+    state.ResumeTiming();
+    const BatchPlan& plan = planner.plan(
+        slots.size(), [&](std::size_t i) -> const Envelope& { return slots[i]; },
+        [&](const Envelope& e) -> std::int64_t& { return thresholds[e.partition]; });
+    benchmark::DoNotOptimize(plan.predictions.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * slots.size()));
+}
+BENCHMARK(BM_PlanPredictionsColdCache);
 
 // The rows of labels paired in memory (days_delayed filled in) and the array parameters of the
 // labels PostgreSQL decides, per label.

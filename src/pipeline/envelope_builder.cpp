@@ -41,15 +41,13 @@ void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKi
     PredictionEvent event;
     reason = parser_.parse_prediction(payload, len, event);
     if (reason == RejectReason::kNone) {
-      env.kind = EnvelopeKind::kPrediction;
-      encode_prediction(event, kafka_ts, env.tuple);
+      encode_prediction(event, kafka_ts, env);
     }
   } else {
     LabelEvent event;
     reason = parser_.parse_label(payload, len, event);
     if (reason == RejectReason::kNone) {
-      env.kind = EnvelopeKind::kLabel;
-      encode_label(event, kafka_ts, env.tuple);
+      encode_label(event, kafka_ts, env);
     }
   }
   const std::optional<std::string_view> key =

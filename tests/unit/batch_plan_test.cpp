@@ -2,6 +2,7 @@
 // binary array parameters: the writer's decisions, without PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,21 +19,19 @@ constexpr std::int64_t kDay = 86400LL * 1000000LL;
 
 Envelope prediction(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t created = 0) {
   Envelope e;
-  e.kind = EnvelopeKind::kPrediction;
   e.topic = TopicKind::kPredictions;
   e.partition = partition;
   e.offset = offset;
   PredictionEvent p;
   p.prediction_id = id;
   p.created_at = created;
-  encode_prediction(p, 0, e.tuple);
+  encode_prediction(p, 0, e);
   return e;
 }
 
 Envelope label(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t ts = 0,
                std::optional<std::int32_t> days = std::nullopt) {
   Envelope e;
-  e.kind = EnvelopeKind::kLabel;
   e.topic = TopicKind::kLabels;
   e.partition = partition;
   e.offset = offset;
@@ -41,7 +40,7 @@ Envelope label(std::int32_t partition, std::int64_t offset, const std::string& i
   l.true_label = 1;
   l.label_timestamp = ts;
   l.days_delayed = days;
-  encode_label(l, 0, e.tuple);
+  encode_label(l, 0, e);
   return e;
 }
 
@@ -113,6 +112,25 @@ TEST(BatchPlanner, PredictionsAreWrittenInIdOrder) {
   const BatchPlan& plan = p.plan();
   EXPECT_EQ(plan.predictions, (Slots{1, 3, 0}));
   EXPECT_EQ(plan.paired_with, (Slots{0}));  // pairs refer to slots, not positions
+}
+
+// The sort compares a 24-byte prefix of each id and only then the ids: ids shorter than,
+// exactly as long as and longer than the prefix, sharing it or not, in byte order as PostgreSQL
+// sorts them under the C collation (bytes above 0x7f included: unsigned).
+TEST(BatchPlanner, IdOrderHoldsAcrossThePrefixTheSortCompares) {
+  const std::string p24(24, 'x');
+  std::vector<std::string> ids = {p24 + "b", p24, p24 + "a", p24 + "ab", "x", "", "xx",
+                                  std::string(23, 'x') + "y", p24 + "\xc3\xa9", "pred-7-0000000011",
+                                  "pred-7-0000000010", "pred-7-000000001", "\xff", "\x01",
+                                  std::string(30, 'x') + "a", std::string(30, 'x')};
+  Planned p;
+  for (std::size_t i = 0; i < ids.size(); ++i) p.slots.push_back(prediction(0, static_cast<std::int64_t>(i), ids[i]));
+  const BatchPlan& plan = p.plan();
+  std::vector<std::string> planned;
+  for (const std::uint32_t slot : plan.predictions) planned.push_back(ids[slot]);
+  std::vector<std::string> expected = ids;
+  std::sort(expected.begin(), expected.end());  // std::string compares bytes as unsigned
+  EXPECT_EQ(planned, expected);
 }
 
 TEST(BatchPlanner, DeadLettersAreCountedByReason) {

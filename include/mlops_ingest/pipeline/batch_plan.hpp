@@ -41,24 +41,36 @@ struct BatchPlan {
   void clear();
 };
 
+// A prediction's place in the sort: its id's digest prefix (envelope.hpp) first, so that nearly
+// every comparison is a few integer compares on this array, not a memcmp into two tuples that
+// have left the cache; ids longer than the prefix that share it compare in full.
+struct IdSortKey {
+  std::array<std::uint64_t, IdDigest::kPrefixBytes / 8> prefix;
+  std::string_view id;
+  std::uint32_t slot;
+
+  friend bool operator<(const IdSortKey& a, const IdSortKey& b) noexcept {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    // Equal prefixes and both ids within them: the same bytes, so they differ only in length.
+    if (a.id.size() <= IdDigest::kPrefixBytes && b.id.size() <= IdDigest::kPrefixBytes) {
+      return a.id.size() < b.id.size();
+    }
+    return a.id < b.id;
+  }
+};
+
 class BatchPlanner {
  public:
-  // Each slot's tuple is a heap block of its own, written by the consumer thread on another
-  // core, so the plan's first read of it (the prediction_id) is a cache miss; one after the
-  // other, those misses were most of a writer's own CPU while its backend waited. Asking for
-  // the tuple this many slots ahead lets them overlap (the plan took ~30% less time).
-  static constexpr std::size_t kPrefetchAhead = 16;
-
   // peek(i) → const Envelope& for slot i < n; first_writable(env) → std::int64_t& of the
   // message's partition: the first offset this batch may still write (raised as it goes).
   template <typename Peek, typename FirstWritable>
   const BatchPlan& plan(std::size_t n, Peek&& peek, FirstWritable&& first_writable) {
     plan_.clear();
+    by_id_.clear();
     predictions_.reset(n);
     paired_.reset(n);
     label_candidates_.clear();
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + kPrefetchAhead < n) __builtin_prefetch(peek(i + kPrefetchAhead).tuple.data());
       const Envelope& env = peek(i);
       std::int64_t& threshold = first_writable(env);
       if (env.offset < threshold) {
@@ -69,8 +81,8 @@ class BatchPlanner {
       const auto slot = static_cast<std::uint32_t>(i);
       switch (env.kind) {
         case EnvelopeKind::kPrediction:
-          if (predictions_.insert(tuple_prediction_id(env.tuple), slot)) {
-            plan_.predictions.push_back(slot);
+          if (const std::string_view id = prediction_id(env); predictions_.insert(id, env.id.hash, slot)) {
+            by_id_.push_back(IdSortKey{env.id.prefix, id, slot});
           } else {
             ++plan_.prediction_duplicates;
           }
@@ -87,14 +99,15 @@ class BatchPlanner {
           break;
       }
     }
-    sort_predictions_by_id(peek);
+    sort_predictions_by_id();
     // After every prediction is known: a label may come before its prediction in the batch.
     for (const std::uint32_t slot : label_candidates_) {
-      const std::string_view id = tuple_prediction_id(peek(slot).tuple);
-      const std::uint32_t prediction = predictions_.find(id);
+      const Envelope& env = peek(slot);
+      const std::string_view id = prediction_id(env);
+      const std::uint32_t prediction = predictions_.find(id, env.id.hash);
       if (prediction == IdIndex::kAbsent) {
         plan_.labels.push_back(slot);
-      } else if (paired_.insert(id, slot)) {
+      } else if (paired_.insert(id, env.id.hash, slot)) {
         plan_.paired_labels.push_back(slot);
         plan_.paired_with.push_back(prediction);
       } else {
@@ -107,12 +120,10 @@ class BatchPlanner {
   // Predictions in prediction_id order: each COPY then walks the UNIQUE index (and the foreign
   // key's probes of label_store rows) from left to right instead of jumping around it — what
   // makes psql's sorted \copy fast. Which row of a batch gets which serial id does not matter.
-  template <typename Peek>
-  void sort_predictions_by_id(Peek&& peek) {
-    by_id_.clear();
-    for (const std::uint32_t slot : plan_.predictions) by_id_.emplace_back(tuple_prediction_id(peek(slot).tuple), slot);
+  void sort_predictions_by_id() {
     std::sort(by_id_.begin(), by_id_.end());
-    for (std::size_t i = 0; i < by_id_.size(); ++i) plan_.predictions[i] = by_id_[i].second;
+    plan_.predictions.resize(by_id_.size());
+    for (std::size_t i = 0; i < by_id_.size(); ++i) plan_.predictions[i] = by_id_[i].slot;
   }
 
   // Paired labels cannot be written as planned (the predictions took the staging path, or
@@ -126,7 +137,7 @@ class BatchPlanner {
   IdIndex predictions_;
   IdIndex paired_;
   std::vector<std::uint32_t> label_candidates_;
-  std::vector<std::pair<std::string_view, std::uint32_t>> by_id_;
+  std::vector<IdSortKey> by_id_;  // the kept predictions, sorted at the end of the plan
 };
 
 // days_delayed as PostgreSQL computes it for a label without one:

@@ -7,6 +7,7 @@
 
 #include "mlops_ingest/event/events.hpp"
 #include "mlops_ingest/event/reject_reason.hpp"
+#include "mlops_ingest/pipeline/envelope.hpp"
 
 namespace mlops_ingest {
 
@@ -15,6 +16,11 @@ void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp
                        std::string& tuple);
 // kafka_timestamp stands in for an absent label_timestamp.
 void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, std::string& tuple);
+
+// The same into a ring slot: its kind, its tuple and the digest of its prediction_id
+// (envelope.hpp), which the batch plan relies on.
+void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp, Envelope& env);
+void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, Envelope& env);
 
 // Any other kind, from its description: one column per field of the spec, in order. An absent
 // field of WhenAbsent::kKafkaTimestamp takes kafka_timestamp; other absent fields are NULL.

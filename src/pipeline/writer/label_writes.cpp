@@ -12,6 +12,8 @@ namespace {
 
 using pg::ElementType;
 
+constexpr std::size_t kPrefetchAhead = 16;  // predictions ahead whose tuple is asked for
+
 constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, ElementType::kTimestamp,
                                        ElementType::kText, ElementType::kInt4};
 constexpr ElementType kIdTypes[] = {ElementType::kText};
@@ -80,7 +82,16 @@ void LabelWrites::defer_release_check(const WriteContext& ctx) {
   deferred_.clear();
   if (ctx.plan().predictions.empty() && parked_ids_.empty()) return;
   deferred_.reset(kIdTypes);
-  for (std::uint32_t i : ctx.plan().predictions) deferred_.add_element(tuple_prediction_id(ctx.slot(i).tuple));
+  // The tuples have left the cache since the COPY streamed them (a batch is megabytes), and
+  // reading each id was a cache miss after the other (~10% of the ingester's CPU, while the
+  // backend idled between transactions): ask for the tuple a few predictions ahead.
+  const std::vector<std::uint32_t>& predictions = ctx.plan().predictions;
+  for (std::size_t k = 0; k < predictions.size(); ++k) {
+    if (k + kPrefetchAhead < predictions.size()) {
+      __builtin_prefetch(ctx.slot(predictions[k + kPrefetchAhead]).tuple.data() + 6);
+    }
+    deferred_.add_element(prediction_id(ctx.slot(predictions[k])));
+  }
   for (const std::string& id : parked_ids_) deferred_.add_element(id);
 }
 
