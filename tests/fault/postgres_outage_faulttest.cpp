@@ -27,8 +27,8 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 // - slot = sizeof(Envelope) + its three heap strings: the COPY tuple and the raw value (each at
 //   most one event) and the key, each of which libstdc++ may have grown to twice what it holds,
 //   plus a malloc header each.
-// - 32 MiB: librdkafka's prefetch queue, capped by queued.max.messages.kbytes (ConsumerLoop sets
-//   it); that cap counts message bytes only.
+// - 32 MiB: librdkafka's prefetch queue, capped by queued.max.messages.kbytes (this test sets it;
+//   the default is 64 MiB); that cap counts message bytes only.
 // - a fixed allowance of 120 MiB for what the settings above do not scale:
 //     16 MiB  the process itself (code, libraries, thread stacks, malloc arenas; 13.5 MiB
 //             measured idle), the stash of one poll round (poll_batch messages) and the writers'
@@ -45,7 +45,7 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 constexpr std::uint64_t kWriters = 2, kRingCapacity = 2048, kBatchRows = 1000, kPollBatch = 2000;
 constexpr std::uint64_t kMaxEventBytes = 512;  // the generator's events are ~250-420 bytes
 constexpr std::uint64_t kSlotBytes = sizeof(Envelope) + 2 * (kMaxEventBytes + kMaxEventBytes + 64) + 3 * 16;
-constexpr std::uint64_t kLibrdkafkaQueue = 32 * kMiB;
+constexpr std::uint64_t kLibrdkafkaQueue = 32 * kMiB, kQueuedMessages = 100000;  // set below
 constexpr std::uint64_t kFixedAllowance = 120 * kMiB;
 constexpr std::uint64_t kMemoryBound = kWriters * kRingCapacity * kSlotBytes + kLibrdkafkaQueue + kFixedAllowance;
 
@@ -65,8 +65,12 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   Producer first(stream(broker.bootstrap_servers(), kFirst, 202));
 
   IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
+  // librdkafka's queue at 32 MiB / 100,000 messages (the defaults are 64 MiB / 200,000): the
+  // bound below is computed for these, and the burst during the outage must exceed it.
   options.extra = {"--writers", std::to_string(kWriters), "--ring-capacity", std::to_string(kRingCapacity),
-                   "--batch-rows", std::to_string(kBatchRows), "--poll-batch", std::to_string(kPollBatch)};
+                   "--batch-rows", std::to_string(kBatchRows), "--poll-batch", std::to_string(kPollBatch),
+                   "--kafka.queued.max.messages.kbytes", std::to_string(kLibrdkafkaQueue / 1024),
+                   "--kafka.queued.min.messages", std::to_string(kQueuedMessages)};
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
   auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
 
