@@ -21,7 +21,7 @@
 # PG_PORT + 1, in front of the same PostgreSQL; psql \copy still goes direct.
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
-#   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS,
+#   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
 #        PGBOUNCER, PGB_POOL_SIZE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,10 +121,18 @@ LABEL_COLUMNS="prediction_id, true_label, label_timestamp, label_source, days_de
 ingest_rates=()
 psql_rates=()
 ratios=()  # each run's pair, measured back to back on the same machine state
-# One side of a run, each after a CHECKPOINT. They alternate which goes first (odd runs: the
-# ingester), so that whatever the first slot after creating the databases costs is shared.
-measure_ingester() {
+# One side of a run, each after a CHECKPOINT, a sync and SETTLE_S seconds of quiet (default 3):
+# right after the two databases are created (2.2 GB with PREFILL=5000000) the disk is still busy,
+# and psql, timed from its first byte, paid for it (~17% slower in the slot right after, over 30
+# runs) while the ingester's clock starts after its ~3 s group join. They also alternate which
+# goes first (odd runs: the ingester).
+settle() {
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
+  sync
+  sleep "${SETTLE_S:-3}"
+}
+measure_ingester() {
+  settle
   # shellcheck disable=SC2086
   "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
     --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest_$run.log"
@@ -141,7 +149,7 @@ measure_ingester() {
   fi
 }
 measure_psql() {
-  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
+  settle
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
   if [ "$LABELS" -gt 0 ]; then
