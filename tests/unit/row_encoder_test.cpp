@@ -4,6 +4,7 @@
 
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"
+#include "mlops_ingest/pipeline/id_index.hpp"
 
 namespace mlops_ingest {
 namespace {
@@ -45,6 +46,29 @@ TEST(RowEncoder, PredictionUsesKafkaTimestampWhenCreatedAtIsAbsent) {
   e.created_at = 7;
   encode_prediction(e, 42, tuple);
   EXPECT_EQ(*fields(tuple)[1], std::string("\0\0\0\0\0\0\0\x07", 8));
+}
+
+// A ring slot's digest stands in for its tuple's prediction_id wherever the writer reads it:
+// the id it points at, the hash IdIndex would compute, the 24-byte prefix; and a reused slot
+// (shorter id after a longer one, a label after a prediction) carries the new id's digest.
+TEST(RowEncoder, SlotDigestMatchesTheTuplesPredictionId) {
+  Envelope env;
+  PredictionEvent p;
+  p.prediction_id = "pred-7-0000000123-with-a-longer-tail";
+  encode_prediction(p, 0, env);
+  EXPECT_EQ(env.kind, EnvelopeKind::kPrediction);
+  EXPECT_EQ(prediction_id(env), tuple_prediction_id(env.tuple));
+  EXPECT_EQ(prediction_id(env), p.prediction_id);
+  EXPECT_EQ(env.id.hash, IdIndex::hash_of(p.prediction_id));
+  EXPECT_EQ(env.id.prefix[0], 0x707265642d372d30ULL);  // "pred-7-0", big-endian
+  LabelEvent l;
+  l.prediction_id = "x";
+  encode_label(l, 0, env);
+  EXPECT_EQ(env.kind, EnvelopeKind::kLabel);
+  EXPECT_EQ(prediction_id(env), "x");
+  EXPECT_EQ(env.id.hash, IdIndex::hash_of("x"));
+  EXPECT_EQ(env.id.prefix[0], 0x7800000000000000ULL);
+  EXPECT_EQ(env.id.prefix[1], 0u);
 }
 
 TEST(RowEncoder, LabelHasFiveColumns) {
