@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/pipeline/envelope.hpp"
+#include "mlops_ingest/pipeline/id_index.hpp"
 
 namespace mlops_ingest {
 
@@ -26,7 +26,7 @@ IdDigest IdDigest::of(std::string_view id) noexcept {
     for (std::size_t b = 0; b < 8; ++b) word = (word << 8) | bytes[w * 8 + b];
     d.prefix[w] = word;
   }
-  d.hash = std::hash<std::string_view>{}(id);
+  d.hash = IdIndex::hash_of(id);  // the very hash IdIndex probes with
   d.size = static_cast<std::uint32_t>(id.size());
   return d;
 }

@@ -28,7 +28,7 @@ struct IdDigest {
   // The id's first kPrefixBytes bytes as big-endian words, zero-padded (an id holds no NUL):
   // comparing these arrays orders ids as their bytes do, up to the prefix.
   std::array<std::uint64_t, kPrefixBytes / 8> prefix{};
-  std::uint64_t hash = 0;  // std::hash<std::string_view> of the id
+  std::uint64_t hash = 0;  // IdIndex::hash_of(id)
   std::uint32_t size = 0;  // the id's length in bytes
 
   static IdDigest of(std::string_view id) noexcept;
