@@ -11,10 +11,10 @@
 #include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/event/event_parser.hpp"
 #include "mlops_ingest/pg/binary_params.hpp"
-#include "mlops_ingest/pipeline/batch_plan.hpp"
-#include "mlops_ingest/pipeline/envelope.hpp"
-#include "mlops_ingest/pipeline/row_encoder.hpp"
-#include "mlops_ingest/pipeline/spsc_ring.hpp"
+#include "mlops_ingest/write/batch_plan.hpp"
+#include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/handoff/spsc_ring.hpp"
 
 namespace {
 

@@ -15,17 +15,17 @@
 
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/event/event_kinds.hpp"
-#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log/redact.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/devtools/event_generator.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/loadtest/loadtest.hpp"
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
 #include "mlops_ingest/pg/startup_check.hpp"
-#include "mlops_ingest/pipeline/ingester.hpp"
-#include "mlops_ingest/pipeline/replay_command.hpp"
+#include "mlops_ingest/app/ingester.hpp"
+#include "mlops_ingest/app/replay_command.hpp"
 
 using namespace mlops_ingest;
 

@@ -14,8 +14,8 @@
 #include <functional>
 #include <sstream>
 
-#include "mlops_ingest/config/redact.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/redact.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest {
 namespace {

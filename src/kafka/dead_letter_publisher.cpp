@@ -1,6 +1,6 @@
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest::kafka {
 

@@ -1,7 +1,7 @@
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 
-#include "mlops_ingest/config/redact.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/redact.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest::kafka {
 

@@ -6,7 +6,7 @@
 
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/loadtest/loadtest.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest::loadtest {
 namespace {

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "http_server.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/observe/health.hpp"
 #include "mlops_ingest/observe/metrics.hpp"
 #include "postgres_probe.hpp"

@@ -9,7 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest::observe {
 

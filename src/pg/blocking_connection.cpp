@@ -1,6 +1,6 @@
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
-#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log/redact.hpp"
 
 namespace mlops_ingest::pg {
 

@@ -17,7 +17,7 @@ std::string days_delayed(std::string_view label_ts, std::string_view created_at)
 // Moves the labels a `moved` CTE deleted from label_pending into label_store. Returns one row:
 // labels moved, and of those stored (the rest were already in label_store: duplicates).
 std::string move_pending(std::string_view moved_cte) {
-  return std::string(moved_cte) + ", stored AS (INSERT INTO label_store (" + cols(kLabelColumns) +
+  return std::string(moved_cte) + ", stored AS (INSERT INTO label_store (" + cols(kind_columns(TopicKind::kLabels)) +
          ") SELECT m.prediction_id, m.true_label, m.label_timestamp, m.label_source, COALESCE(m.days_delayed, " +
          days_delayed("m.label_timestamp", "p.created_at") +
          ") FROM moved m JOIN prediction_logs p ON p.prediction_id = m.prediction_id "
@@ -58,12 +58,12 @@ const std::string& stored_offsets() {
 }
 
 const std::string& copy_predictions() {
-  static const std::string s = "COPY prediction_logs (" + cols(kPredictionColumns) + ") FROM STDIN (FORMAT binary)";
+  static const std::string s = "COPY prediction_logs (" + cols(kind_columns(TopicKind::kPredictions)) + ") FROM STDIN (FORMAT binary)";
   return s;
 }
 
 const std::string& copy_label_store() {
-  static const std::string s = "COPY label_store (" + cols(kLabelColumns) + ") FROM STDIN (FORMAT binary)";
+  static const std::string s = "COPY label_store (" + cols(kind_columns(TopicKind::kLabels)) + ") FROM STDIN (FORMAT binary)";
   return s;
 }
 
@@ -75,7 +75,7 @@ const std::string& copy_dead_letters() {
 
 const std::string& insert_predictions_skip_duplicates() {
   static const std::string s =
-      "INSERT INTO prediction_logs (" + cols(kPredictionColumns) +
+      "INSERT INTO prediction_logs (" + cols(kind_columns(TopicKind::kPredictions)) +
       ") SELECT * FROM unnest($1::text[], $2::timestamp[], $3::text[], $4::text[], $5::int4[], $6::float8[], "
       "$7::int4[], $8::float8[], $9::float8[], $10::int4[], $11::text[], $12::int4[]) "
       "ON CONFLICT (prediction_id) DO NOTHING";
@@ -88,11 +88,11 @@ const std::string& split_labels() {
       "  FROM unnest($1::text[], $2::int4[], $3::timestamp[], $4::text[], $5::int4[]) WITH ORDINALITY "
       "    AS u(prediction_id, true_label, label_timestamp, label_source, days_delayed, seq) "
       "  LEFT JOIN prediction_logs p ON p.prediction_id = u.prediction_id), "
-      "stored AS (INSERT INTO label_store (" + cols(kLabelColumns) + ") "
+      "stored AS (INSERT INTO label_store (" + cols(kind_columns(TopicKind::kLabels)) + ") "
       "  SELECT prediction_id, true_label, label_timestamp, label_source, COALESCE(days_delayed, " +
       days_delayed("label_timestamp", "predicted_at") +
       ") FROM staged WHERE ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING 1), "
-      "pended AS (INSERT INTO label_pending (" + cols(kLabelColumns) + ") "
+      "pended AS (INSERT INTO label_pending (" + cols(kind_columns(TopicKind::kLabels)) + ") "
       "  SELECT prediction_id, true_label, label_timestamp, label_source, days_delayed "
       "  FROM staged WHERE NOT ready ORDER BY seq ON CONFLICT (prediction_id) DO NOTHING RETURNING prediction_id) "
       "SELECT (SELECT count(*) FROM stored), NULL::text UNION ALL SELECT NULL, prediction_id FROM pended";

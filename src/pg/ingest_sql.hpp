@@ -7,9 +7,14 @@
 #include <string_view>
 #include <vector>
 
-#include "mlops_ingest/pipeline/envelope.hpp"
+#include "mlops_ingest/event/event_kinds.hpp"
 
 namespace mlops_ingest::pg::sql {
+
+// An ingest_dead_letters row's columns, in the order of the dead-letter tuple (RowEncoder).
+inline constexpr std::string_view kDeadLetterColumns =
+    "topic, kafka_partition, kafka_offset, message_key, payload, payload_bytes, reason_code, "
+    "reason, sqlstate";
 
 // --- ingest_offsets: where each (group, topic, partition) resumes (pipeline/offsets_store.hpp) ---
 // Every read of ingest_offsets returns these columns, in this order (parse_stored_offsets).
@@ -43,13 +48,13 @@ const std::string& copy_label_store();
 const std::string& copy_dead_letters();
 
 // Predictions of a batch that hit an already stored prediction_id or a row PostgreSQL refuses:
-// $1..$12 are the columns of kPredictionColumns as arrays.
+// $1..$12 are the columns of kind_columns(kPredictions) as arrays.
 const std::string& insert_predictions_skip_duplicates();
 
 // Labels whose prediction was not in their batch, decided in ONE statement (one snapshot):
 // those whose prediction is stored go to label_store (days_delayed computed when absent), the
 // others to label_pending. Two statements would let a prediction committed in between make a
-// label miss both. $1..$5 are the columns of kLabelColumns as arrays. Returns one row with the
+// label miss both. $1..$5 are the columns of kind_columns(kLabels) as arrays. Returns one row with the
 // count stored (column 0), then one row per parked prediction_id (column 1).
 const std::string& split_labels();
 

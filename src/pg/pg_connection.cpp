@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log/redact.hpp"
 
 namespace mlops_ingest::pg {
 

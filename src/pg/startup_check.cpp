@@ -3,8 +3,8 @@
 #include <array>
 #include <optional>
 
-#include "mlops_ingest/config/redact.hpp"
-#include "mlops_ingest/log.hpp"
+#include "mlops_ingest/log/redact.hpp"
+#include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
 namespace mlops_ingest::pg {

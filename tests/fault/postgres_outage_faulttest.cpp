@@ -13,7 +13,7 @@
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/devtools/event_generator.hpp"
-#include "mlops_ingest/pipeline/envelope.hpp"
+#include "mlops_ingest/handoff/envelope.hpp"
 
 namespace mlops_ingest::fault {
 namespace {

@@ -17,8 +17,8 @@
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
-#include "mlops_ingest/pipeline/ingester.hpp"
-#include "mlops_ingest/pipeline/replay_window.hpp"
+#include "mlops_ingest/app/ingester.hpp"
+#include "mlops_ingest/replay/replay_window.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {

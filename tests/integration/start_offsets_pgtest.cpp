@@ -11,7 +11,7 @@
 
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
-#include "pipeline/consumer_client.hpp"
+#include "consume/consumer_client.hpp"
 
 namespace mlops_ingest {
 namespace {

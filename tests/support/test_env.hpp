@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
-#include "mlops_ingest/pipeline/ingester.hpp"
+#include "mlops_ingest/app/ingester.hpp"
 
 namespace mlops_ingest::testing {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "pipeline/copartitioning.hpp"
+#include "consume/copartitioning.hpp"
 
 namespace mlops_ingest {
 namespace {

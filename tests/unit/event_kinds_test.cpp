@@ -12,8 +12,8 @@
 #include "mlops_ingest/event/timestamp.hpp"
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
-#include "mlops_ingest/pipeline/envelope.hpp"
-#include "mlops_ingest/pipeline/row_encoder.hpp"
+#include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/consume/row_encoder.hpp"
 #include "pg/ingest_sql.hpp"
 
 namespace mlops_ingest {
@@ -75,9 +75,13 @@ TEST(EventKinds, TableDescribesTheFiveSeedTablesInOrder) {
   for (const EventKindSpec& spec : kEventKinds) EXPECT_LE(spec.fields.size(), kMaxKindFields) << spec.name;
 }
 
-TEST(EventKinds, ColumnListsOfPredictionsAndLabelsMatchTheHandWrittenOnes) {
-  EXPECT_EQ(kind_columns(TopicKind::kPredictions), kPredictionColumns);
-  EXPECT_EQ(kind_columns(TopicKind::kLabels), kLabelColumns);
+// The row encoder writes the tuples in exactly this order; the COPY statements name these columns.
+TEST(EventKinds, ColumnListsFollowTheTupleOrder) {
+  EXPECT_EQ(kind_columns(TopicKind::kPredictions),
+            "prediction_id, created_at, model_version, model_stage, prediction, probability, age, "
+            "debt_ratio, monthly_income, number_dependents, request_source, response_time_ms");
+  EXPECT_EQ(kind_columns(TopicKind::kLabels),
+            "prediction_id, true_label, label_timestamp, label_source, days_delayed");
   EXPECT_EQ(kind_columns(TopicKind::kAlerts),
             "created_at, alert_type, severity, drift_share, drifted_features, message, metrics");
 }

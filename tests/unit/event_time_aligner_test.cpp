@@ -5,7 +5,7 @@
 #include <set>
 #include <vector>
 
-#include "mlops_ingest/pipeline/event_time_aligner.hpp"
+#include "mlops_ingest/consume/event_time_aligner.hpp"
 
 namespace mlops_ingest {
 namespace {

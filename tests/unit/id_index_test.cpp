@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mlops_ingest/pipeline/id_index.hpp"
+#include "mlops_ingest/write/id_index.hpp"
 
 namespace mlops_ingest {
 namespace {

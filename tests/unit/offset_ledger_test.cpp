@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "mlops_ingest/pipeline/offset_ledger.hpp"
+#include "mlops_ingest/handoff/offset_ledger.hpp"
 
 namespace mlops_ingest {
 namespace {

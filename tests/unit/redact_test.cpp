@@ -1,7 +1,7 @@
 // The redaction helper and the config file permission check (issue 10, part 4). The end-to-end
 // proof — no planted password in anything a real `run` prints — is
 // tests/integration/secrets_pgtest.cpp; these pin down the parsing cases one by one.
-#include "mlops_ingest/config/redact.hpp"
+#include "mlops_ingest/log/redact.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

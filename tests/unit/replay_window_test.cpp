@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 
-#include "mlops_ingest/pipeline/replay_command.hpp"
-#include "mlops_ingest/pipeline/replay_window.hpp"
+#include "mlops_ingest/app/replay_command.hpp"
+#include "mlops_ingest/replay/replay_window.hpp"
 
 namespace mlops_ingest {
 namespace {

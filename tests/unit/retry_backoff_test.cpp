@@ -1,5 +1,5 @@
 // RetryBackoff: the one retry policy of the writers and the consumer's offsets read.
-#include "pipeline/retry_backoff.hpp"
+#include "pg/retry_backoff.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "mlops_ingest/pipeline/row_encoder.hpp"
+#include "mlops_ingest/consume/row_encoder.hpp"
 
 #include <gtest/gtest.h>
 
 #include "mlops_ingest/pg/copy_encoder.hpp"
-#include "mlops_ingest/pipeline/envelope.hpp"
-#include "mlops_ingest/pipeline/id_index.hpp"
+#include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/write/id_index.hpp"
 
 namespace mlops_ingest {
 namespace {

@@ -1,4 +1,4 @@
-#include "mlops_ingest/pipeline/spsc_ring.hpp"
+#include "mlops_ingest/handoff/spsc_ring.hpp"
 
 #include <gtest/gtest.h>
 

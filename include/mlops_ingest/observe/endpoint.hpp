@@ -14,7 +14,7 @@
 #include <memory>
 
 #include "mlops_ingest/config/config.hpp"
-#include "mlops_ingest/pipeline/stats.hpp"
+#include "mlops_ingest/stats/stats.hpp"
 
 namespace mlops_ingest::observe {
 

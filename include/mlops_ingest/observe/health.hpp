@@ -17,7 +17,7 @@
 #include <string>
 
 #include "mlops_ingest/observe/postgres_status.hpp"
-#include "mlops_ingest/pipeline/stats.hpp"
+#include "mlops_ingest/stats/stats.hpp"
 
 namespace mlops_ingest::observe {
 

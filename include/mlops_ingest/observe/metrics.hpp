@@ -12,7 +12,7 @@
 
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/observe/postgres_status.hpp"
-#include "mlops_ingest/pipeline/stats.hpp"
+#include "mlops_ingest/stats/stats.hpp"
 
 namespace mlops_ingest::observe {
 

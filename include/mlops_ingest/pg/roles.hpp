@@ -20,7 +20,7 @@ struct TableGrant {
   std::string_view why;         // which statement of the writer needs it
 };
 
-// What `mlops-ingest run` does (src/pipeline/batch_writer.cpp, consumer_loop.cpp). Besides these
+// What `mlops-ingest run` does (src/write/batch_writer.cpp, consumer_loop.cpp). Besides these
 // tables: kIngestDatabasePrivileges, and USAGE on the tables' schema. Advisory locks need no
 // privilege.
 inline constexpr std::array<TableGrant, 9> kIngestGrants = {{

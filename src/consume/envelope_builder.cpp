@@ -1,0 +1,74 @@
+#include "envelope_builder.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+#include "mlops_ingest/event/timestamp.hpp"
+#include "mlops_ingest/consume/row_encoder.hpp"
+
+namespace mlops_ingest {
+
+EnvelopeBuilder::EnvelopeBuilder(const Config& config)
+    : cfg_(config), parser_(ParserLimits{config.max_message_bytes, 64}) {}
+
+void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic) {
+  env.topic = topic;
+  env.partition = msg->partition;
+  env.offset = msg->offset;
+  const char* payload = static_cast<const char*>(msg->payload);
+  const std::size_t len = msg->len;
+  rd_kafka_timestamp_type_t ts_type;
+  std::int64_t ts_ms = rd_kafka_message_timestamp(msg, &ts_type);
+  if (ts_ms < 0) {
+    ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  env.kafka_ts_ms = ts_ms;
+  const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(ts_ms);
+
+  RejectReason reason;
+  env.carried = 0;
+  if (kind_spec(topic).mode == WriteMode::kUpsertByKey || kind_spec(topic).mode == WriteMode::kAppend) {
+    // Every kind written by its description alone (event_kinds.hpp).
+    reason = parser_.parse_kind(topic, payload, len, kind_event_);
+    if (reason == RejectReason::kNone) {
+      env.kind = EnvelopeKind::kKindRow;
+      env.carried = kind_event_.carried();
+      encode_kind_row(kind_event_, kafka_ts, env.tuple);
+    }
+  } else if (topic == TopicKind::kPredictions) {
+    PredictionEvent event;
+    reason = parser_.parse_prediction(payload, len, event);
+    if (reason == RejectReason::kNone) {
+      encode_prediction(event, kafka_ts, env);
+    }
+  } else {
+    LabelEvent event;
+    reason = parser_.parse_label(payload, len, event);
+    if (reason == RejectReason::kNone) {
+      encode_label(event, kafka_ts, env);
+    }
+  }
+  const std::optional<std::string_view> key =
+      msg->key != nullptr ? std::optional<std::string_view>({static_cast<const char*>(msg->key), msg->key_len})
+                          : std::nullopt;
+  if (reason == RejectReason::kNone) {
+    // Kept in case PostgreSQL refuses the row and it must be dead-lettered as received.
+    env.key.assign(key.value_or(std::string_view{}));
+    env.payload.assign(payload, len);
+    return;
+  }
+  env.kind = EnvelopeKind::kDeadLetter;
+  env.reason = reason;
+  env.key.assign(key.value_or(std::string_view{}));
+  env.payload.assign(payload != nullptr ? payload : "", payload != nullptr ? len : 0);
+  env.reason_text.assign(parser_.last_error());
+  const std::optional<std::string_view> body =
+      payload != nullptr ? std::optional<std::string_view>({payload, len}) : std::nullopt;
+  encode_dead_letter({topic_name(topic), msg->partition, msg->offset, key, body, reason,
+                      parser_.last_error(), std::nullopt},
+                     cfg_.dead_letter_payload_max_bytes, env.tuple);
+}
+
+}  // namespace mlops_ingest

@@ -1,0 +1,74 @@
+#include "mlops_ingest/write/batch_plan.hpp"
+
+#include <algorithm>
+
+#include "mlops_ingest/pg/binary_params.hpp"
+#include "mlops_ingest/pg/copy_encoder.hpp"
+
+namespace mlops_ingest {
+namespace {
+
+constexpr std::int64_t kMicrosPerDay = 86400LL * 1000000LL;
+
+std::int64_t read_be64(const char* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<std::int64_t>(v);
+}
+
+// Label tuple fields (kind_columns(kLabels)) and the prediction's created_at (kind_columns(kPredictions)).
+constexpr int kLabelTimestampField = 2;
+constexpr int kDaysDelayedField = 4;
+constexpr int kCreatedAtField = 1;
+
+}  // namespace
+
+void BatchPlan::clear() {
+  predictions.clear();
+  paired_labels.clear();
+  paired_with.clear();
+  labels.clear();
+  letters.clear();
+  for (auto& rows : kind_rows) rows.clear();
+  stale = prediction_duplicates = label_duplicates = 0;
+  letters_by_reason.fill(0);
+}
+
+void BatchPlanner::unpair() {
+  plan_.labels.insert(plan_.labels.end(), plan_.paired_labels.begin(), plan_.paired_labels.end());
+  std::sort(plan_.labels.begin(), plan_.labels.end());
+  plan_.paired_labels.clear();
+  plan_.paired_with.clear();
+}
+
+std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timestamp_us) noexcept {
+  const std::int64_t diff = label_timestamp_us - created_at_us;
+  std::int64_t days = diff / kMicrosPerDay;
+  if (diff % kMicrosPerDay != 0 && diff < 0) --days;  // floor, not truncation
+  return static_cast<std::int32_t>(days);
+}
+
+void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out) {
+  pg::CopyTupleWriter w(out);
+  std::int64_t label_ts = 0;
+  bool needs_days = false;
+  pg::for_each_field(label_tuple, [&](int i, const char* data, std::int32_t len) {
+    if (i == 0) w.begin(5);
+    if (i == kLabelTimestampField && len == 8) label_ts = read_be64(data);
+    if (i == kDaysDelayedField && len < 0) {
+      needs_days = true;
+      return;
+    }
+    if (len < 0) {
+      w.null();
+    } else {
+      w.bytes(std::string_view(data, static_cast<std::size_t>(len)));
+    }
+  });
+  if (needs_days) {
+    const std::string_view created = pg::tuple_field(prediction_tuple, kCreatedAtField);
+    w.int4(days_between(read_be64(created.data()), label_ts));
+  }
+}
+
+}  // namespace mlops_ingest

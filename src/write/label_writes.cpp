@@ -1,0 +1,118 @@
+#include "label_writes.hpp"
+
+#include <libpq-fe.h>
+
+#include "../pg/ingest_sql.hpp"
+#include "mlops_ingest/pg/copy_encoder.hpp"
+#include "staged_rows.hpp"
+
+namespace mlops_ingest {
+
+namespace {
+
+using pg::ElementType;
+
+constexpr std::size_t kPrefetchAhead = 16;  // predictions ahead whose tuple is asked for
+
+constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, ElementType::kTimestamp,
+                                       ElementType::kText, ElementType::kInt4};
+constexpr ElementType kIdTypes[] = {ElementType::kText};
+
+// Books a move out of label_pending (see pg::sql::release_pending) into `out`.
+void count_moved(const pg::PgResult& r, BatchOutcome& out) {
+  const std::uint64_t moved = std::stoull(PQgetvalue(r.get(), 0, 0));
+  const std::uint64_t stored = std::stoull(PQgetvalue(r.get(), 0, 1));
+  out.labels_released += stored;
+  out.label_duplicates += moved - stored;
+}
+
+}  // namespace
+
+void LabelWrites::DeferredIds::clear() { reset(kIdTypes); }
+
+LabelWrites::LabelWrites() = default;
+
+boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchOutcome& out) {
+  ctx.copy_buf.assign(pg::kCopyHeader);
+  const BatchPlan& p = ctx.plan();
+  for (std::size_t k = 0; k < p.paired_labels.size(); ++k) {
+    append_paired_label(ctx.slot(p.paired_labels[k]).tuple, ctx.slot(p.paired_with[k]).tuple, ctx.copy_buf);
+  }
+  ctx.copy_buf.append(pg::kCopyTrailer);
+  ctx.chunks.clear();
+  ctx.chunks.push_back(ctx.copy_buf);
+  bool fallback = false;
+  try {
+    co_await ctx.conn.exec("SAVEPOINT paired");
+    const std::uint64_t copied = co_await ctx.conn.copy_in(pg::sql::copy_label_store(), ctx.chunks);
+    co_await ctx.conn.exec("RELEASE SAVEPOINT paired");
+    out.labels += copied;
+    out.labels_paired += copied;
+  } catch (const pg::PgError& e) {
+    if (e.is_retryable()) throw;
+    fallback = true;
+  }
+  if (fallback) {
+    co_await ctx.conn.exec("ROLLBACK TO SAVEPOINT paired; RELEASE SAVEPOINT paired");
+    ctx.planner.unpair();
+  }
+}
+
+boost::asio::awaitable<void> LabelWrites::write_split(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
+  co_await insert_staged(ctx, dead, out, pg::sql::split_labels(), kLabelTypes, ctx.plan().labels,
+                         [this, &out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
+                           const PGresult* rows = r.front().get();
+                           std::uint64_t stored = 0, pended = 0;
+                           for (int i = 0; i < PQntuples(rows); ++i) {
+                             if (PQgetisnull(rows, i, 1)) {
+                               stored = std::stoull(PQgetvalue(rows, i, 0));
+                             } else {
+                               ++pended;
+                               parked_ids_.emplace_back(PQgetvalue(rows, i, 1),
+                                                        static_cast<std::size_t>(PQgetlength(rows, i, 1)));
+                             }
+                           }
+                           out.labels += stored;
+                           out.labels_pended += pended;
+                           out.label_duplicates += (hi - lo) - stored - pended;
+                         });
+}
+
+void LabelWrites::defer_release_check(const WriteContext& ctx) {
+  deferred_.clear();
+  if (ctx.plan().predictions.empty() && parked_ids_.empty()) return;
+  deferred_.reset(kIdTypes);
+  // The tuples have left the cache since the COPY streamed them (a batch is megabytes), and
+  // reading each id was a cache miss after the other (~10% of the ingester's CPU, while the
+  // backend idled between transactions): ask for the tuple a few predictions ahead.
+  const std::vector<std::uint32_t>& predictions = ctx.plan().predictions;
+  for (std::size_t k = 0; k < predictions.size(); ++k) {
+    if (k + kPrefetchAhead < predictions.size()) {
+      __builtin_prefetch(ctx.slot(predictions[k + kPrefetchAhead]).tuple.data() + 6);
+    }
+    deferred_.add_element(prediction_id(ctx.slot(predictions[k])));
+  }
+  for (const std::string& id : parked_ids_) deferred_.add_element(id);
+}
+
+boost::asio::awaitable<void> LabelWrites::release_deferred_in_batch(pg::PgConnection& conn, BatchOutcome& out) {
+  std::vector<pg::PgResult> r = co_await conn.exec_binary(pg::sql::release_pending(), deferred_.params());
+  count_moved(r.front(), out);
+}
+
+boost::asio::awaitable<BatchOutcome> LabelWrites::release_deferred(pg::PgConnection& conn) {
+  std::vector<pg::PgResult> r = co_await conn.exec_binary(pg::sql::release_pending(), deferred_.params());
+  BatchOutcome out;
+  count_moved(r.front(), out);
+  deferred_.clear();
+  co_return out;
+}
+
+boost::asio::awaitable<BatchOutcome> LabelWrites::sweep_pending(pg::PgConnection& conn) {
+  std::vector<pg::PgResult> results = co_await conn.exec(pg::sql::sweep_pending());
+  BatchOutcome out;
+  count_moved(results.back(), out);
+  co_return out;
+}
+
+}  // namespace mlops_ingest

@@ -1,0 +1,80 @@
+#pragma once
+// ingest_offsets, the source of truth for where each partition resumes: the fenced read and
+// update a batch transaction makes (OffsetsStore), and the parsing of an offsets read that the
+// consumer's assignment handler shares (parse_stored_offsets). The SQL is in pg/ingest_sql.
+//
+// Thread model: an OffsetsStore belongs to one writer session; parse_stored_offsets is pure.
+#include <libpq-fe.h>
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/handoff/envelope.hpp"
+
+namespace mlops_ingest {
+namespace pg {
+class PgConnection;
+}
+
+// One row of an offsets read, for one of the ingester's two topics.
+struct StoredOffset {
+  TopicKind topic;
+  std::int32_t partition;
+  std::int64_t next_offset;  // -1: the row exists but nothing was committed through it yet
+};
+
+// Rows of a result with pg::sql::kOffsetColumns (text format) → `out` (cleared first). A topic
+// that is no configured kind's topic is skipped.
+void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out);
+
+// One batch's partitions in ingest_offsets. Locking them first, in a fixed order, serialises
+// two writers (of this instance or another) that both believe they own a partition — a
+// rebalance in flight; the `stored` offsets it reads fence what this batch may still write.
+class OffsetsStore {
+ public:
+  struct Partition {
+    TopicKind topic;
+    std::int32_t partition;
+    std::int64_t stored = -1;     // next_offset in ingest_offsets when the batch locked it
+    std::int64_t threshold = -1;  // first offset this batch may still write
+  };
+
+  explicit OffsetsStore(const Config& config) : cfg_(config) {}
+
+  void clear() { partitions_.clear(); }
+  // The batch's state for a partition, added on first sight.
+  Partition& partition_of(TopicKind topic, std::int32_t partition);
+  [[nodiscard]] std::span<const Partition> partitions() const noexcept { return partitions_; }
+
+  // BEGIN the batch transaction, create the batch's missing rows and lock them all; sets each
+  // partition's `stored` and `threshold` to the next_offset read. With `ask_pending`, returns
+  // whether label_pending holds any row, read in the same round trip (else false). With a
+  // `savepoint` name, also opens that savepoint after the locks (pg::sql::lock_offsets). With a
+  // `then_copy` statement (COPY ... FROM STDIN), also starts it, last: the connection is then
+  // left waiting for its data (PgConnection::finish_copy).
+  boost::asio::awaitable<bool> begin_and_lock(pg::PgConnection& conn, bool ask_pending = false,
+                                              std::string_view savepoint = {}, std::string_view then_copy = {});
+  // Raises next_offset to `threshold` for every partition the batch moved, and COMMITs, in one
+  // round trip. Throws PgError when the server answers the COMMIT with a rollback.
+  boost::asio::awaitable<void> advance_and_commit(pg::PgConnection& conn);
+
+ private:
+  [[nodiscard]] const std::string& topic_name(TopicKind t) const {
+    return cfg_.topic_of(t);
+  }
+  // "(topic, partition[, threshold]), …" with the topic quoted by the connection; with
+  // `advanced_only`, only the partitions this batch moved, with their new next_offset.
+  std::string partition_tuples(const pg::PgConnection& conn, bool advanced_only) const;
+
+  const Config& cfg_;
+  std::vector<Partition> partitions_;
+  std::vector<StoredOffset> read_;  // scratch for the locked rows
+};
+
+}  // namespace mlops_ingest

@@ -1,0 +1,61 @@
+#include "prediction_writes.hpp"
+
+#include "../pg/ingest_sql.hpp"
+#include "mlops_ingest/pg/copy_encoder.hpp"
+#include "staged_rows.hpp"
+
+namespace mlops_ingest {
+
+namespace {
+
+using pg::ElementType;
+
+constexpr ElementType kPredictionTypes[] = {
+    ElementType::kText,   ElementType::kTimestamp, ElementType::kText,   ElementType::kText,
+    ElementType::kInt4,   ElementType::kFloat8,    ElementType::kInt4,   ElementType::kFloat8,
+    ElementType::kFloat8, ElementType::kInt4,      ElementType::kText,   ElementType::kInt4};
+
+boost::asio::awaitable<void> insert_predictions_staged(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
+  co_await insert_staged(ctx, dead, out, pg::sql::insert_predictions_skip_duplicates(), kPredictionTypes,
+                         ctx.plan().predictions,
+                         [&out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
+                           const std::uint64_t inserted = pg::affected_rows(r.front().get());
+                           out.predictions += inserted;
+                           out.prediction_duplicates += (hi - lo) - inserted;
+                         });
+}
+
+}  // namespace
+
+const std::string& predictions_copy_statement() { return pg::sql::copy_predictions(); }
+
+boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
+  ctx.chunks.clear();
+  ctx.chunks.push_back(pg::kCopyHeader);
+  for (std::uint32_t i : ctx.plan().predictions) ctx.chunks.push_back(ctx.slot(i).tuple);
+  ctx.chunks.push_back(pg::kCopyTrailer);
+  bool fallback = false;
+  try {
+    // Under kPredictionsSavepoint, opened by the locking round trip; on success it is left for
+    // the COMMIT to release (what the batch writes next nests in it, harmlessly).
+    if (ctx.predictions_copy_open) {
+      ctx.predictions_copy_open = false;
+      out.predictions += co_await ctx.conn.finish_copy(ctx.chunks);
+    } else {
+      out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
+    }
+  } catch (const pg::PgError& e) {
+    if (e.is_retryable()) throw;
+    fallback = true;
+  }
+  if (fallback) {
+    static const std::string undo = "ROLLBACK TO SAVEPOINT " + std::string(kPredictionsSavepoint) +
+                                    "; RELEASE SAVEPOINT " + std::string(kPredictionsSavepoint);
+    co_await ctx.conn.exec(undo);
+    // Paired labels assumed every prediction of the batch new, with the created_at sent.
+    ctx.planner.unpair();
+    co_await insert_predictions_staged(ctx, dead, out);
+  }
+}
+
+}  // namespace mlops_ingest
