@@ -13,7 +13,7 @@
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 #include "mlops_ingest/handoff/spsc_ring.hpp"
 
 namespace {

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "../consume/consumer_loop.hpp"
+#include "mlops_ingest/write/batch_writer.hpp"
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/observe/endpoint.hpp"
@@ -43,7 +44,9 @@ int Ingester::run() {
   }
   for (auto& w : writers) w->start();
 
-  ConsumerLoop loop(config_, stats_, ledger, writers, replay_ ? &*replay_ : nullptr);
+  std::vector<Lane*> lanes;
+  for (auto& w : writers) lanes.push_back(&w->lane());
+  ConsumerLoop loop(config_, stats_, ledger, std::move(lanes), replay_ ? &*replay_ : nullptr);
   std::string topics;
   for (const std::string& t : config_.topics()) topics += (topics.empty() ? "'" : ", '") + t + "'";
   log_info("consuming " + topics + " from " +

@@ -13,16 +13,16 @@ using kafka::KafkaMessage;
 using kafka::PartitionList;
 
 ConsumerLoop::ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
-                           std::vector<std::unique_ptr<BatchWriter>>& writers, const ReplayWindow* replay)
+                           std::vector<Lane*> lanes, const ReplayWindow* replay)
     : cfg_(config),
       stats_(stats),
       ledger_(ledger),
-      writers_(writers),
+      lanes_(std::move(lanes)),
       envelopes_(config),
-      stash_(writers.size()),
-      stalled_since_(writers.size()),
-      writer_paused_(writers.size(), false),
-      published_(writers.size(), false),
+      stash_(lanes_.size()),
+      stalled_since_(lanes_.size()),
+      writer_paused_(lanes_.size(), false),
+      published_(lanes_.size(), false),
       aligner_(config.label_align_max_wait, config.label_align_buffer) {
   rk_ = open_consumer(cfg_, &ConsumerLoop::rebalance_trampoline, this);
   if (replay != nullptr) replay_.emplace(*replay);
@@ -48,7 +48,7 @@ std::size_t ConsumerLoop::writer_of(TopicKind, std::int32_t partition) const noe
   // Co-routing: partition p of the labels topic goes to the writer of partition p of the
   // predictions topic. Both are keyed by prediction_id, so a co-partitioned pair holds both
   // halves of a prediction, and the writer can pair a label with its prediction in memory.
-  return static_cast<std::size_t>(partition) % writers_.size();
+  return static_cast<std::size_t>(partition) % lanes_.size();
 }
 
 std::optional<TopicKind> ConsumerLoop::topic_kind(const rd_kafka_message_t* msg) const noexcept {
@@ -183,8 +183,8 @@ std::int64_t ConsumerLoop::compute_lag() {
 bool ConsumerLoop::caught_up_and_idle() {
   if (assigned_.empty() || Clock::now() - last_message_ < cfg_.idle_exit) return false;
   if (aligner_.held() > 0) return false;
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
-    if (!stash_[w].empty() || writers_[w]->ring().size() != 0) return false;
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (!stash_[w].empty() || lanes_[w]->ring().size() != 0) return false;
   }
   return compute_lag() == 0;
 }
@@ -294,7 +294,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
 }
 
 bool ConsumerLoop::housekeeping() {
-  for (const auto& w : writers_) {
+  for (const Lane* w : lanes_) {
     if (w->failed()) {
       log_error("a writer failed; stopping");
       return false;
@@ -321,7 +321,7 @@ void ConsumerLoop::finish(Clock::time_point deadline) {
   // Stop fetching, then give the writers what we already hold. (Not a back-pressure pause, so
   // not counted as one.)
   const std::uint64_t pauses = stats_.pauses.load();
-  for (std::size_t w = 0; w < writers_.size(); ++w) set_paused(w, true);
+  for (std::size_t w = 0; w < lanes_.size(); ++w) set_paused(w, true);
   stats_.pauses = pauses;
   for (;;) {
     drain_stashes();

@@ -21,7 +21,9 @@
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
-#include "mlops_ingest/write/batch_writer.hpp"
+#include "mlops_ingest/handoff/lane.hpp"
+#include "mlops_ingest/handoff/offset_ledger.hpp"
+#include "mlops_ingest/stats/stats.hpp"
 #include "mlops_ingest/consume/event_time_aligner.hpp"
 #include "mlops_ingest/replay/replay_window.hpp"
 #include "copartitioning.hpp"
@@ -33,7 +35,7 @@ class ConsumerLoop {
  public:
   // With `replay`, consumes only that window of offsets (replay_window.hpp) and stops at its end.
   ConsumerLoop(const Config& config, IngestStats& stats, OffsetLedger& ledger,
-               std::vector<std::unique_ptr<BatchWriter>>& writers, const ReplayWindow* replay = nullptr);
+               std::vector<Lane*> lanes, const ReplayWindow* replay = nullptr);
   ~ConsumerLoop();
   ConsumerLoop(const ConsumerLoop&) = delete;
   ConsumerLoop& operator=(const ConsumerLoop&) = delete;
@@ -96,7 +98,7 @@ class ConsumerLoop {
   const Config& cfg_;
   IngestStats& stats_;
   OffsetLedger& ledger_;
-  std::vector<std::unique_ptr<BatchWriter>>& writers_;
+  std::vector<Lane*> lanes_;
   kafka::KafkaHandle rk_;
   EnvelopeBuilder envelopes_;
   std::optional<pg::BlockingConnection> offsets_conn_;

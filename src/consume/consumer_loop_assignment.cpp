@@ -5,11 +5,10 @@
 #include <random>
 #include <thread>
 
-#include "../pg/ingest_sql.hpp"
 #include "consumer_client.hpp"
 #include "consumer_loop.hpp"
 #include "mlops_ingest/log/log.hpp"
-#include "../write/offsets_store.hpp"
+#include "../pg/stored_offsets.hpp"
 #include "../pg/retry_backoff.hpp"
 
 namespace mlops_ingest {
@@ -47,7 +46,6 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
   // An outage here is retried like any other, with the writers' policy: without the stored
   // offsets we cannot resume exactly where the database stands.
   RetryBackoff backoff(cfg_.retry_backoff_initial, cfg_.retry_backoff_max, std::random_device{}());
-  std::vector<StoredOffset> rows;
   for (;;) {
     // A stop request during an outage abandons the assignment (on_rebalance unassigns): the
     // partitions are read again, from PostgreSQL's offsets, by whoever gets them next.
@@ -55,10 +53,8 @@ std::map<ConsumerLoop::PartitionKey, std::int64_t> ConsumerLoop::stored_offsets(
     stats_.consumer_heartbeat.beat();  // retrying an outage is not being stuck
     try {
       if (!offsets_conn_) offsets_conn_.emplace(cfg_.pg);
-      const pg::PgResult r = offsets_conn_->exec_params(pg::sql::stored_offsets(), {cfg_.group});
-      parse_stored_offsets(r.get(), cfg_, rows);
       std::map<PartitionKey, std::int64_t> out;
-      for (const StoredOffset& row : rows) out[{row.topic, row.partition}] = row.next_offset;
+      for (const StoredOffset& row : read_stored_offsets(*offsets_conn_, cfg_)) out[{row.topic, row.partition}] = row.next_offset;
       return out;
     } catch (const pg::PgError& e) {
       offsets_conn_.reset();
@@ -130,7 +126,7 @@ void ConsumerLoop::on_revoke() {
     const auto deadline = Clock::now() + std::min<Clock::duration>(cfg_.shutdown_timeout, std::chrono::seconds(5));
     while (Clock::now() < deadline) {
       bool empty = true;
-      for (auto& w : writers_) empty = empty && w->ring().size() == 0;
+      for (const Lane* w : lanes_) empty = empty && w->ring().size() == 0;
       if (empty) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

@@ -13,7 +13,7 @@ using kafka::PartitionList;
 
 bool ConsumerLoop::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
   const std::size_t w = writer_of(topic, msg->partition);
-  auto& ring = writers_[w]->ring();
+  auto& ring = lanes_[w]->ring();
   Envelope* slot = ring.producer_slot();
   if (slot == nullptr) return false;
   envelopes_.fill(*slot, msg, topic);
@@ -27,10 +27,10 @@ bool ConsumerLoop::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
 void ConsumerLoop::wake_writers() {
   // Only writers that were handed something: waking an idle writer for nothing costs it a
   // context switch per poll round.
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
     if (!published_[w]) continue;
     published_[w] = false;
-    writers_[w]->signal().notify();
+    lanes_[w]->signal().notify();
   }
 }
 
@@ -87,7 +87,7 @@ bool ConsumerLoop::apply_backpressure() {
   constexpr auto kShortStall = std::chrono::milliseconds(1000);
   const auto now = Clock::now();
   bool blocked = false;
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
     if (!stash_[w].empty()) {
       if (stalled_since_[w] == Clock::time_point{}) stalled_since_[w] = now;
       if (now - stalled_since_[w] >= kShortStall) {
@@ -97,7 +97,7 @@ bool ConsumerLoop::apply_backpressure() {
       }
     } else {
       stalled_since_[w] = Clock::time_point{};
-      if (writer_paused_[w] && writers_[w]->ring().size() <= writers_[w]->ring().capacity() / 2) {
+      if (writer_paused_[w] && lanes_[w]->ring().size() <= lanes_[w]->ring().capacity() / 2) {
         set_paused(w, false);
       }
     }

@@ -100,8 +100,8 @@ bool ConsumerLoop::replay_finished() {
     if (!replay_exhausted(key.first, key.second)) return false;
   }
   if (aligner_.held() > 0) return false;
-  for (std::size_t w = 0; w < writers_.size(); ++w) {
-    if (!stash_[w].empty() || writers_[w]->ring().size() != 0) return false;
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (!stash_[w].empty() || lanes_[w]->ring().size() != 0) return false;
   }
   const auto ours = [this](const std::string& topic, std::int32_t partition) {
     const std::optional<TopicKind> kind = cfg_.kind_of_topic(topic);

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "mlops_ingest/event/timestamp.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 namespace mlops_ingest {
 

@@ -16,7 +16,7 @@ inline constexpr std::string_view kDeadLetterColumns =
     "topic, kafka_partition, kafka_offset, message_key, payload, payload_bytes, reason_code, "
     "reason, sqlstate";
 
-// --- ingest_offsets: where each (group, topic, partition) resumes (pipeline/offsets_store.hpp) ---
+// --- ingest_offsets: where each (group, topic, partition) resumes (pg/stored_offsets.hpp, write/offsets_store.hpp) ---
 // Every read of ingest_offsets returns these columns, in this order (parse_stored_offsets).
 inline constexpr std::string_view kOffsetColumns = "topic, kafka_partition, next_offset";
 

@@ -46,10 +46,10 @@ class BatchWriter::Session {
         conn_(io_, owner.config_.pg, owner.config_.pg_io_timeout),
         backoff_(owner.config_.retry_backoff_initial, owner.config_.retry_backoff_max,
                  std::random_device{}() + static_cast<unsigned>(owner.id_)),
-        signal_fd_(io_, ::dup(owner.signal_.fd())),
+        signal_fd_(io_, ::dup(owner.lane_.signal().fd())),
         wait_timer_(io_),
         offsets_(owner.config_),
-        ctx_(conn_, owner.ring_, owner.config_, planner_) {}
+        ctx_(conn_, owner.lane_.ring(), owner.config_, planner_) {}
 
   void run() {
     asio::co_spawn(io_, main_loop(), [this](std::exception_ptr error) {
@@ -60,7 +60,7 @@ class BatchWriter::Session {
       } catch (const std::exception& e) {
         log_error("writer " + std::to_string(w_.id_) + " stopped on an unexpected error: " + e.what());
       }
-      w_.failed_ = true;
+      w_.lane_.mark_failed();
     });
     asio::co_spawn(io_, abort_watch(), asio::detached);
     io_.run();
@@ -103,13 +103,13 @@ class BatchWriter::Session {
       co_await sleep_for(stopping ? std::chrono::milliseconds(50) : std::chrono::milliseconds(500));
       if (should_abort()) {
         conn_.cancel();
-        w_.signal_.wake();
+        w_.lane_.signal().wake();
       }
     }
   }
 
   awaitable<void> main_loop() {
-    auto& ring = w_.ring_;
+    auto& ring = w_.lane_.ring();
     while (!should_abort()) {
       const std::size_t n = co_await gather();
       if (n == 0) {
@@ -138,7 +138,7 @@ class BatchWriter::Session {
   // adds a wait for fuller batches. Returns how many slots from the head form the batch (0:
   // nothing to write now; the caller looks after pending labels).
   awaitable<std::size_t> gather() {
-    auto& ring = w_.ring_;
+    auto& ring = w_.lane_.ring();
     std::size_t counted = 0, bytes = 0;
     Clock::time_point first_seen{};
     for (;;) {
@@ -164,9 +164,9 @@ class BatchWriter::Session {
 
   // Sleeps until the consumer publishes rows (RingSignal), a stop or abort request, or timeout.
   awaitable<void> wait_for_rows(Clock::duration timeout) {
-    w_.signal_.prepare_sleep();
-    if (w_.ring_.consumer_refresh() > 0 || w_.stop_requested_.load() || should_abort()) {
-      w_.signal_.cancel_sleep();
+    w_.lane_.signal().prepare_sleep();
+    if (w_.lane_.ring().consumer_refresh() > 0 || w_.stop_requested_.load() || should_abort()) {
+      w_.lane_.signal().cancel_sleep();
       co_return;
     }
     wait_timer_.expires_after(timeout);
@@ -176,8 +176,8 @@ class BatchWriter::Session {
     boost::system::error_code ec;
     co_await signal_fd_.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(use_awaitable, ec));
     wait_timer_.cancel();
-    w_.signal_.cancel_sleep();
-    w_.signal_.drain();
+    w_.lane_.signal().cancel_sleep();
+    w_.lane_.signal().drain();
   }
 
   awaitable<void> ensure_connected() {
@@ -274,7 +274,7 @@ class BatchWriter::Session {
   [[nodiscard]] const BatchPlan& plan() const noexcept { return planner_.current(); }
 
   awaitable<void> commit_batch(std::size_t n) {
-    auto& ring = w_.ring_;
+    auto& ring = w_.lane_.ring();
     offsets_.clear();
     dead_.clear();
     labels_.start_batch();
@@ -359,7 +359,7 @@ class BatchWriter::Session {
                                     .count();
     latency_.clear();
     for (std::size_t i = 0; i < n; ++i) {
-      latency_.observe(std::chrono::milliseconds(now_ms - w_.ring_.consumer_peek(i).kafka_ts_ms));
+      latency_.observe(std::chrono::milliseconds(now_ms - w_.lane_.ring().consumer_peek(i).kafka_ts_ms));
     }
     w_.stats_.event_to_commit_seconds.merge(latency_);
   }
@@ -412,7 +412,7 @@ BatchWriter::BatchWriter(int id, const Config& config, IngestStats& stats, Offse
       stats_(stats),
       ledger_(ledger),
       dead_letter_topic_(dead_letter_topic),
-      ring_(config.ring_capacity) {}
+      lane_(config.ring_capacity) {}
 
 BatchWriter::~BatchWriter() {
   abort();
@@ -428,7 +428,7 @@ void BatchWriter::start() {
       session.run();
     } catch (const std::exception& e) {
       log_error("writer " + std::to_string(id_) + " failed: " + e.what());
-      failed_ = true;
+      lane_.mark_failed();
     }
     finished_ = true;
   });
@@ -437,12 +437,12 @@ void BatchWriter::start() {
 void BatchWriter::request_stop(std::chrono::steady_clock::time_point deadline) {
   stop_deadline_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   stop_requested_ = true;
-  signal_.wake();
+  lane_.signal().wake();
 }
 
 void BatchWriter::abort() noexcept {
   abort_requested_ = true;
-  signal_.wake();
+  lane_.signal().wake();
 }
 
 void BatchWriter::join() {

@@ -6,7 +6,7 @@
 #include "../pg/ingest_sql.hpp"
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 namespace mlops_ingest {
 

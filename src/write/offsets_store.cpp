@@ -7,16 +7,6 @@
 
 namespace mlops_ingest {
 
-void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out) {
-  out.clear();
-  for (int r = 0; r < PQntuples(rows); ++r) {
-    const std::string_view topic = PQgetvalue(rows, r, 0);
-    const auto partition = static_cast<std::int32_t>(std::stol(PQgetvalue(rows, r, 1)));
-    const std::int64_t next = std::stoll(PQgetvalue(rows, r, 2));
-    if (const auto kind = config.kind_of_topic(topic)) out.push_back({*kind, partition, next});
-  }
-}
-
 OffsetsStore::Partition& OffsetsStore::partition_of(TopicKind topic, std::int32_t partition) {
   for (Partition& p : partitions_) {
     if (p.topic == topic && p.partition == partition) return p;

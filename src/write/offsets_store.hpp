@@ -1,9 +1,8 @@
 #pragma once
-// ingest_offsets, the source of truth for where each partition resumes: the fenced read and
-// update a batch transaction makes (OffsetsStore), and the parsing of an offsets read that the
-// consumer's assignment handler shares (parse_stored_offsets). The SQL is in pg/ingest_sql.
+// ingest_offsets as a batch transaction sees it: the fenced read and update each batch makes.
+// The SQL is in pg/ingest_sql; the rows are parsed by pg/stored_offsets.
 //
-// Thread model: an OffsetsStore belongs to one writer session; parse_stored_offsets is pure.
+// Thread model: an OffsetsStore belongs to one writer session.
 #include <libpq-fe.h>
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
@@ -15,23 +14,12 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
-#include "mlops_ingest/handoff/envelope.hpp"
+#include "../pg/stored_offsets.hpp"
 
 namespace mlops_ingest {
 namespace pg {
 class PgConnection;
 }
-
-// One row of an offsets read, for one of the ingester's two topics.
-struct StoredOffset {
-  TopicKind topic;
-  std::int32_t partition;
-  std::int64_t next_offset;  // -1: the row exists but nothing was committed through it yet
-};
-
-// Rows of a result with pg::sql::kOffsetColumns (text format) → `out` (cleared first). A topic
-// that is no configured kind's topic is skipped.
-void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out);
 
 // One batch's partitions in ingest_offsets. Locking them first, in a fixed order, serialises
 // two writers (of this instance or another) that both believe they own a partition — a

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "mlops_ingest/event/event_parser.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 namespace {
 

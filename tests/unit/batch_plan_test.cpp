@@ -10,7 +10,7 @@
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/write/batch_plan.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 namespace mlops_ingest {
 namespace {

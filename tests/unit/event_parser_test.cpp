@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "mlops_ingest/event/timestamp.hpp"
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 // Counts global allocations so the "success path does not allocate" contract is tested. This
 // replaces the global operator new for the whole test executable; if another test file linked

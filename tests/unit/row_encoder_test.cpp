@@ -1,4 +1,4 @@
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,6 +3,7 @@
 // Slots are reused (see SpscRing), so the strings keep their capacity between messages.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,10 +29,12 @@ struct IdDigest {
   // The id's first kPrefixBytes bytes as big-endian words, zero-padded (an id holds no NUL):
   // comparing these arrays orders ids as their bytes do, up to the prefix.
   std::array<std::uint64_t, kPrefixBytes / 8> prefix{};
-  std::uint64_t hash = 0;  // IdIndex::hash_of(id)
+  std::uint64_t hash = 0;  // hash_of(id)
   std::uint32_t size = 0;  // the id's length in bytes
 
   static IdDigest of(std::string_view id) noexcept;
+  // The hash of an id, the one the writer's IdIndex probes with.
+  static std::uint64_t hash_of(std::string_view id) noexcept { return std::hash<std::string_view>{}(id); }
 };
 
 struct Envelope {

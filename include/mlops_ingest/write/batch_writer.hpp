@@ -5,7 +5,7 @@
 // Thread model: the BatchWriter object is created and destroyed by the ingester's thread; it
 // owns one std::thread running a Boost.Asio io_context with one PostgreSQL connection (libpq
 // non-blocking). The ring's producer side belongs to the consumer thread; request_stop(),
-// abort(), failed(), ring() and signal() may be called from any thread. An idle writer sleeps
+// abort(), failed() and lane() may be called from any thread. An idle writer sleeps
 // on its RingSignal instead of polling the ring.
 #include <atomic>
 #include <chrono>
@@ -14,10 +14,8 @@
 #include <thread>
 
 #include "mlops_ingest/config/config.hpp"
-#include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/handoff/lane.hpp"
 #include "mlops_ingest/handoff/offset_ledger.hpp"
-#include "mlops_ingest/handoff/ring_signal.hpp"
-#include "mlops_ingest/handoff/spsc_ring.hpp"
 #include "mlops_ingest/stats/stats.hpp"
 
 namespace mlops_ingest {
@@ -41,10 +39,10 @@ class BatchWriter {
   void abort() noexcept;  // exit as soon as possible, committing nothing more
   void join();
 
-  [[nodiscard]] SpscRing<Envelope>& ring() noexcept { return ring_; }
-  // The producer calls notify() on it after publishing slots (wakes a sleeping writer).
-  [[nodiscard]] RingSignal& signal() noexcept { return signal_; }
-  [[nodiscard]] bool failed() const noexcept { return failed_.load(); }
+  // What the consumer fills: this writer's ring, its wake-up signal, its failed flag.
+  [[nodiscard]] Lane& lane() noexcept { return lane_; }
+  [[nodiscard]] SpscRing<Envelope>& ring() noexcept { return lane_.ring(); }
+  [[nodiscard]] bool failed() const noexcept { return lane_.failed(); }
   [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
 
  private:
@@ -55,12 +53,10 @@ class BatchWriter {
   IngestStats& stats_;
   OffsetLedger& ledger_;
   kafka::DeadLetterPublisher* dead_letter_topic_;
-  SpscRing<Envelope> ring_;
-  RingSignal signal_;
+  Lane lane_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> abort_requested_{false};
   std::atomic<std::int64_t> stop_deadline_ns_{0};
-  std::atomic<bool> failed_{false};
   std::atomic<bool> finished_{false};
   std::thread thread_;
 };

@@ -5,16 +5,17 @@
 //
 // Thread model: one per writer; not shared.
 #include <cstdint>
-#include <functional>
 #include <string_view>
 #include <vector>
+
+#include "mlops_ingest/handoff/envelope.hpp"
 
 namespace mlops_ingest {
 
 class IdIndex {
  public:
   static constexpr std::uint32_t kAbsent = UINT32_MAX;
-  static std::uint64_t hash_of(std::string_view id) noexcept { return std::hash<std::string_view>{}(id); }
+  static std::uint64_t hash_of(std::string_view id) noexcept { return IdDigest::hash_of(id); }
 
   // Empties the index and sizes it for `expected` keys (load factor at most 1/2).
   void reset(std::size_t expected) {

@@ -1,11 +1,10 @@
-#include "mlops_ingest/consume/row_encoder.hpp"
+#include "mlops_ingest/encode/row_encoder.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
-#include "mlops_ingest/write/id_index.hpp"
 
 namespace mlops_ingest {
 
@@ -15,20 +14,6 @@ std::string_view tuple_prediction_id(const std::string& tuple) noexcept {
   const std::uint32_t len = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                             (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
   return {tuple.data() + 6, len};
-}
-
-IdDigest IdDigest::of(std::string_view id) noexcept {
-  unsigned char bytes[kPrefixBytes] = {};
-  std::memcpy(bytes, id.data(), std::min(id.size(), kPrefixBytes));
-  IdDigest d;
-  for (std::size_t w = 0; w < d.prefix.size(); ++w) {
-    std::uint64_t word = 0;
-    for (std::size_t b = 0; b < 8; ++b) word = (word << 8) | bytes[w * 8 + b];
-    d.prefix[w] = word;
-  }
-  d.hash = IdIndex::hash_of(id);  // the very hash IdIndex probes with
-  d.size = static_cast<std::uint32_t>(id.size());
-  return d;
 }
 
 void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp, Envelope& env) {

@@ -1,0 +1,32 @@
+#pragma once
+// Reading ingest_offsets, the source of truth for where each partition resumes. Every reader
+// of a group's stored offsets (an assignment, a replay's progress, the writers' fenced lock)
+// parses the rows here; the SQL is in pg/ingest_sql.
+//
+// Thread model: pure functions; the connection belongs to the caller's thread.
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
+
+namespace mlops_ingest {
+
+// One row of an offsets read, for one of the configured kinds' topics.
+struct StoredOffset {
+  TopicKind topic;
+  std::int32_t partition;
+  std::int64_t next_offset;  // -1: the row exists but nothing was committed through it yet
+};
+
+// Rows of a result with pg::sql::kOffsetColumns (text format) → `out` (cleared first). A topic
+// that is no configured kind's topic is skipped.
+void parse_stored_offsets(const PGresult* rows, const Config& config, std::vector<StoredOffset>& out);
+
+// Every offset stored for config.group. Throws PgError (an outage or a refusal): the caller
+// decides whether and when to retry.
+std::vector<StoredOffset> read_stored_offsets(pg::BlockingConnection& conn, const Config& config);
+
+}  // namespace mlops_ingest
