@@ -1,0 +1,109 @@
+#include "rebalancer.hpp"
+
+#include <algorithm>
+
+#include "consumer_client.hpp"
+#include "mlops_ingest/log/log.hpp"
+
+namespace mlops_ingest {
+
+namespace {
+// How long an assignment waits for the stored offsets before it is deferred: a read takes a
+// round trip when PostgreSQL is up; past this it is away or frozen.
+constexpr std::chrono::seconds kStoredOffsetsWait{3};
+// One ListOffsets round trip per leader; past this librdkafka resolves the offsets itself.
+constexpr std::chrono::milliseconds kStartOffsetsTimeout{2000};
+}  // namespace
+
+Rebalancer::Rebalancer(rd_kafka_t* rk, const Config& config, IngestStats& stats, AssignedPartitions& partitions,
+                       StoredOffsetsReader& reader, ReplayTracker* replay)
+    : rk_(rk), cfg_(config), stats_(stats), partitions_(partitions), reader_(reader), replay_(replay) {}
+
+TopicKind Rebalancer::kind_of(const char* topic) const {
+  return cfg_.kind_of_topic(topic).value_or(TopicKind::kPredictions);
+}
+
+void Rebalancer::assign(const rd_kafka_topic_partition_list_t* partitions) {
+  pending_.reset();
+  const auto since = Clock::now();
+  const auto deadline = since + kStoredOffsetsWait;
+  std::optional<StoredOffsetsReader::Read> read;
+  do {
+    read = reader_.read_until(deadline);
+  } while (read && read->started < since && Clock::now() < deadline);
+  kafka::PartitionList copy(rd_kafka_topic_partition_list_copy(partitions));
+  if (read && read->started >= since) {
+    assign_from(copy.get(), read->offsets);
+    return;
+  }
+  // Deferred: an empty assignment completes this rebalance for the group.
+  kafka::PartitionList none(rd_kafka_topic_partition_list_new(0));
+  if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, none.get())) {
+    throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
+  }
+  pending_ = std::move(copy);
+  pending_since_ = since;
+  partitions_.clear();
+  stats_.partitions_assigned = 0;
+  log_warn("assigned " + std::to_string(pending_->cnt) +
+           " partitions, but the offsets stored in PostgreSQL cannot be read yet: they start once they can be "
+           "(polling Kafka meanwhile)");
+}
+
+bool Rebalancer::complete(const StoredOffsetsReader::Read& read) {
+  if (!pending_ || read.started < pending_since_) return false;
+  kafka::PartitionList partitions = std::move(pending_);
+  assign_from(partitions.get(), read.offsets);
+  return true;
+}
+
+void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const StoredOffsetsReader::Offsets& stored) {
+  AssignedPartitions::Map assigned;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    const TopicKind topic = kind_of(tp.topic);
+    const auto it = stored.find({topic, tp.partition});
+    PartitionState state;
+    if (it != stored.end() && it->second >= 0) {
+      tp.offset = it->second;
+      state.position = it->second;
+    } else {
+      tp.offset = cfg_.auto_offset_reset == "earliest" ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    }
+    if (replay_ != nullptr) replay_->assign(topic, tp, state, it != stored.end() ? it->second : -1);
+    assigned[{topic, tp.partition}] = state;
+  }
+  // Partitions with no stored offset start at absolute offsets looked up now, in one request
+  // per leader, rather than at BEGINNING/END (see resolve_start_offsets).
+  const int fresh = static_cast<int>(std::count_if(partitions->elems, partitions->elems + partitions->cnt,
+                                                   [](const rd_kafka_topic_partition_t& tp) { return tp.offset < 0; }));
+  const int resolved = fresh > 0 ? resolve_start_offsets(rk_, partitions, kStartOffsetsTimeout) : 0;
+  for (int i = 0; i < partitions->cnt && resolved > 0; ++i) {
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    PartitionState& state = assigned[{kind_of(tp.topic), tp.partition}];
+    if (state.position < 0 && tp.offset >= 0) state.position = tp.offset;
+  }
+  if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, partitions)) {
+    throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
+  }
+  partitions_.replace(std::move(assigned));
+  if (replay_ != nullptr) replay_->report_assignment();
+  stats_.partitions_assigned = partitions->cnt;
+  std::string fresh_note;
+  if (fresh > 0) {
+    fresh_note = "; " + std::to_string(fresh) + " without one start at the " +
+                 (cfg_.auto_offset_reset == "earliest" ? "earliest" : "latest") + " offset (" +
+                 std::to_string(resolved) + " looked up before the assignment)";
+  }
+  log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL" +
+           fresh_note);
+}
+
+void Rebalancer::revoke() {
+  pending_.reset();
+  rd_kafka_assign(rk_, nullptr);
+  partitions_.clear();
+  stats_.partitions_assigned = 0;
+}
+
+}  // namespace mlops_ingest

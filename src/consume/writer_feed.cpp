@@ -1,0 +1,131 @@
+#include "writer_feed.hpp"
+
+#include <algorithm>
+
+namespace mlops_ingest {
+
+using Clock = std::chrono::steady_clock;
+using kafka::KafkaMessage;
+
+WriterFeed::WriterFeed(const Config& config, IngestStats& stats, std::vector<Lane*> lanes,
+                       AssignedPartitions& partitions)
+    : cfg_(config),
+      stats_(stats),
+      lanes_(std::move(lanes)),
+      partitions_(partitions),
+      envelopes_(config),
+      stash_(lanes_.size()),
+      stalled_since_(lanes_.size()),
+      writer_paused_(lanes_.size(), false),
+      published_(lanes_.size(), false) {}
+
+bool WriterFeed::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
+  const std::size_t w = writer_of(msg->partition);
+  auto& ring = lanes_[w]->ring();
+  Envelope* slot = ring.producer_slot();
+  if (slot == nullptr) return false;
+  envelopes_.fill(*slot, msg, topic);
+  ring.producer_commit();
+  published_[w] = true;
+  if (PartitionState* state = partitions_.find(topic, msg->partition)) state->position = msg->offset + 1;
+  return true;
+}
+
+bool WriterFeed::deliver(KafkaMessage& msg, TopicKind topic) {
+  const std::size_t w = writer_of(msg->partition);
+  // Order within a partition must hold: once a writer has a stash, everything for it queues.
+  if (!stash_[w].empty() || !hand_over(msg.get(), topic)) {
+    if (stash_[w].size() >= cfg_.poll_batch) return false;
+    stash_[w].push_back(std::move(msg));
+  }
+  return true;
+}
+
+void WriterFeed::enqueue(KafkaMessage msg, TopicKind topic) {
+  if (!deliver(msg, topic)) stash_[writer_of(msg->partition)].push_back(std::move(msg));
+}
+
+void WriterFeed::wake_writers() {
+  // Only writers that were handed something: waking an idle writer for nothing costs it a
+  // context switch per poll round.
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (!published_[w]) continue;
+    published_[w] = false;
+    lanes_[w]->signal().notify();
+  }
+}
+
+void WriterFeed::drain_stashes() {
+  for (auto& stash : stash_) {
+    while (!stash.empty()) {
+      const rd_kafka_message_t* msg = stash.front().get();
+      if (!hand_over(msg, *cfg_.kind_of_topic(rd_kafka_topic_name(msg->rkt)))) break;
+      stash.pop_front();
+    }
+  }
+  wake_writers();
+}
+
+void WriterFeed::set_paused(std::size_t writer, bool paused) {
+  if (writer_paused_[writer] == paused) return;
+  for (auto& [key, state] : partitions_.all()) {
+    if (writer_of(key.second) == writer) state.backpressure = paused;
+  }
+  if (paused) ++stats_.pauses;
+  writer_paused_[writer] = paused;
+  partitions_.apply();
+}
+
+bool WriterFeed::apply_backpressure() {
+  // Two speeds of back-pressure, both bounded:
+  // - a short stall (a writer's ring full for less than kShortStall, the steady state when
+  //   PostgreSQL is the bottleneck): stop taking messages from librdkafka and wait. Its own
+  //   prefetch queue is bounded (queued.max.messages.kbytes), and nothing is thrown away.
+  // - a long stall (PostgreSQL away): pause that writer's partitions and go on polling, so the
+  //   group never sees this member as stuck however long the outage lasts. Pausing drops
+  //   librdkafka's prefetched messages (they are fetched again on resume), which is why it is
+  //   not used for the short, frequent stalls.
+  constexpr auto kShortStall = std::chrono::milliseconds(1000);
+  const auto now = Clock::now();
+  bool blocked = false;
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (!stash_[w].empty()) {
+      if (stalled_since_[w] == Clock::time_point{}) stalled_since_[w] = now;
+      if (now - stalled_since_[w] >= kShortStall) {
+        set_paused(w, true);
+      } else {
+        blocked = true;
+      }
+    } else {
+      stalled_since_[w] = Clock::time_point{};
+      const auto& ring = lanes_[w]->ring();
+      if (writer_paused_[w] && ring.size() <= ring.capacity() / 2) set_paused(w, false);
+    }
+  }
+  return blocked;
+}
+
+void WriterFeed::pause_all() {
+  const std::uint64_t pauses = stats_.pauses.load();
+  for (std::size_t w = 0; w < lanes_.size(); ++w) set_paused(w, true);
+  stats_.pauses = pauses;
+}
+
+void WriterFeed::reset() {
+  for (auto& stash : stash_) stash.clear();
+  std::fill(writer_paused_.begin(), writer_paused_.end(), false);
+}
+
+bool WriterFeed::stashes_empty() const noexcept {
+  return std::all_of(stash_.begin(), stash_.end(), [](const auto& s) { return s.empty(); });
+}
+
+bool WriterFeed::rings_empty() const noexcept {
+  return std::all_of(lanes_.begin(), lanes_.end(), [](const Lane* l) { return l->ring().size() == 0; });
+}
+
+bool WriterFeed::any_failed() const noexcept {
+  return std::any_of(lanes_.begin(), lanes_.end(), [](const Lane* l) { return l->failed(); });
+}
+
+}  // namespace mlops_ingest

@@ -1,0 +1,68 @@
+#pragma once
+// Feeds each writer's lane: turns a message into its ring slot, keeps a stash per writer for
+// what a full ring cannot take yet (order within a partition holds), and applies back-pressure
+// when a writer stays behind.
+//
+// Routing: partition p of every topic goes to writer p % writers. The predictions and labels
+// topics are both keyed by prediction_id, so a co-partitioned pair holds both halves of a
+// prediction in one writer, which can then pair a label with its prediction in memory.
+//
+// Thread model: the consumer thread only (the lanes' producer side).
+#include <chrono>
+#include <deque>
+#include <vector>
+
+#include "assigned_partitions.hpp"
+#include "envelope_builder.hpp"
+#include "mlops_ingest/handoff/lane.hpp"
+#include "mlops_ingest/kafka/kafka_handles.hpp"
+
+namespace mlops_ingest {
+
+class WriterFeed {
+ public:
+  WriterFeed(const Config& config, IngestStats& stats, std::vector<Lane*> lanes, AssignedPartitions& partitions);
+
+  [[nodiscard]] std::size_t writer_of(std::int32_t partition) const noexcept {
+    return static_cast<std::size_t>(partition) % lanes_.size();
+  }
+  // Hands `msg` to its writer, or queues it behind that writer's stash. False (and `msg` kept)
+  // only when the stash already holds a poll batch: the caller holds on to it.
+  bool deliver(kafka::KafkaMessage& msg, TopicKind topic);
+  // The same, queueing without bound: for messages the caller cannot hold (the stash stays
+  // within one poll batch more, since the loop stops polling while a writer is blocked).
+  void enqueue(kafka::KafkaMessage msg, TopicKind topic);
+  // Hands stashed messages to writers whose rings have room, then wakes those writers.
+  void drain_stashes();
+  // Notifies the writers that were handed slots since the last call.
+  void wake_writers();
+
+  // True when a writer is momentarily full and no more messages should be taken now. A stall
+  // that lasts pauses that writer's partitions instead.
+  bool apply_backpressure();
+  // Stops fetching for every writer (a shutdown's drain; not counted as back-pressure).
+  void pause_all();
+  // A rebalance: stashed messages were never committed; the partitions' next owner reads them
+  // again from the offsets in PostgreSQL. No writer is paused on a fresh assignment.
+  void reset();
+
+  [[nodiscard]] bool stashes_empty() const noexcept;
+  [[nodiscard]] bool rings_empty() const noexcept;
+  [[nodiscard]] bool any_failed() const noexcept;
+
+ private:
+  bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
+  void set_paused(std::size_t writer, bool paused);
+
+  const Config& cfg_;
+  IngestStats& stats_;
+  std::vector<Lane*> lanes_;  // one per writer
+  AssignedPartitions& partitions_;
+  EnvelopeBuilder envelopes_;
+  std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
+  std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
+  std::vector<bool> writer_paused_;
+  std::vector<bool> published_;  // per writer: handed slots since the last wake_writers()
+};
+
+}  // namespace mlops_ingest
