@@ -127,7 +127,8 @@ awaitable<void> BatchTransaction::begin(std::size_t n) {
   // A batch with predictions also starts their COPY in this round trip, after the savepoint
   // its fast path rolls back to: the rows are streamed as soon as the batch is planned.
   // (Named first: GCC 12 mishandles conditional-expression temporaries in a co_await operand.)
-  const std::string_view then_copy = any_prediction ? std::string_view(predictions_copy_statement()) : std::string_view{};
+  const std::string_view then_copy =
+      any_prediction ? std::string_view(predictions_copy_statement()) : std::string_view{};
   const bool any_pending =
       co_await offsets_.begin_and_lock(conn(), ask_pending, kPredictionsSavepoint.name(), then_copy);
   ctx_.predictions_copy_open = any_prediction;
@@ -137,7 +138,9 @@ awaitable<void> BatchTransaction::begin(std::size_t n) {
   // Decide which slots this transaction writes, and how (see batch_plan.hpp).
   planner_.plan(
       n, [&ring](std::size_t i) -> const Envelope& { return ring.consumer_peek(i); },
-      [this](const Envelope& env) -> std::int64_t& { return offsets_.partition_of(env.topic, env.partition).threshold; });
+      [this](const Envelope& env) -> std::int64_t& {
+        return offsets_.partition_of(env.topic, env.partition).threshold;
+      });
 }
 
 awaitable<void> BatchTransaction::write_rows(BatchOutcome& out) {
@@ -150,7 +153,8 @@ awaitable<void> BatchTransaction::write_rows(BatchOutcome& out) {
   if (!plan().paired_labels.empty()) co_await labels_.write_paired(ctx_, out);
   if (!plan().labels.empty()) co_await labels_.write_split(ctx_, dead_, out);
   // The kinds written by their description: model_metadata, monitoring_alerts,
-  // retraining_metrics (the seed's order, after prediction_logs and label_store).
+  // retraining_metrics (after prediction_logs and label_store, in schema/001_seed_tables.sql's
+  // order, which `schema apply` follows too).
   co_await write_kind_rows(ctx_, dead_, out);
   if (dead_.any(plan())) co_await dead_.write(ctx_);
 }
