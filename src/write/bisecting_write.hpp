@@ -3,8 +3,8 @@
 //
 // Rows a constraint refuses (SQLSTATE class 22/23, e.g. a CHECK a DBA added) must be
 // dead-lettered one by one while the rest of the batch commits; an outage must not be
-// dead-lettered at all. So the write of a range runs under a savepoint; on a data error the
-// range is rolled back to it and split in halves, down to the single rows that fail.
+// dead-lettered at all. So the write of a range runs under a savepoint (savepoint.hpp); on a
+// data error the range is rolled back to it and split in halves, down to the single rows that fail.
 // Generic over what "write this sub-range" means (a statement over array parameters, a binary
 // COPY of the sub-range, …), so that every write mode shares one bisection.
 //
@@ -17,11 +17,15 @@
 
 #include "mlops_ingest/pg/pg_connection.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
+#include "savepoint.hpp"
 
 namespace mlops_ingest {
 
+// The savepoint each write of a range runs under.
+inline const Savepoint kRowsSavepoint{"rows"};
+
 // Writes the positions [lo, hi) of some range:
-//   write(lo, hi)               → awaitable<R>: sends the sub-range (called under SAVEPOINT rows);
+//   write(lo, hi)               → awaitable<R>: sends the sub-range (called under kRowsSavepoint);
 //   on_written(R&, lo, hi)      books what a successful write did;
 //   on_refused(i, const PgError&) dead-letters position i, which PostgreSQL refused on its own.
 // A retryable error (an outage) propagates: the caller retries the whole transaction.
@@ -29,19 +33,14 @@ template <typename Write, typename OnWritten, typename OnRefused>
 boost::asio::awaitable<void> write_bisecting(pg::PgConnection& conn, std::size_t lo, std::size_t hi, Write& write,
                                              OnWritten& on_written, OnRefused& on_refused) {
   if (lo >= hi) co_return;
-  std::optional<pg::PgError> refused;  // handled below: co_await is not allowed inside a handler
-  try {
-    co_await conn.exec("SAVEPOINT rows");
-    auto result = co_await write(lo, hi);
-    co_await conn.exec("RELEASE SAVEPOINT rows");
-    on_written(result, lo, hi);
-  } catch (const pg::PgError& e) {
-    if (e.is_retryable()) throw;
-    refused = e;
-  }
-  if (!refused) co_return;
-  co_await conn.exec("ROLLBACK TO SAVEPOINT rows; RELEASE SAVEPOINT rows");
-  if (hi - lo == 1) {
+  using Result = typename decltype(write(lo, hi))::value_type;
+  std::optional<Result> result;
+  auto attempt = [&]() -> boost::asio::awaitable<void> { result.emplace(co_await write(lo, hi)); };
+  const std::optional<pg::PgError> refused =
+      co_await try_under_savepoint(conn, kRowsSavepoint, SavepointMode::kOpen, attempt);
+  if (!refused) {
+    on_written(*result, lo, hi);
+  } else if (hi - lo == 1) {
     on_refused(lo, *refused);
   } else {
     const std::size_t mid = lo + (hi - lo) / 2;

@@ -2,8 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <optional>
+
 #include "../pg/ingest_sql.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
+#include "savepoint.hpp"
 #include "staged_rows.hpp"
 
 namespace mlops_ingest {
@@ -17,6 +20,8 @@ constexpr std::size_t kPrefetchAhead = 16;  // predictions ahead whose tuple is 
 constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, ElementType::kTimestamp,
                                        ElementType::kText, ElementType::kInt4};
 constexpr ElementType kIdTypes[] = {ElementType::kText};
+
+const Savepoint kPairedSavepoint{"paired"};  // the paired labels' COPY, undone when refused
 
 // Books a move out of label_pending (see pg::sql::release_pending) into `out`.
 void count_moved(const pg::PgResult& r, BatchOutcome& out) {
@@ -41,20 +46,17 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
   ctx.copy_buf.append(pg::kCopyTrailer);
   ctx.chunks.clear();
   ctx.chunks.push_back(ctx.copy_buf);
-  bool fallback = false;
-  try {
-    co_await ctx.conn.exec("SAVEPOINT paired");
-    const std::uint64_t copied = co_await ctx.conn.copy_in(pg::sql::copy_label_store(), ctx.chunks);
-    co_await ctx.conn.exec("RELEASE SAVEPOINT paired");
+  std::uint64_t copied = 0;
+  auto copy = [&]() -> boost::asio::awaitable<void> {
+    copied = co_await ctx.conn.copy_in(pg::sql::copy_label_store(), ctx.chunks);
+  };
+  const std::optional<pg::PgError> refused =
+      co_await try_under_savepoint(ctx.conn, kPairedSavepoint, SavepointMode::kOpen, copy);
+  if (refused) {
+    ctx.planner.unpair();
+  } else {
     out.labels += copied;
     out.labels_paired += copied;
-  } catch (const pg::PgError& e) {
-    if (e.is_retryable()) throw;
-    fallback = true;
-  }
-  if (fallback) {
-    co_await ctx.conn.exec("ROLLBACK TO SAVEPOINT paired; RELEASE SAVEPOINT paired");
-    ctx.planner.unpair();
   }
 }
 
@@ -82,9 +84,9 @@ void LabelWrites::defer_release_check(const WriteContext& ctx) {
   deferred_.clear();
   if (ctx.plan().predictions.empty() && parked_ids_.empty()) return;
   deferred_.reset(kIdTypes);
-  // The tuples have left the cache since the COPY streamed them (a batch is megabytes), and
-  // reading each id was a cache miss after the other (~10% of the ingester's CPU, while the
-  // backend idled between transactions): ask for the tuple a few predictions ahead.
+  // The tuples have left the cache since the COPY streamed them (a batch is megabytes), so
+  // reading the ids one by one would wait on a cache miss each, while the backend idles between
+  // transactions: ask for the tuple a few predictions ahead.
   const std::vector<std::uint32_t>& predictions = ctx.plan().predictions;
   for (std::size_t k = 0; k < predictions.size(); ++k) {
     if (k + kPrefetchAhead < predictions.size()) {

@@ -40,7 +40,7 @@ class LabelWrites {
 
   // The ids whose pending labels the next transaction checks again (the predictions just
   // stored, the labels just parked); kept across retries of that transaction until one commits,
-  // or dropped when that transaction found label_pending empty (BatchWriter::commit_batch).
+  // or dropped when that transaction found label_pending empty (BatchTransaction::begin).
   [[nodiscard]] bool has_deferred() const noexcept { return !deferred_.empty(); }
   // After COMMIT, before the slots are released.
   void defer_release_check(const WriteContext& ctx);

@@ -1,5 +1,6 @@
 #include "offsets_store.hpp"
 
+#include <stdexcept>
 #include <string_view>
 
 #include "../pg/ingest_sql.hpp"
@@ -71,6 +72,24 @@ boost::asio::awaitable<void> OffsetsStore::advance_and_commit(pg::PgConnection& 
   std::vector<pg::PgResult> r = co_await conn.exec(sql);
   if (std::string_view(PQcmdStatus(r.back().get())) != "COMMIT") {
     throw pg::PgError("the batch transaction was rolled back by the server", "40000");
+  }
+}
+
+void OffsetsStore::check_no_regression() const {
+  for (const Partition& p : partitions_) {
+    const auto it = committed_.find({p.topic, p.partition});
+    if (it != committed_.end() && p.stored < it->second) {
+      throw std::runtime_error("ingest_offsets for " + topic_name(p.topic) + " partition " +
+                               std::to_string(p.partition) + " went back from " + std::to_string(it->second) +
+                               " to " + std::to_string(p.stored) +
+                               ": PostgreSQL lost committed batches; restart to consume them again");
+    }
+  }
+}
+
+void OffsetsStore::remember_committed() {
+  for (const Partition& p : partitions_) {
+    if (p.threshold > p.stored) committed_[{p.topic, p.partition}] = p.threshold;
   }
 }
 

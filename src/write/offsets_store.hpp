@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,17 @@ class OffsetsStore {
   // round trip. Throws PgError when the server answers the COMMIT with a rollback.
   boost::asio::awaitable<void> advance_and_commit(pg::PgConnection& conn);
 
+  // next_offset only ever moves forward (it is locked and raised in the batch transaction).
+  // Below what this writer itself committed, PostgreSQL has lost committed batches (a failover
+  // to an asynchronous standby, a restore, synchronous_commit=off and a crash); the consumer is
+  // already past those messages, so writing on would store offsets over a gap. So after
+  // begin_and_lock, this throws std::runtime_error when a partition's `stored` went below what
+  // remember_committed() noted for it: the writer stops, and a restart resumes from the offsets
+  // that survived and reads those messages again.
+  void check_no_regression() const;
+  // After the COMMIT: notes each moved partition's new next_offset for check_no_regression().
+  void remember_committed();
+
  private:
   [[nodiscard]] const std::string& topic_name(TopicKind t) const {
     return cfg_.topic_of(t);
@@ -62,6 +74,7 @@ class OffsetsStore {
 
   const Config& cfg_;
   std::vector<Partition> partitions_;
+  std::map<std::pair<TopicKind, std::int32_t>, std::int64_t> committed_;  // next_offset this writer stored
   std::vector<StoredOffset> read_;  // scratch for the locked rows
 };
 

@@ -1,5 +1,7 @@
 #include "prediction_writes.hpp"
 
+#include <optional>
+
 #include "../pg/ingest_sql.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "staged_rows.hpp"
@@ -34,24 +36,19 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
   ctx.chunks.push_back(pg::kCopyHeader);
   for (std::uint32_t i : ctx.plan().predictions) ctx.chunks.push_back(ctx.slot(i).tuple);
   ctx.chunks.push_back(pg::kCopyTrailer);
-  bool fallback = false;
-  try {
-    // Under kPredictionsSavepoint, opened by the locking round trip; on success it is left for
-    // the COMMIT to release (what the batch writes next nests in it, harmlessly).
+  // Under kPredictionsSavepoint, opened by the locking round trip; on success it is left for the
+  // COMMIT to release (what the batch writes next nests in it, harmlessly).
+  auto copy = [&]() -> boost::asio::awaitable<void> {
     if (ctx.predictions_copy_open) {
       ctx.predictions_copy_open = false;
       out.predictions += co_await ctx.conn.finish_copy(ctx.chunks);
     } else {
       out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
     }
-  } catch (const pg::PgError& e) {
-    if (e.is_retryable()) throw;
-    fallback = true;
-  }
-  if (fallback) {
-    static const std::string undo = "ROLLBACK TO SAVEPOINT " + std::string(kPredictionsSavepoint) +
-                                    "; RELEASE SAVEPOINT " + std::string(kPredictionsSavepoint);
-    co_await ctx.conn.exec(undo);
+  };
+  const std::optional<pg::PgError> refused =
+      co_await try_under_savepoint(ctx.conn, kPredictionsSavepoint, SavepointMode::kAlreadyOpen, copy);
+  if (refused) {
     // Paired labels assumed every prediction of the batch new, with the created_at sent.
     ctx.planner.unpair();
     co_await insert_predictions_staged(ctx, dead, out);

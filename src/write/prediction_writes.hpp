@@ -9,21 +9,23 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "dead_letters.hpp"
+#include "savepoint.hpp"
 #include "write_context.hpp"
 
 namespace mlops_ingest {
 
 // The savepoint the fast path rolls back to. The batch transaction opens it in its locking
 // round trip (OffsetsStore::begin_and_lock), before anything is written, and it stays open to
-// the COMMIT: a SAVEPOINT and a RELEASE of their own were two round trips per batch, each a
-// wait for a backend to be scheduled on a busy machine (docs/benchmarks.md, 2026-12-06).
-inline constexpr std::string_view kPredictionsSavepoint = "fast";
+// the COMMIT: a SAVEPOINT and a RELEASE of their own would be two more round trips per batch,
+// each a wait for a backend to be scheduled on a busy machine.
+inline const Savepoint kPredictionsSavepoint{"fast"};
 
 // Fast path: COPY straight into prediction_logs, under kPredictionsSavepoint, which must be the
 // transaction's latest savepoint and nothing written since. Only a batch that hits an already
 // stored prediction_id (a replay, a producer retry) or a row the server refuses takes the staged
 // path (INSERT … ON CONFLICT DO NOTHING over array parameters, bisected) — and then unpairs the
-// batch's labels, which assumed every prediction new (measured in docs/benchmarks.md).
+// batch's labels, which assumed every prediction new. Replays are rare, so the common batch
+// pays one COPY and no conflict checks.
 // With ctx.predictions_copy_open, the COPY is already started (predictions_copy_statement())
 // and is ended here, with the plan's predictions — none, if the plan kept none.
 boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out);

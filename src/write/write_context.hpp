@@ -3,7 +3,7 @@
 // the tally of what the batch changed, and scratch buffers reused from batch to batch (the
 // steady state allocates nothing).
 //
-// Thread model: owned by one writer session (batch_writer.cpp); never shared.
+// Thread model: owned by one writer's BatchTransaction; never shared.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -43,7 +43,7 @@ struct WriteContext {
   SpscRing<Envelope>& ring;
   const Config& cfg;
   BatchPlanner& planner;
-  // The predictions' COPY was started by the batch's locking round trip (commit_batch):
+  // The predictions' COPY was started by the batch's locking round trip (BatchTransaction::begin):
   // write_predictions streams its rows into it instead of starting one, and must end it even
   // with no rows to send.
   bool predictions_copy_open = false;

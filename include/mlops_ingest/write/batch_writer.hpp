@@ -46,7 +46,7 @@ class BatchWriter {
   [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
 
  private:
-  class Session;  // the io_context, the connection and the batch logic (batch_writer.cpp)
+  class Session;  // the io_context and the batch loop over the writer's units (batch_writer.cpp)
 
   const int id_;
   const Config& config_;
