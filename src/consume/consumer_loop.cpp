@@ -124,6 +124,7 @@ void ConsumerLoop::poll_batch(std::vector<KafkaMessage>& batch) {
   while (batch.size() < cfg_.poll_batch) {
     const std::uint64_t generation = partitions_.generation();
     rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+    ++stats_.kafka_polls;
     // A rebalance ran inside this poll: what the batch holds was fetched under the previous
     // assignment. Were a partition assigned again, its old messages would reach the ring
     // ahead of the re-read from the stored offset, and the writer would store offsets past a

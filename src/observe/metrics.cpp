@@ -105,6 +105,11 @@ class StatsCollectable : public prometheus::Collectable {
                                         {{"topic", config_.topic_of(spec.kind)}}));
     }
     out.push_back(std::move(consumed));
+    out.push_back({"mlops_ingest_kafka_polls_total",
+                   "Polls of the Kafka consumer; it keeps moving while the consumer thread serves the group, "
+                   "PostgreSQL outages included",
+                   MetricType::Counter,
+                   {counter(as_double(s.kafka_polls.load()))}});
     MetricFamily lag{"mlops_ingest_consumer_lag_messages",
                      "Messages between this member's position and the high watermark, per assigned partition",
                      MetricType::Gauge, {}};

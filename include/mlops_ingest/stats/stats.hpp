@@ -36,6 +36,7 @@ struct IngestStats {
   Counter pg_retries{0};     // batch attempts that hit an outage and were retried
   Counter pg_reconnects{0};  // successful reconnections after an outage
   Counter kafka_errors{0};
+  Counter kafka_polls{0};       // rd_kafka_consumer_poll calls: moves while the consumer thread serves the group
   Counter pauses{0};            // back-pressure: times a writer's partitions were paused
   Counter align_pauses{0};      // times a labels partition was paused, holding the aligner's cap
   Counter writer_commit_ns{0};  // time writers spent committing batches (all writers)
