@@ -20,9 +20,7 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
       // librdkafka's prefetch queue, part of the documented memory bound. When it is full the
       // fetcher stops, and librdkafka (2.0) looks again only after up to a second
       // (fetch.queue.backoff.ms arrived in 2.1): a queue holding less than a second of what the
-      // writers take runs dry first. At 32 MiB / 100,000 messages (~0.55 s at 180k events/s)
-      // every fill left a 0.64-0.85 s gap in the fetches (librdkafka's fetch debug); with these,
-      // the pre-filled table's run took a median 1.62 s against 1.84 s (6 pairs, alternated).
+      // writers take runs dry first, leaving a gap in the fetches (docs/benchmarks.md).
       {"queued.max.messages.kbytes", "65536"},
       {"queued.min.messages", "200000"},
       // Freshness: a fetch that finds nothing new waits at most this long at the broker. A broker

@@ -2,7 +2,8 @@
 // The consumer's librdkafka client: its configuration (the properties the ingester's
 // guarantees depend on, then the user's kafka.* overrides) and the topic subscription.
 //
-// Thread model: called from the consumer thread's owner while constructing the ConsumerLoop.
+// Thread model: the consumer thread (open_consumer and subscribe while the ConsumerLoop is
+// constructed, resolve_start_offsets from its rebalance callback).
 #include <chrono>
 #include <string>
 #include <vector>
@@ -32,8 +33,7 @@ void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics);
 // own, and when that start reaches the partition before the partition has joined its leader's
 // broker thread — a race inside librdkafka that a first assignment hits often — the lookup
 // waits on a fixed 500 ms timer (rdkafka_offset.c, "no current leader for partition").
-// Measured on a fresh 76-partition assignment: 28 of 32 predictions partitions fetchable
-// 0.6 s after the other four. An absolute offset starts fetching as soon as the partition joins.
+// An absolute offset starts fetching as soon as the partition joins.
 int resolve_start_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* partitions,
                           std::chrono::milliseconds timeout);
 

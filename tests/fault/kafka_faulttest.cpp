@@ -61,11 +61,7 @@ TEST(FaultKafka, BrokerDownThenRequestErrors) {
                                     RD_KAFKA_RESP_ERR__TRANSPORT);
   rd_kafka_mock_push_request_errors(broker.cluster(), kHeartbeat, 3, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
                                     RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
-  sent.predictions_sent += second.predictions_sent;
-  sent.labels_sent += second.labels_sent;
-  sent.unique_predictions += second.unique_predictions;
-  sent.unique_labels += second.unique_labels;
-  sent.invalid_events += second.invalid_events;
+  sent = sent + second;
 
   finish_stream(pg, options.group, sent, *ingester, started);
 }

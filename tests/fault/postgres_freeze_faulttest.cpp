@@ -45,22 +45,10 @@ TEST(FaultPostgres, FrozenLongerThanMaxPollInterval) {
   EXPECT_NE(while_frozen.find("postgres UNREACHABLE"), std::string::npos) << while_frozen;
 
   const kafka::GeneratorReport sent = producer.report();
-  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
-  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
-  ingester->signal(SIGTERM);
-  const std::optional<int> status = ingester->wait_exit(30s);
-  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
-  EXPECT_EQ(describe_status(*status), "exit 0");
-  expect_exact_outcome(pg, options.group, sent);
+  finish_stream(pg, options.group, sent, *ingester, started);
   // The consumer kept polling with its partitions paused: the group never saw it as stuck.
   const std::string log = ingester->log();
   EXPECT_EQ(log.find("maximum poll interval"), std::string::npos) << "the consumer left its group:\n" << log;
-  std::printf("[ events   ] %llu predictions sent (%llu unique), %llu labels sent (%llu unique)\n",
-              static_cast<unsigned long long>(sent.predictions_sent),
-              static_cast<unsigned long long>(sent.unique_predictions),
-              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
-  std::printf("[ time     ] %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 }  // namespace

@@ -118,12 +118,7 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   EXPECT_LT(peak_rss, kMemoryBound);
   EXPECT_LT(peak_hwm, kMemoryBound);
 
-  kafka::GeneratorReport sent = sent_first;
-  sent.predictions_sent += sent_second.predictions_sent;
-  sent.labels_sent += sent_second.labels_sent;
-  sent.unique_predictions += sent_second.unique_predictions;
-  sent.unique_labels += sent_second.unique_labels;
-  sent.invalid_events += sent_second.invalid_events;
+  const kafka::GeneratorReport sent = sent_first + sent_second;
 
   // 2. `pg_ctl restart -m fast` once 60% of everything is stored: every connection is
   // terminated (SQLSTATE 57P01), mid-COPY or mid-transaction.
@@ -133,20 +128,8 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   pg.restart_fast();
   std::printf("[ pg restart -m fast ] at ~60%% of the stream\n");
 
-  const Observed last = wait_for_complete(pg, options.group, sent, 240s);
-  EXPECT_TRUE(complete(last, sent)) << "last seen " << last;
-  ingester->signal(SIGTERM);
-  const std::optional<int> status = ingester->wait_exit(30s);
-  ASSERT_TRUE(status.has_value()) << "no exit 30 s after SIGTERM";
-  EXPECT_EQ(describe_status(*status), "exit 0");
-  expect_exact_outcome(pg, options.group, sent);
+  finish_stream(pg, options.group, sent, *ingester, started);
   EXPECT_NE(ingester->log().find("reconnected to PostgreSQL"), std::string::npos);
-  std::printf("[ events   ] %llu predictions sent (%llu unique), %llu labels sent (%llu unique)\n",
-              static_cast<unsigned long long>(sent.predictions_sent),
-              static_cast<unsigned long long>(sent.unique_predictions),
-              static_cast<unsigned long long>(sent.labels_sent), static_cast<unsigned long long>(sent.unique_labels));
-  std::printf("[ time     ] %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 }  // namespace

@@ -16,18 +16,6 @@
 namespace mlops_ingest::fault {
 namespace {
 
-kafka::GeneratorReport operator+(kafka::GeneratorReport a, const kafka::GeneratorReport& b) {
-  a.predictions_sent += b.predictions_sent;
-  a.labels_sent += b.labels_sent;
-  a.unique_predictions += b.unique_predictions;
-  a.unique_labels += b.unique_labels;
-  a.duplicate_predictions += b.duplicate_predictions;
-  a.duplicate_labels += b.duplicate_labels;
-  a.early_labels += b.early_labels;
-  a.invalid_events += b.invalid_events;
-  return a;
-}
-
 TEST(FaultRebalance, JoinJoinKillLeave) {
   const auto started = std::chrono::steady_clock::now();
   WorkDir work("rebalance");
