@@ -16,6 +16,7 @@
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/kafka/produce.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/app/ingester.hpp"
 #include "mlops_ingest/replay/replay_window.hpp"
@@ -97,15 +98,7 @@ class RecordingProducer {
   void send(const std::string& topic, const std::string& id, std::int32_t partition, std::int64_t ts,
             const std::string& value) {
     Sent& s = sent_.emplace_back(Sent{topic, id, partition, -1, ts});
-    for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_KEY(id.data(), id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(rd_kafka_err2str(err));
-      rd_kafka_poll(rk_.get(), 10);
-    }
+    kafka::produce(rk_.get(), topic, id, value, {partition, ts, &s});
   }
 
   static void delivered(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
