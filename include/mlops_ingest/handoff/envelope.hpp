@@ -22,8 +22,7 @@ enum class EnvelopeKind : std::uint8_t {
 // What the batch plan needs of a row's prediction_id, taken by the consumer thread while the id
 // is in its cache. The plan (deduplication, pairing, the sort by prediction_id) then reads the
 // ring's slots only, an array it walks in order, and not the tuples: each tuple is a heap block
-// the consumer wrote on another core, and reading its id cost a cache miss per row (~13% of the
-// ingester's CPU on the pre-filled table, with prefetching).
+// the consumer wrote on another core, and reading its id would cost a cache miss per row.
 struct IdDigest {
   static constexpr std::size_t kPrefixBytes = 24;
   // The id's first kPrefixBytes bytes as big-endian words, zero-padded (an id holds no NUL):
@@ -52,9 +51,8 @@ struct Envelope {
   std::string reason_text;  // kDeadLetter: the validator's message
 };
 
-// The prediction_id of a row tuple (its first field).
-std::string_view tuple_prediction_id(const std::string& tuple) noexcept;
-// The same for a kPrediction or kLabel slot, from its digest: without reading the tuple's bytes.
+// The prediction_id of a kPrediction or kLabel slot (its tuple's first field), from its digest:
+// without reading the tuple's bytes.
 inline std::string_view prediction_id(const Envelope& env) noexcept {
   return {env.tuple.data() + 6, env.id.size};  // after the int16 field count and int32 length
 }
