@@ -145,6 +145,14 @@ std::set<std::string> column(const TestDatabase& db, const std::string& sql) {
   return out;
 }
 
+// The database holds exactly the predictions and labels sent with ids starting with `prefix`,
+// and no label waits for its prediction.
+void expect_stored_exactly(const TestDatabase& db, const std::deque<Sent>& sent, const std::string& prefix) {
+  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", prefix));
+  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", prefix));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+}
+
 // "topic/partition=next" for every stored offset of `group`, ordered.
 std::map<std::pair<std::string, std::int32_t>, std::int64_t> stored_offsets(const TestDatabase& db,
                                                                              const std::string& group) {
@@ -214,9 +222,7 @@ TEST(ReplayPgTest, MiddleWindowStoresExactlyTheMiddleBatch) {
   ASSERT_EQ(fault::describe_status(run_to_exit(replay)), "exit 0") << replay.log_tail();
 
   const std::deque<Sent>& sent = producer.sent();
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", "middle-"));
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", "middle-"));
-  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  expect_stored_exactly(db, sent, "middle-");
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
   // The replay group stopped exactly at the window's end: the first offset of the late batch.
   const std::string group = "mlops-ingest-replay-" + parse_replay_from(from).name() + "-" + parse_replay_until(until).name();
@@ -267,9 +273,7 @@ TEST(ReplayPgTest, KilledHalfwayAndRunAgainStoresEveryRowOfTheWindowOnce) {
   ASSERT_EQ(fault::describe_status(run_to_exit(second)), "exit 0") << second.log_tail();
 
   const std::deque<Sent>& sent = producer.sent();
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", "window-"));
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", "window-"));
-  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  expect_stored_exactly(db, sent, "window-");
   EXPECT_EQ(stored_offsets(db, "backfill"), first_offsets(sent, "after-"));
   // The second run resumed from the stored offsets instead of reading the window again: it met
   // none of the first run's rows, and inserted exactly the rest.
