@@ -72,7 +72,6 @@ Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_se
   return l;
 }
 
-
 double round4(double v) { return std::round(v * 10000.0) / 10000.0; }
 double clamp01(double v, double lo = 0.0, double hi = 1.0) { return std::min(hi, std::max(lo, v)); }
 std::string num(double v) { return format_double(round4(v)); }
@@ -155,7 +154,6 @@ std::string invalid_json(std::uint64_t seed, std::uint64_t i) {
     default: return "{\"model_version\":\"v12\"}";
   }
 }
-
 
 std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
   const Label l = make_label(seed, i, start_unix_seconds);
@@ -353,7 +351,6 @@ std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t st
   if (l.sends_days) json += ",\"days_delayed\":" + std::to_string(l.days);
   return json + "}";
 }
-
 
 std::vector<SideEvent> synthetic_side_events(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every,
                                              std::uint64_t alert_every, std::int64_t start_unix_seconds,
