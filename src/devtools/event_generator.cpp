@@ -2,80 +2,18 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <chrono>
 #include <cstdio>
 #include <deque>
-#include <fstream>
-#include <map>
-#include <mutex>
 #include <optional>
-#include <set>
-#include <thread>
-#include <tuple>
 #include <vector>
 
-#include "mlops_ingest/kafka/kafka_handles.hpp"
-#include "mlops_ingest/pg/blocking_connection.hpp"
+#include "synthetic_events.hpp"
 
-namespace mlops_ingest::kafka {
+namespace mlops_ingest::kafka::synthesis {
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-double unit(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
-
-struct Prediction {
-  std::string id;
-  std::int64_t created_unix_us;
-  int offset_minutes;  // how the producer wrote its local time
-  const char* model_version;
-  const char* model_stage;
-  int prediction;
-  double probability;
-  int age;
-  double debt_ratio;
-  double monthly_income;
-  int dependents;
-  bool flat_features;
-  bool dependents_null;
-  const char* source;
-  int response_ms;
-};
-
-Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds = kDefaultStartUnixSeconds) {
-  const std::uint64_t h = mix(seed * 1000003 + i);
-  Prediction p;
-  p.id = synthetic_prediction_id(seed, i);
-  p.created_unix_us = (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 +
-                      static_cast<std::int64_t>(mix(h) % 1000) * 1000;
-  static constexpr std::array<int, 4> kOffsets = {0, 0, 120, -330};
-  p.offset_minutes = kOffsets[h % 4];
-  static constexpr std::array<const char*, 3> kVersions = {"v10", "v11", "v12"};
-  static constexpr std::array<const char*, 3> kStages = {"production", "shadow", "production"};
-  const std::size_t v = (h >> 8) % 3;
-  p.model_version = kVersions[v];
-  p.model_stage = kStages[v];
-  p.probability = static_cast<double>((h >> 16) % 1000000) / 1000000.0;
-  p.prediction = p.probability >= 0.5 ? 1 : 0;
-  p.age = 21 + static_cast<int>((h >> 24) % 60);
-  p.debt_ratio = static_cast<double>((h >> 32) % 10000) / 10000.0;
-  p.monthly_income = 1500.0 + static_cast<double>((h >> 40) % 12000);
-  p.dependents = static_cast<int>((h >> 52) % 5);
-  p.flat_features = (h >> 57) % 4 == 0;
-  p.dependents_null = (h >> 59) % 16 == 0;
-  static constexpr std::array<const char*, 3> kSources = {"api-gateway", "batch-scorer", "mobile-app"};
-  p.source = kSources[(h >> 60) % 3];
-  p.response_ms = 3 + static_cast<int>((h >> 20) % 40);
-  return p;
-}
 
 std::string format_double(double v) {
   char buf[32];
@@ -114,6 +52,73 @@ std::string rfc3339(std::int64_t unix_us, int offset_minutes, bool iso) {
   return out + buf;
 }
 
+struct Label {
+  std::string id;
+  int true_label;
+  std::int64_t ts_us;
+  int days;
+  bool sends_days;  // half of the labels leave days_delayed for the ingester to compute
+};
+
+Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  const Prediction p = make_prediction(seed, i, start_unix_seconds);
+  const std::uint64_t h = mix(mix(seed * 7919 + i));
+  Label l;
+  l.id = p.id;
+  l.days = 1 + static_cast<int>(h % 60);
+  l.true_label = (h >> 8) % 100 < 85 ? p.prediction : 1 - p.prediction;
+  l.ts_us = p.created_unix_us + std::int64_t{l.days} * 86400 * 1000000 + 3600LL * 1000000;
+  l.sends_days = (h >> 16) % 2 == 0;
+  return l;
+}
+
+double round4(double v) { return std::round(v * 10000.0) / 10000.0; }
+double clamp01(double v, double lo = 0.0, double hi = 1.0) { return std::min(hi, std::max(lo, v)); }
+std::string num(double v) { return format_double(round4(v)); }
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string ts(std::int64_t unix_us) { return quoted(rfc3339(unix_us, 0, true)); }
+// Event time of the side events due before prediction i: the prediction's second, plus `ms`.
+std::int64_t at_us(std::int64_t start_unix_seconds, std::uint64_t i, int ms) {
+  return (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 + std::int64_t{ms} * 1000;
+}
+
+}  // namespace
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+double unit(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
+
+Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  const std::uint64_t h = mix(seed * 1000003 + i);
+  Prediction p;
+  p.id = synthetic_prediction_id(seed, i);
+  p.created_unix_us = (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 +
+                      static_cast<std::int64_t>(mix(h) % 1000) * 1000;
+  static constexpr std::array<int, 4> kOffsets = {0, 0, 120, -330};
+  p.offset_minutes = kOffsets[h % 4];
+  static constexpr std::array<const char*, 3> kVersions = {"v10", "v11", "v12"};
+  static constexpr std::array<const char*, 3> kStages = {"production", "shadow", "production"};
+  const std::size_t v = (h >> 8) % 3;
+  p.model_version = kVersions[v];
+  p.model_stage = kStages[v];
+  p.probability = static_cast<double>((h >> 16) % 1000000) / 1000000.0;
+  p.prediction = p.probability >= 0.5 ? 1 : 0;
+  p.age = 21 + static_cast<int>((h >> 24) % 60);
+  p.debt_ratio = static_cast<double>((h >> 32) % 10000) / 10000.0;
+  p.monthly_income = 1500.0 + static_cast<double>((h >> 40) % 12000);
+  p.dependents = static_cast<int>((h >> 52) % 5);
+  p.flat_features = (h >> 57) % 4 == 0;
+  p.dependents_null = (h >> 59) % 16 == 0;
+  static constexpr std::array<const char*, 3> kSources = {"api-gateway", "batch-scorer", "mobile-app"};
+  p.source = kSources[(h >> 60) % 3];
+  p.response_ms = 3 + static_cast<int>((h >> 20) % 40);
+  return p;
+}
+
 std::string prediction_json(const Prediction& p) {
   std::string features = "\"age\":" + std::to_string(p.age) + ",\"debt_ratio\":" + format_double(p.debt_ratio) +
                          ",\"monthly_income\":" + format_double(p.monthly_income) + ",\"number_dependents\":" +
@@ -150,26 +155,183 @@ std::string invalid_json(std::uint64_t seed, std::uint64_t i) {
   }
 }
 
-// Keyed by the topic handle (stable while the producer lives), not its name: a delivery report
-// per message must not build a string.
-struct DeliveryTracker {
-  std::mutex mutex;
-  std::map<std::pair<const rd_kafka_topic_t*, std::int32_t>, std::int64_t> next_offset;
-  std::atomic<std::uint64_t> failed{0};
-};
-
-void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
-  auto* tracker = static_cast<DeliveryTracker*>(opaque);
-  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    ++tracker->failed;
-    return;
-  }
-  std::lock_guard lock(tracker->mutex);
-  auto& next = tracker->next_offset[{msg->rkt, msg->partition}];
-  next = std::max(next, msg->offset + 1);
+std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+  const Label l = make_label(seed, i, start_unix_seconds);
+  return l.id + "," + std::to_string(l.true_label) + "," + rfc3339(l.ts_us, 0, false) + ",collections," +
+         std::to_string(l.days) + "\n";
 }
 
-}  // namespace
+// ---- The lower-volume kinds: model lifecycle, monitoring alerts, retraining decisions --------
+
+std::vector<SideEvent> Lifecycle::step(std::uint64_t i) {
+  std::vector<SideEvent> out;
+  const std::uint64_t k = i / every_, phase = i % every_;
+  if (i == 0) {  // the first version goes to production at once
+    register_version(i, 0, out);
+    stage_event(i, versions_.back(), "staging", out);
+    promote(i, 2, versions_.back(), out);
+    production_ = 0;
+  } else if (k >= 1) {
+    if (phase == 0) register_version(i, k, out);
+    if (phase == every_ / 10 && shadow_) stage_event(i, versions_[*shadow_], "staging", out);
+    if (phase == every_ / 2 && shadow_ && versions_[*shadow_].stage == "staging") decide(i, out);
+  }
+  if (alert_every_ != 0 && i % alert_every_ == alert_every_ - 1) alert(i, out);
+  return out;
+}
+
+std::pair<const char*, const char*> Lifecycle::serving(const char* synthetic_stage) const {
+  if (shadow_ && versions_[*shadow_].stage == "staging" && std::strcmp(synthetic_stage, "shadow") == 0) {
+    return {versions_[*shadow_].name.c_str(), "shadow"};
+  }
+  return {versions_[production_].name.c_str(), "production"};
+}
+
+void Lifecycle::fill(GeneratorReport& r) const {
+  r.models.clear();
+  r.model_rows = versions_.size();
+  r.models_production = r.models_staging = r.models_registered = r.models_archived = r.models_deployed = 0;
+  for (const ModelVersion& v : versions_) {
+    r.models.push_back({v.name, v.stage, v.deployed});
+    if (v.stage == "production") ++r.models_production;
+    if (v.stage == "staging") ++r.models_staging;
+    if (v.stage == "registered") ++r.models_registered;
+    if (v.stage == "archived") ++r.models_archived;
+    if (v.deployed) ++r.models_deployed;
+  }
+  r.production_model = versions_.empty() ? std::string() : versions_[production_].name;
+  r.model_events = model_events_;
+  r.alert_rows = alerts_;
+  r.drift_alert_rows = drift_alerts_;
+  r.retraining_rows = retrainings_;
+  r.promoted_rows = promoted_;
+  r.gate_passed_rows = gate_passed_;
+}
+
+void Lifecycle::register_version(std::uint64_t i, std::uint64_t k, std::vector<SideEvent>& out) {
+  const std::uint64_t h = mix(seed_ * 53 + k);
+  ModelVersion v;
+  v.name = "v" + std::to_string(k + 1);
+  v.stage = "registered";
+  // A retrained version scores around the one in production: better by up to 0.06 most of the
+  // time, sometimes worse (the gate then keeps the production version).
+  v.f1 = k == 0 ? round4(0.76 + 0.04 * unit(h))
+                : round4(clamp01(versions_[production_].f1 - 0.02 + 0.08 * unit(h), 0.5, 0.97));
+  char run[40];
+  std::snprintf(run, sizeof run, "%016llx%016llx", static_cast<unsigned long long>(mix(h + 1)),
+                static_cast<unsigned long long>(mix(h + 2)));
+  v.run_id = run;
+  const double precision = clamp01(v.f1 - 0.04 + 0.08 * unit(mix(h + 3)), 0.01, 0.99);
+  const double recall = clamp01(v.f1 * precision / (2 * precision - v.f1), 0.01, 0.99);
+  const double roc_auc = clamp01(v.f1 + 0.08 + 0.04 * unit(mix(h + 4)), 0.0, 0.99);
+  const double brier = clamp01(0.25 - 0.2 * v.f1 + 0.02 * unit(mix(h + 5)));
+  static constexpr std::array<const char*, 3> kTypes = {"xgboost", "lightgbm", "random_forest"};
+  const std::int64_t created = at_us(start_, i, 0);
+  const std::int64_t trained = created - static_cast<std::int64_t>(2 + (h >> 40) % 24) * 3600 * 1000000;
+  std::string json = "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"registered\",\"model_type\":" +
+                     quoted(kTypes[(h >> 32) % kTypes.size()]) + ",\"f1_score\":" + num(v.f1) +
+                     ",\"precision_score\":" + num(precision) + ",\"recall_score\":" + num(recall) +
+                     ",\"roc_auc\":" + num(roc_auc) + ",\"brier_score\":" + num(brier) +
+                     ",\"trained_at\":" + ts(trained) + ",\"mlflow_run_id\":" + quoted(v.run_id) +
+                     ",\"created_at\":" + ts(created) + "}";
+  out.push_back({SideKind::model, i, v.name, std::move(json)});
+  ++model_events_;
+  versions_.push_back(std::move(v));
+  if (k != 0) shadow_ = versions_.size() - 1;
+}
+
+void Lifecycle::stage_event(std::uint64_t i, ModelVersion& v, const char* stage, std::vector<SideEvent>& out) {
+  v.stage = stage;
+  out.push_back({SideKind::model, i, v.name,
+                 "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":" + quoted(stage) + "}"});
+  ++model_events_;
+}
+
+void Lifecycle::promote(std::uint64_t i, int ms, ModelVersion& v, std::vector<SideEvent>& out) {
+  v.stage = "production";
+  v.deployed = true;
+  out.push_back({SideKind::model, i, v.name,
+                 "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"production\",\"deployed_at\":" +
+                     ts(at_us(start_, i, ms)) + "}"});
+  ++model_events_;
+}
+
+void Lifecycle::decide(std::uint64_t i, std::vector<SideEvent>& out) {
+  ModelVersion& shadow = versions_[*shadow_];
+  ModelVersion& production = versions_[production_];
+  const bool gate = shadow.f1 >= production.f1 + 0.005;  // the promotion gate: +0.005 F1 at least
+  // Now and then a passed gate is held back (a human declined the promotion).
+  const bool promoted = gate && unit(mix(seed_ * 67 + *shadow_)) >= 0.1;
+  out.push_back({SideKind::retraining, i, shadow.name,
+                 "{\"created_at\":" + ts(at_us(start_, i, 0)) + ",\"shadow_model_version\":" + quoted(shadow.name) +
+                     ",\"production_model_version\":" + quoted(production.name) +
+                     ",\"gate_passed\":" + (gate ? "true" : "false") + ",\"promoted\":" +
+                     (promoted ? "true" : "false") + ",\"shadow_f1_score\":" + num(shadow.f1) +
+                     ",\"production_f1_score\":" + num(production.f1) + ",\"mlflow_run_id\":" +
+                     quoted(shadow.run_id) + "}"});
+  ++retrainings_;
+  gate_passed_ += gate;
+  promoted_ += promoted;
+  if (promoted) {
+    promote(i, 1, shadow, out);
+    stage_event(i, production, "archived", out);
+    production_ = *shadow_;
+  } else {
+    stage_event(i, shadow, "archived", out);
+  }
+  shadow_.reset();
+}
+
+void Lifecycle::alert(std::uint64_t i, std::vector<SideEvent>& out) {
+  const std::uint64_t a = alerts_;
+  const std::uint64_t h = mix(seed_ * 61 + a);
+  const std::string& model = versions_[production_].name;
+  const std::int64_t now = at_us(start_, i, 500);
+  const std::string window = "\"window\":{\"start\":" + ts(at_us(start_, i + 1 - alert_every_, 0)) +
+                             ",\"end\":" + ts(now) + ",\"predictions\":" + std::to_string(alert_every_) + "}";
+  std::string json;
+  if (unit(h) < 0.7) {
+    static constexpr std::array<const char*, 4> kFeatures = {"age", "debt_ratio", "monthly_income",
+                                                             "number_dependents"};
+    unsigned mask = static_cast<unsigned>((h >> 8) % 15) + 1;  // at least one feature drifted
+    std::string features, psi, names;
+    int drifted = 0;
+    for (std::size_t f = 0; f < kFeatures.size(); ++f) {
+      const bool d = (mask >> f) & 1U;
+      const double score = d ? 0.2 + 0.3 * unit(mix(h + f)) : 0.2 * unit(mix(h + f));
+      psi += std::string(psi.empty() ? "" : ",") + quoted(kFeatures[f]) + ":" + num(score);
+      if (!d) continue;
+      ++drifted;
+      features += std::string(features.empty() ? "" : ",") + quoted(kFeatures[f]);
+      names += std::string(names.empty() ? "" : ", ") + kFeatures[f];
+    }
+    const double share = drifted / 4.0;
+    static constexpr std::array<const char*, 4> kSeverity = {"low", "medium", "high", "critical"};
+    json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"drift\",\"severity\":" +
+           quoted(kSeverity[static_cast<std::size_t>(drifted - 1)]) + ",\"drift_share\":" + num(share) +
+           ",\"drifted_features\":[" + features + "],\"message\":" +
+           quoted("Data drift on " + std::to_string(drifted) + " of 4 features (" + names + ") for model " + model) +
+           ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"dataset_drift\":" +
+           (share >= 0.5 ? "true" : "false") + ",\"drift_share\":" + num(share) + ",\"feature_psi\":{" + psi +
+           "},\"thresholds\":{\"psi\":0.2,\"drift_share\":0.5}}}";
+    ++drift_alerts_;
+  } else {
+    const double baseline = versions_[production_].f1;
+    const double drop = 0.03 + 0.12 * unit(mix(h + 7));
+    const char* severity = drop < 0.06 ? "medium" : drop < 0.1 ? "high" : "critical";
+    json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"performance\",\"severity\":" + quoted(severity) +
+           ",\"message\":" + quoted("F1 of model " + model + " fell " + num(drop) + " below its baseline " + num(baseline)) +
+           ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"f1_score\":" +
+           num(baseline - drop) + ",\"baseline_f1_score\":" + num(baseline) + ",\"labelled\":" +
+           std::to_string(alert_every_ / 2 + (h >> 20) % (alert_every_ / 4 + 1)) + "}}";
+  }
+  out.push_back({SideKind::alert, i, model, std::move(json)});
+  ++alerts_;
+}
+
+}  // namespace mlops_ingest::kafka::synthesis
+
+namespace mlops_ingest::kafka {
 
 std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i) {
   char buf[64];
@@ -179,261 +341,21 @@ std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i) {
 }
 
 std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  return prediction_json(make_prediction(seed, i, start_unix_seconds));
+  return synthesis::prediction_json(synthesis::make_prediction(seed, i, start_unix_seconds));
 }
-
-namespace {
-
-struct Label {
-  std::string id;
-  int true_label;
-  std::int64_t ts_us;
-  int days;
-  bool sends_days;  // half of the labels leave days_delayed for the ingester to compute
-};
-
-Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  const Prediction p = make_prediction(seed, i, start_unix_seconds);
-  const std::uint64_t h = mix(mix(seed * 7919 + i));
-  Label l;
-  l.id = p.id;
-  l.days = 1 + static_cast<int>(h % 60);
-  l.true_label = (h >> 8) % 100 < 85 ? p.prediction : 1 - p.prediction;
-  l.ts_us = p.created_unix_us + std::int64_t{l.days} * 86400 * 1000000 + 3600LL * 1000000;
-  l.sends_days = (h >> 16) % 2 == 0;
-  return l;
-}
-
-// The label_store row the ingester must end with (days_delayed always filled in).
-std::string label_csv(const Label& l) {
-  return l.id + "," + std::to_string(l.true_label) + "," + rfc3339(l.ts_us, 0, false) + ",collections," +
-         std::to_string(l.days) + "\n";
-}
-
-}  // namespace
 
 std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  const Label l = make_label(seed, i, start_unix_seconds);
+  const synthesis::Label l = synthesis::make_label(seed, i, start_unix_seconds);
   std::string json = "{\"prediction_id\":\"" + l.id + "\",\"true_label\":" + std::to_string(l.true_label) +
-                     ",\"label_timestamp\":\"" + rfc3339(l.ts_us, 0, true) + "\",\"label_source\":\"collections\"";
+                     ",\"label_timestamp\":\"" + synthesis::rfc3339(l.ts_us, 0, true) + "\",\"label_source\":\"collections\"";
   if (l.sends_days) json += ",\"days_delayed\":" + std::to_string(l.days);
   return json + "}";
 }
 
-// ---- The lower-volume kinds: model lifecycle, monitoring alerts, retraining decisions --------
-namespace {
-
-double round4(double v) { return std::round(v * 10000.0) / 10000.0; }
-double clamp01(double v, double lo = 0.0, double hi = 1.0) { return std::min(hi, std::max(lo, v)); }
-std::string num(double v) { return format_double(round4(v)); }
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-std::string ts(std::int64_t unix_us) { return quoted(rfc3339(unix_us, 0, true)); }
-// Event time of the side events due before prediction i: the prediction's second, plus `ms`.
-std::int64_t at_us(std::int64_t start_unix_seconds, std::uint64_t i, int ms) {
-  return (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 + std::int64_t{ms} * 1000;
-}
-
-struct ModelVersion {
-  std::string name;
-  std::string stage;
-  double f1 = 0;
-  std::string run_id;
-  bool deployed = false;
-};
-
-// Walks the run prediction by prediction; step(i) returns the events due before prediction i.
-class Lifecycle {
- public:
-  Lifecycle(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every, std::uint64_t alert_every,
-            std::int64_t start_unix_seconds)
-      : seed_(seed),
-        every_(model_every != 0 ? model_every : std::max<std::uint64_t>(1, predictions / 5)),
-        alert_every_(alert_every),
-        start_(start_unix_seconds) {}
-
-  std::vector<SideEvent> step(std::uint64_t i) {
-    std::vector<SideEvent> out;
-    const std::uint64_t k = i / every_, phase = i % every_;
-    if (i == 0) {  // the first version goes to production at once
-      register_version(i, 0, out);
-      stage_event(i, versions_.back(), "staging", out);
-      promote(i, 2, versions_.back(), out);
-      production_ = 0;
-    } else if (k >= 1) {
-      if (phase == 0) register_version(i, k, out);
-      if (phase == every_ / 10 && shadow_) stage_event(i, versions_[*shadow_], "staging", out);
-      if (phase == every_ / 2 && shadow_ && versions_[*shadow_].stage == "staging") decide(i, out);
-    }
-    if (alert_every_ != 0 && i % alert_every_ == alert_every_ - 1) alert(i, out);
-    return out;
-  }
-
-  // The version serving prediction i (after step(i)): a third of the traffic (the predictions
-  // synthetic_prediction marks "shadow") goes to the version in staging, if there is one.
-  std::pair<const char*, const char*> serving(const char* synthetic_stage) const {
-    if (shadow_ && versions_[*shadow_].stage == "staging" && std::strcmp(synthetic_stage, "shadow") == 0) {
-      return {versions_[*shadow_].name.c_str(), "shadow"};
-    }
-    return {versions_[production_].name.c_str(), "production"};
-  }
-
-  void fill(GeneratorReport& r) const {
-    r.models.clear();
-    r.model_rows = versions_.size();
-    r.models_production = r.models_staging = r.models_registered = r.models_archived = r.models_deployed = 0;
-    for (const ModelVersion& v : versions_) {
-      r.models.push_back({v.name, v.stage, v.deployed});
-      if (v.stage == "production") ++r.models_production;
-      if (v.stage == "staging") ++r.models_staging;
-      if (v.stage == "registered") ++r.models_registered;
-      if (v.stage == "archived") ++r.models_archived;
-      if (v.deployed) ++r.models_deployed;
-    }
-    r.production_model = versions_.empty() ? std::string() : versions_[production_].name;
-    r.model_events = model_events_;
-    r.alert_rows = alerts_;
-    r.drift_alert_rows = drift_alerts_;
-    r.retraining_rows = retrainings_;
-    r.promoted_rows = promoted_;
-    r.gate_passed_rows = gate_passed_;
-  }
-
- private:
-  void register_version(std::uint64_t i, std::uint64_t k, std::vector<SideEvent>& out) {
-    const std::uint64_t h = mix(seed_ * 53 + k);
-    ModelVersion v;
-    v.name = "v" + std::to_string(k + 1);
-    v.stage = "registered";
-    // A retrained version scores around the one in production: better by up to 0.06 most of the
-    // time, sometimes worse (the gate then keeps the production version).
-    v.f1 = k == 0 ? round4(0.76 + 0.04 * unit(h))
-                  : round4(clamp01(versions_[production_].f1 - 0.02 + 0.08 * unit(h), 0.5, 0.97));
-    char run[40];
-    std::snprintf(run, sizeof run, "%016llx%016llx", static_cast<unsigned long long>(mix(h + 1)),
-                  static_cast<unsigned long long>(mix(h + 2)));
-    v.run_id = run;
-    const double precision = clamp01(v.f1 - 0.04 + 0.08 * unit(mix(h + 3)), 0.01, 0.99);
-    const double recall = clamp01(v.f1 * precision / (2 * precision - v.f1), 0.01, 0.99);
-    const double roc_auc = clamp01(v.f1 + 0.08 + 0.04 * unit(mix(h + 4)), 0.0, 0.99);
-    const double brier = clamp01(0.25 - 0.2 * v.f1 + 0.02 * unit(mix(h + 5)));
-    static constexpr std::array<const char*, 3> kTypes = {"xgboost", "lightgbm", "random_forest"};
-    const std::int64_t created = at_us(start_, i, 0);
-    const std::int64_t trained = created - static_cast<std::int64_t>(2 + (h >> 40) % 24) * 3600 * 1000000;
-    std::string json = "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"registered\",\"model_type\":" +
-                       quoted(kTypes[(h >> 32) % kTypes.size()]) + ",\"f1_score\":" + num(v.f1) +
-                       ",\"precision_score\":" + num(precision) + ",\"recall_score\":" + num(recall) +
-                       ",\"roc_auc\":" + num(roc_auc) + ",\"brier_score\":" + num(brier) +
-                       ",\"trained_at\":" + ts(trained) + ",\"mlflow_run_id\":" + quoted(v.run_id) +
-                       ",\"created_at\":" + ts(created) + "}";
-    out.push_back({SideKind::model, i, v.name, std::move(json)});
-    ++model_events_;
-    versions_.push_back(std::move(v));
-    if (k != 0) shadow_ = versions_.size() - 1;
-  }
-
-  void stage_event(std::uint64_t i, ModelVersion& v, const char* stage, std::vector<SideEvent>& out) {
-    v.stage = stage;
-    out.push_back({SideKind::model, i, v.name,
-                   "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":" + quoted(stage) + "}"});
-    ++model_events_;
-  }
-
-  void promote(std::uint64_t i, int ms, ModelVersion& v, std::vector<SideEvent>& out) {
-    v.stage = "production";
-    v.deployed = true;
-    out.push_back({SideKind::model, i, v.name,
-                   "{\"model_version\":" + quoted(v.name) + ",\"model_stage\":\"production\",\"deployed_at\":" +
-                       ts(at_us(start_, i, ms)) + "}"});
-    ++model_events_;
-  }
-
-  void decide(std::uint64_t i, std::vector<SideEvent>& out) {
-    ModelVersion& shadow = versions_[*shadow_];
-    ModelVersion& production = versions_[production_];
-    const bool gate = shadow.f1 >= production.f1 + 0.005;  // the promotion gate: +0.005 F1 at least
-    // Now and then a passed gate is held back (a human declined the promotion).
-    const bool promoted = gate && unit(mix(seed_ * 67 + *shadow_)) >= 0.1;
-    out.push_back({SideKind::retraining, i, shadow.name,
-                   "{\"created_at\":" + ts(at_us(start_, i, 0)) + ",\"shadow_model_version\":" + quoted(shadow.name) +
-                       ",\"production_model_version\":" + quoted(production.name) +
-                       ",\"gate_passed\":" + (gate ? "true" : "false") + ",\"promoted\":" +
-                       (promoted ? "true" : "false") + ",\"shadow_f1_score\":" + num(shadow.f1) +
-                       ",\"production_f1_score\":" + num(production.f1) + ",\"mlflow_run_id\":" +
-                       quoted(shadow.run_id) + "}"});
-    ++retrainings_;
-    gate_passed_ += gate;
-    promoted_ += promoted;
-    if (promoted) {
-      promote(i, 1, shadow, out);
-      stage_event(i, production, "archived", out);
-      production_ = *shadow_;
-    } else {
-      stage_event(i, shadow, "archived", out);
-    }
-    shadow_.reset();
-  }
-
-  void alert(std::uint64_t i, std::vector<SideEvent>& out) {
-    const std::uint64_t a = alerts_;
-    const std::uint64_t h = mix(seed_ * 61 + a);
-    const std::string& model = versions_[production_].name;
-    const std::int64_t now = at_us(start_, i, 500);
-    const std::string window = "\"window\":{\"start\":" + ts(at_us(start_, i + 1 - alert_every_, 0)) +
-                               ",\"end\":" + ts(now) + ",\"predictions\":" + std::to_string(alert_every_) + "}";
-    std::string json;
-    if (unit(h) < 0.7) {
-      static constexpr std::array<const char*, 4> kFeatures = {"age", "debt_ratio", "monthly_income",
-                                                               "number_dependents"};
-      unsigned mask = static_cast<unsigned>((h >> 8) % 15) + 1;  // at least one feature drifted
-      std::string features, psi, names;
-      int drifted = 0;
-      for (std::size_t f = 0; f < kFeatures.size(); ++f) {
-        const bool d = (mask >> f) & 1U;
-        const double score = d ? 0.2 + 0.3 * unit(mix(h + f)) : 0.2 * unit(mix(h + f));
-        psi += std::string(psi.empty() ? "" : ",") + quoted(kFeatures[f]) + ":" + num(score);
-        if (!d) continue;
-        ++drifted;
-        features += std::string(features.empty() ? "" : ",") + quoted(kFeatures[f]);
-        names += std::string(names.empty() ? "" : ", ") + kFeatures[f];
-      }
-      const double share = drifted / 4.0;
-      static constexpr std::array<const char*, 4> kSeverity = {"low", "medium", "high", "critical"};
-      json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"drift\",\"severity\":" +
-             quoted(kSeverity[static_cast<std::size_t>(drifted - 1)]) + ",\"drift_share\":" + num(share) +
-             ",\"drifted_features\":[" + features + "],\"message\":" +
-             quoted("Data drift on " + std::to_string(drifted) + " of 4 features (" + names + ") for model " + model) +
-             ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"dataset_drift\":" +
-             (share >= 0.5 ? "true" : "false") + ",\"drift_share\":" + num(share) + ",\"feature_psi\":{" + psi +
-             "},\"thresholds\":{\"psi\":0.2,\"drift_share\":0.5}}}";
-      ++drift_alerts_;
-    } else {
-      const double baseline = versions_[production_].f1;
-      const double drop = 0.03 + 0.12 * unit(mix(h + 7));
-      const char* severity = drop < 0.06 ? "medium" : drop < 0.1 ? "high" : "critical";
-      json = "{\"created_at\":" + ts(now) + ",\"alert_type\":\"performance\",\"severity\":" + quoted(severity) +
-             ",\"message\":" + quoted("F1 of model " + model + " fell " + num(drop) + " below its baseline " + num(baseline)) +
-             ",\"metrics\":{\"model_version\":" + quoted(model) + "," + window + ",\"f1_score\":" +
-             num(baseline - drop) + ",\"baseline_f1_score\":" + num(baseline) + ",\"labelled\":" +
-             std::to_string(alert_every_ / 2 + (h >> 20) % (alert_every_ / 4 + 1)) + "}}";
-    }
-    out.push_back({SideKind::alert, i, model, std::move(json)});
-    ++alerts_;
-  }
-
-  std::uint64_t seed_, every_, alert_every_;
-  std::int64_t start_;
-  std::deque<ModelVersion> versions_;  // stable addresses: predictions point at the names
-  std::size_t production_ = 0;
-  std::optional<std::size_t> shadow_;
-  std::uint64_t model_events_ = 0, alerts_ = 0, drift_alerts_ = 0, retrainings_ = 0, promoted_ = 0, gate_passed_ = 0;
-};
-
-}  // namespace
-
 std::vector<SideEvent> synthetic_side_events(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every,
                                              std::uint64_t alert_every, std::int64_t start_unix_seconds,
                                              GeneratorReport* report) {
-  Lifecycle lifecycle(seed, predictions, model_every, alert_every, start_unix_seconds);
+  synthesis::Lifecycle lifecycle(seed, predictions, model_every, alert_every, start_unix_seconds);
   std::vector<SideEvent> all;
   for (std::uint64_t i = 0; i < predictions; ++i) {
     for (SideEvent& e : lifecycle.step(i)) all.push_back(std::move(e));
@@ -458,168 +380,5 @@ std::string synthetic_alert(std::uint64_t seed, bool drift) {
   return first_of(seed, SideKind::alert, drift ? "\"alert_type\":\"drift\"" : "\"alert_type\":\"performance\"");
 }
 std::string synthetic_retraining(std::uint64_t seed) { return first_of(seed, SideKind::retraining, "{"); }
-
-GeneratorReport produce_events(const GeneratorOptions& o) {
-  const auto started = std::chrono::steady_clock::now();
-  DeliveryTracker tracker;
-  KafkaConf conf = make_conf({{"bootstrap.servers", o.brokers},
-                              {"compression.codec", o.compression},
-                              {"linger.ms", "20"},
-                              {"batch.num.messages", "10000"},
-                              {"queue.buffering.max.messages", "200000"},
-                              {"enable.idempotence", "true"},
-                              {"log_level", "4"}});
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), &on_delivery);
-  rd_kafka_conf_set_opaque(conf.get(), &tracker);
-  KafkaHandle rk = make_handle(RD_KAFKA_PRODUCER, std::move(conf));
-
-  std::ofstream csv;
-  if (!o.csv_path.empty()) {
-    csv.open(o.csv_path);
-    if (!csv) throw KafkaError("cannot write " + o.csv_path);
-  }
-  std::ofstream labels_csv;
-  if (!o.labels_csv_path.empty()) {
-    labels_csv.open(o.labels_csv_path);
-    if (!labels_csv) throw KafkaError("cannot write " + o.labels_csv_path);
-  }
-  std::optional<pg::BlockingConnection> throttle;
-  if (!o.throttle_pg.empty()) throttle.emplace(o.throttle_pg);
-
-  GeneratorReport report;
-  unsigned since_poll = 0;
-  auto send = [&](const std::string& topic, const std::string& key, const std::string& value) {
-    for (;;) {
-      const rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                            RD_KAFKA_V_KEY(key.data(), key.size()),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw KafkaError(std::string("produce: ") + rd_kafka_err2str(err));
-      rd_kafka_poll(rk.get(), 10);
-    }
-    if (++since_poll == 256) {  // serve delivery reports in rounds, not per message
-      since_poll = 0;
-      rd_kafka_poll(rk.get(), 0);
-    }
-  };
-  auto wait_for_consumer = [&] {
-    if (!throttle) return;
-    for (;;) {
-      rd_kafka_flush(rk.get(), 10000);
-      std::map<std::pair<std::string, std::int32_t>, std::int64_t> stored;
-      pg::PgResult r = throttle->exec("SELECT topic, kafka_partition, next_offset FROM ingest_offsets WHERE consumer_group = " +
-                                      throttle->escape_literal(o.throttle_group));
-      for (int i = 0; i < PQntuples(r.get()); ++i) {
-        stored[{PQgetvalue(r.get(), i, 0), std::stoi(PQgetvalue(r.get(), i, 1))}] = std::stoll(PQgetvalue(r.get(), i, 2));
-      }
-      std::int64_t worst = 0;
-      {
-        std::lock_guard lock(tracker.mutex);
-        for (const auto& [tp, next] : tracker.next_offset) {
-          // Only the two high-volume topics can fill the broker; the lower-volume kinds (tens
-          // of messages) are not waited for, whether or not an ingester consumes them.
-          const std::string topic = rd_kafka_topic_name(tp.first);
-          if (topic != o.predictions_topic && topic != o.labels_topic) continue;
-          const auto it = stored.find({topic, tp.second});
-          const std::int64_t done = it == stored.end() ? 0 : std::max<std::int64_t>(it->second, 0);
-          worst = std::max(worst, next - done);
-        }
-      }
-      if (worst <= o.max_backlog / 2) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  };
-
-  const std::uint64_t early_lead = 2000, late_lag = 3000;
-  std::deque<std::uint64_t> late;  // predictions whose label is due later
-  std::uint64_t invalid_seq = 0;
-  auto labeled = [&](std::uint64_t i) { return unit(mix(o.seed * 31 + i)) < o.label_ratio; };
-  auto early = [&](std::uint64_t i) { return unit(mix(o.seed * 37 + i)) < o.early_label_ratio; };
-  auto send_label = [&](std::uint64_t i) {
-    const std::string json = synthetic_label(o.seed, i, o.start_unix_seconds);
-    const std::string key = synthetic_prediction_id(o.seed, i);
-    send(o.labels_topic, key, json);
-    ++report.labels_sent;
-    ++report.unique_labels;
-    if (labels_csv.is_open()) labels_csv << label_csv(make_label(o.seed, i, o.start_unix_seconds));
-    if (unit(mix(o.seed * 41 + i)) < o.duplicate_ratio) {
-      send(o.labels_topic, key, json);
-      ++report.labels_sent;
-      ++report.duplicate_labels;
-    }
-  };
-
-  std::optional<Lifecycle> lifecycle;
-  if (!o.models_topic.empty() || !o.alerts_topic.empty() || !o.retraining_topic.empty()) {
-    lifecycle.emplace(o.seed, o.predictions, o.model_every, o.alert_every, o.start_unix_seconds);
-  }
-
-  const std::uint64_t check_every = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.max_backlog) * 4);
-  for (std::uint64_t i = 0; i < o.predictions; ++i) {
-    if (throttle && i % check_every == check_every - 1) wait_for_consumer();
-    if (lifecycle) {
-      for (const SideEvent& e : lifecycle->step(i)) {
-        const std::string& topic = e.kind == SideKind::model ? o.models_topic
-                                   : e.kind == SideKind::alert ? o.alerts_topic
-                                                               : o.retraining_topic;
-        if (!topic.empty()) send(topic, e.key, e.value);
-      }
-    }
-    // A label produced ahead of its prediction (the labels topic may be consumed first).
-    const std::uint64_t ahead = i + early_lead;
-    if (ahead < o.predictions && labeled(ahead) && early(ahead)) {
-      send_label(ahead);
-      ++report.early_labels;
-    }
-    Prediction p = make_prediction(o.seed, i, o.start_unix_seconds);
-    if (lifecycle) std::tie(p.model_version, p.model_stage) = lifecycle->serving(p.model_stage);
-    const std::string json = prediction_json(p);
-    send(o.predictions_topic, p.id, json);
-    ++report.predictions_sent;
-    ++report.unique_predictions;
-    if (csv.is_open()) csv << prediction_csv(p);
-    if (unit(mix(o.seed * 43 + i)) < o.duplicate_ratio) {
-      send(o.predictions_topic, p.id, json);  // a producer retry: same key, same body
-      ++report.predictions_sent;
-      ++report.duplicate_predictions;
-    }
-    if (unit(mix(o.seed * 47 + i)) < o.invalid_ratio) {
-      const std::string bad = invalid_json(o.seed, invalid_seq++);
-      send(o.predictions_topic, "bad", bad);
-      ++report.predictions_sent;
-      ++report.invalid_events;
-    }
-    const bool sent_early = i >= early_lead && early(i);
-    if (labeled(i) && !sent_early) late.push_back(i);
-    while (!late.empty() && late.front() + late_lag <= i) {
-      send_label(late.front());
-      late.pop_front();
-    }
-  }
-  while (!late.empty()) {
-    send_label(late.front());
-    late.pop_front();
-  }
-  rd_kafka_flush(rk.get(), 60000);
-  if (rd_kafka_outq_len(rk.get()) > 0 || tracker.failed.load() > 0) {
-    throw KafkaError("not every event was delivered to Kafka (" + std::to_string(tracker.failed.load()) + " failed)");
-  }
-  if (lifecycle) {
-    lifecycle->fill(report);
-    // Only what was sent counts: a kind whose topic is empty ends with no rows.
-    if (o.models_topic.empty()) {
-      report.model_events = report.model_rows = report.models_production = report.models_staging = 0;
-      report.models_registered = report.models_archived = report.models_deployed = 0;
-      report.models.clear();
-      report.production_model.clear();
-    }
-    if (o.alerts_topic.empty()) report.alert_rows = report.drift_alert_rows = 0;
-    if (o.retraining_topic.empty()) report.retraining_rows = report.promoted_rows = report.gate_passed_rows = 0;
-  }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return report;
-}
 
 }  // namespace mlops_ingest::kafka

@@ -8,14 +8,6 @@
 
 namespace mlops_ingest {
 
-std::string_view tuple_prediction_id(const std::string& tuple) noexcept {
-  // int16 field count, then int32 length, then the bytes of the first field.
-  const auto* p = reinterpret_cast<const unsigned char*>(tuple.data()) + 2;
-  const std::uint32_t len = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
-                            (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
-  return {tuple.data() + 6, len};
-}
-
 void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp, Envelope& env) {
   env.kind = EnvelopeKind::kPrediction;
   encode_prediction(event, kafka_timestamp, env.tuple);

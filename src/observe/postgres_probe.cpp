@@ -4,7 +4,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cstdlib>
+#include <string>
+
+#include "pending_labels.hpp"
 
 namespace mlops_ingest::observe {
 
@@ -12,16 +14,15 @@ namespace asio = boost::asio;
 
 namespace {
 
-// One row: how many labels wait for their prediction, and for how long the oldest has waited.
 // label_pending is small in the steady state (labels wait for predictions that are about to
-// land); a backfill can fill it with a few hundred thousand rows, which this still counts in
-// tens of milliseconds, every few seconds.
+// land); a backfill can fill it, and counting it every few seconds stays cheap even then.
 // The statement_timeout bounds it server-side too. SET LOCAL in the same query string (one
 // implicit transaction): a session SET would outlive it on a pooler's server connection and cut
 // other clients' statements (a writer's batch) short.
-constexpr const char* kProbeSql =
-    "SET LOCAL statement_timeout = '5s'; "
-    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(received_at)), 0)::float8 FROM label_pending";
+const std::string& probe_sql() {
+  static const std::string sql = std::string("SET LOCAL statement_timeout = '5s'; ") + kPendingLabelsSql;
+  return sql;
+}
 
 }  // namespace
 
@@ -52,11 +53,11 @@ asio::awaitable<void> PostgresProbe::probe_once() {
   try {
     // Its application_name (a startup parameter) is one an operator recognises in pg_stat_activity.
     if (!conn_.connected()) co_await conn_.connect();
-    std::vector<pg::PgResult> r = co_await conn_.exec(kProbeSql);
-    const PGresult* row = r.back().get();
+    std::vector<pg::PgResult> r = co_await conn_.exec(probe_sql());
+    const PendingLabels pending = parse_pending_labels(r.back().get());
     status_.reachable = true;
-    status_.labels_pending = std::strtoll(PQgetvalue(row, 0, 0), nullptr, 10);
-    status_.oldest_pending_label_seconds = std::strtod(PQgetvalue(row, 0, 1), nullptr);
+    status_.labels_pending = pending.count;
+    status_.oldest_pending_label_seconds = pending.oldest_seconds.value_or(0);
     status_.error.clear();
   } catch (const pg::PgError& e) {
     // A statement error on a live connection (no label_pending table yet, no permission) still

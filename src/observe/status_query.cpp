@@ -7,6 +7,7 @@
 
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "pending_labels.hpp"
 #include "status_watermarks.hpp"
 
 namespace mlops_ingest::observe {
@@ -67,10 +68,10 @@ void read_activity(pg::BlockingConnection& conn, Status& out) {
   for (int i = 0; i < PQntuples(dead.get()); ++i) {
     out.dead_letters_24h.emplace_back(PQgetvalue(dead.get(), i, 0), integer(dead.get(), i, 1));
   }
-  pg::PgResult pending =
-      conn.exec("SELECT count(*), EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM label_pending");
-  out.labels_pending = integer(pending.get(), 0, 0);
-  out.oldest_pending_label_seconds = double_or_null(pending.get(), 0, 1);
+  const pg::PgResult r = conn.exec(kPendingLabelsSql);
+  const PendingLabels pending = parse_pending_labels(r.get());
+  out.labels_pending = pending.count;
+  out.oldest_pending_label_seconds = pending.oldest_seconds;
 }
 
 // The Common Queries of the database documentation, as they must be written to run on

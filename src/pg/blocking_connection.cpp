@@ -16,9 +16,8 @@ const std::string& remembered(const std::string& dsn) {
 
 BlockingConnection::BlockingConnection(const std::string& dsn) : conn_(PQconnectdb(remembered(dsn).c_str())) {
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    throw PgError("connecting to PostgreSQL: " + message, "");
+    throw PgError("connecting to PostgreSQL: " + (conn_ ? libpq_message(PQerrorMessage(conn_.get())) : "out of memory"),
+                  "");
   }
 }
 
@@ -36,42 +35,32 @@ PgResult BlockingConnection::checked(PGresult* raw) {
   PgResult result(raw);
   if (!result) throw PgError(PQerrorMessage(conn_.get()), "");
   const ExecStatusType status = PQresultStatus(result.get());
-  if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR) {
-    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    std::string message = PQresultErrorMessage(result.get());
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    throw PgError(std::move(message), state != nullptr ? state : "");
-  }
+  if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR) throw result_error(result.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) throw PgError(PQerrorMessage(conn_.get()), "");
   return result;
 }
 
-std::string BlockingConnection::query_value(const std::string& sql) {
-  PgResult result = exec(sql);
+namespace {
+
+std::string first_value(const PgResult& result) {
   if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return {};
   return PQgetvalue(result.get(), 0, 0);
 }
 
+}  // namespace
+
+std::string BlockingConnection::query_value(const std::string& sql) { return first_value(exec(sql)); }
+
 std::string BlockingConnection::query_value(const std::string& sql, const std::vector<std::string>& params) {
-  PgResult result = exec_params(sql, params);
-  if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return {};
-  return PQgetvalue(result.get(), 0, 0);
+  return first_value(exec_params(sql, params));
 }
 
 std::string BlockingConnection::escape_literal(std::string_view text) const {
-  char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
-  if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");
-  std::string out(escaped);
-  PQfreemem(escaped);
-  return out;
+  return pg::escape_literal(conn_.get(), text);
 }
 
 std::string BlockingConnection::escape_identifier(std::string_view name) const {
-  char* escaped = PQescapeIdentifier(conn_.get(), name.data(), name.size());
-  if (escaped == nullptr) throw PgError("PQescapeIdentifier failed", "");
-  std::string out(escaped);
-  PQfreemem(escaped);
-  return out;
+  return pg::escape_identifier(conn_.get(), name);
 }
 
 }  // namespace mlops_ingest::pg

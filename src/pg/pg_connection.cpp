@@ -24,6 +24,37 @@ std::uint64_t affected_rows(const PGresult* result) noexcept {
   return n;
 }
 
+std::string libpq_message(const char* text) {
+  std::string message = text != nullptr ? text : "";
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+PgError result_error(const PGresult* result) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  return PgError(libpq_message(PQresultErrorMessage(result)), state != nullptr ? state : "");
+}
+
+namespace {
+
+// PQescapeLiteral's or PQescapeIdentifier's result, which libpq allocated, as a std::string.
+std::string take_escaped(char* escaped, const char* what) {
+  if (escaped == nullptr) throw PgError(std::string(what) + " failed", "");
+  std::string out(escaped);
+  PQfreemem(escaped);
+  return out;
+}
+
+}  // namespace
+
+std::string escape_literal(PGconn* conn, std::string_view text) {
+  return take_escaped(PQescapeLiteral(conn, text.data(), text.size()), "PQescapeLiteral");
+}
+
+std::string escape_identifier(PGconn* conn, std::string_view name) {
+  return take_escaped(PQescapeIdentifier(conn, name.data(), name.size()), "PQescapeIdentifier");
+}
+
 PgConnection::PgConnection(asio::io_context& io, std::string dsn,
                            std::chrono::milliseconds io_timeout, std::string application_name)
     : io_(io), dsn_(std::move(dsn)), application_name_(std::move(application_name)), io_timeout_(io_timeout),
@@ -61,7 +92,7 @@ void PgConnection::cancel() noexcept {
 // this writer's next attempt, or another writer's, or any descriptor another thread opens — can
 // get the same number at once. Watching the number, asio would keep an epoll registration the
 // kernel had already dropped (a wait that only ends at io_timeout) and, on release, deregister a
-// number that now belongs to someone else (what ThreadSanitizer reported across writers). The
+// number that now belongs to someone else (another writer's socket, say). The
 // duplicate is ours alone: it is deregistered and closed here, and the socket's identity (device
 // and inode) tells a new socket from the old one under the same number.
 void PgConnection::attach_socket() {
@@ -84,11 +115,7 @@ void PgConnection::throw_connection_error(std::string_view what) {
   std::string message(what);
   if (conn_) {
     const char* detail = PQerrorMessage(conn_.get());
-    if (detail != nullptr && *detail != '\0') {
-      message += ": ";
-      message += detail;
-      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    }
+    if (detail != nullptr && *detail != '\0') message += ": " + libpq_message(detail);
   }
   close();
   throw PgError(std::move(message), "");  // no SQLSTATE: an outage
@@ -163,10 +190,7 @@ asio::awaitable<std::vector<PgResult>> PgConnection::drain_results(std::vector<P
     if (!result) break;
     const ExecStatusType status = PQresultStatus(result.get());
     if (status == PGRES_FATAL_ERROR && !first_error) {
-      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-      std::string message = PQresultErrorMessage(result.get());
-      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-      first_error.emplace(std::move(message), state != nullptr ? state : "");
+      first_error.emplace(result_error(result.get()));
     } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
       // Only copy_in() expects COPY; anywhere else it is a protocol misuse: drop the connection.
       throw_connection_error("unexpected COPY state");
@@ -181,20 +205,6 @@ asio::awaitable<std::vector<PgResult>> PgConnection::drain_results(std::vector<P
 asio::awaitable<std::vector<PgResult>> PgConnection::exec(const std::string& sql) {
   if (!connected()) throw PgError("not connected to PostgreSQL", "");
   if (PQsendQuery(conn_.get(), sql.c_str()) == 0) throw_connection_error("sending a query");
-  co_await flush();
-  co_return co_await drain_results({});
-}
-
-asio::awaitable<std::vector<PgResult>> PgConnection::exec_params(const std::string& sql,
-                                                                 const std::vector<std::string>& params) {
-  if (!connected()) throw PgError("not connected to PostgreSQL", "");
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& p : params) values.push_back(p.c_str());
-  if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
-                        nullptr, 0) == 0) {
-    throw_connection_error("sending a query");
-  }
   co_await flush();
   co_return co_await drain_results({});
 }
@@ -241,11 +251,9 @@ asio::awaitable<std::vector<PgResult>> PgConnection::start_copy(const std::strin
     }
     // A statement failed (the COPY itself: a missing table...; or one before it), so the rest
     // of the string was skipped: collect the error and end the command.
-    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    std::string message = PQresultErrorMessage(result.get());
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    PgError error = result_error(result.get());
     co_await drain_results({});
-    throw PgError(std::move(message), state != nullptr ? state : "");
+    throw error;
   }
 }
 
@@ -270,12 +278,6 @@ asio::awaitable<std::uint64_t> PgConnection::finish_copy(const std::vector<std::
   co_return results.empty() ? 0 : affected_rows(results.back().get());
 }
 
-std::string PgConnection::escape_literal(std::string_view text) const {
-  char* escaped = PQescapeLiteral(conn_.get(), text.data(), text.size());
-  if (escaped == nullptr) throw PgError("PQescapeLiteral failed", "");
-  std::string out(escaped);
-  PQfreemem(escaped);
-  return out;
-}
+std::string PgConnection::escape_literal(std::string_view text) const { return pg::escape_literal(conn_.get(), text); }
 
 }  // namespace mlops_ingest::pg

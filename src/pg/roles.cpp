@@ -4,14 +4,11 @@
 #include <optional>
 #include <stdexcept>
 
+#include "mlops_ingest/pg/advisory_locks.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
 namespace mlops_ingest::pg {
 namespace {
-
-// Serialises concurrent `schema roles` runs (two operators, two deploy jobs): CREATE ROLE and
-// GRANT would otherwise race. Schema apply uses 7263540011, the label rendezvous 7263540012.
-constexpr std::string_view kRolesLock = "SELECT pg_advisory_xact_lock(7263540013)";
 
 std::vector<std::string> split_privileges(std::string_view list) {
   std::vector<std::string> out;
@@ -86,7 +83,7 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   std::vector<std::string> report;
   conn.exec("BEGIN");
   conn.exec("SET LOCAL client_min_messages = warning");  // LOCAL: nothing outlives it behind a pooler
-  conn.exec(std::string(kRolesLock));
+  conn.exec(advisory_lock::xact_lock_sql(advisory_lock::kSchemaRoles));
 
   const std::vector<std::string_view> tables = managed_tables();
   std::vector<std::string> missing;

@@ -151,11 +151,8 @@ TEST(PgbouncerPgTest, LabelsBeforeTheirPredictionsResolveThroughThePooler) {
   PooledServer server(2);
   kafka::DevBroker broker({"predictions", "labels"}, 4);
   const std::uint64_t seed = 31, n = 3000;
-  std::vector<std::pair<std::string, std::string>> labels, predictions;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    labels.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_label(seed, i));
-    predictions.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
-  }
+  const testing::Messages labels = testing::synthetic_labels(seed, n);
+  const testing::Messages predictions = testing::synthetic_predictions(seed, n);
   fault::IngesterOptions options{broker.bootstrap_servers(), server.bouncer.dsn()};
   options.group = "pgbouncer-labels";
   options.extra = {"--writers", "2", "--batch-rows", "500", "--idle-exit-ms", "3000"};

@@ -105,11 +105,7 @@ TEST(PipelinePgTest, LabelsBeforeTheirPredictionsWaitInPending) {
   TestDatabase db;
   kafka::DevBroker broker({"predictions", "labels"}, 4);
   const std::uint64_t seed = 21, n = 3000;
-  std::vector<std::pair<std::string, std::string>> labels, predictions;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    labels.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_label(seed, i));
-    predictions.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
-  }
+  const Messages labels = synthetic_labels(seed, n), predictions = synthetic_predictions(seed, n);
   produce(broker.bootstrap_servers(), "labels", labels);
   RunResult first = run_until_idle(test_config(broker.bootstrap_servers(), db.dsn()));
   EXPECT_EQ(first.labels_pended, n);
@@ -132,11 +128,7 @@ TEST(PipelinePgTest, LabelsPairedInMemoryMatchWhatPostgresComputes) {
   TestDatabase db;
   kafka::DevBroker broker({"predictions", "labels"}, 2);
   const std::uint64_t seed = 23, n = 4000;
-  std::vector<std::pair<std::string, std::string>> labels, predictions;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    predictions.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
-    labels.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_label(seed, i));
-  }
+  const Messages labels = synthetic_labels(seed, n), predictions = synthetic_predictions(seed, n);
   // Interleaved as model servers would send them: a chunk of predictions, then their labels.
   constexpr std::size_t kChunk = 200;
   for (std::size_t at = 0; at < n; at += kChunk) {
@@ -167,11 +159,9 @@ TEST(PipelinePgTest, LabelsOutsideTheirPredictionsPartitionStillLandExactlyOnce)
   TestDatabase db;
   kafka::DevBroker broker({"predictions", "labels"}, 8);
   const std::uint64_t seed = 25, n = 20000;
-  std::vector<std::pair<std::string, std::string>> labels, predictions;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    predictions.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
-    labels.emplace_back("other-key-" + std::to_string(i), kafka::synthetic_label(seed, i));
-  }
+  const Messages predictions = synthetic_predictions(seed, n);
+  Messages labels = synthetic_labels(seed, n);
+  for (std::uint64_t i = 0; i < n; ++i) labels[i].first = "other-key-" + std::to_string(i);
   Config config = test_config(broker.bootstrap_servers(), db.dsn());
   config.batch_linger = std::chrono::milliseconds(0);
   // No sweep during the test (the safety net for a writer that crashed before its check): the

@@ -16,6 +16,7 @@
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/kafka/produce.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/app/ingester.hpp"
 #include "mlops_ingest/replay/replay_window.hpp"
@@ -97,15 +98,7 @@ class RecordingProducer {
   void send(const std::string& topic, const std::string& id, std::int32_t partition, std::int64_t ts,
             const std::string& value) {
     Sent& s = sent_.emplace_back(Sent{topic, id, partition, -1, ts});
-    for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_KEY(id.data(), id.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(rd_kafka_err2str(err));
-      rd_kafka_poll(rk_.get(), 10);
-    }
+    kafka::produce(rk_.get(), topic, id, value, {partition, ts, &s});
   }
 
   static void delivered(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
@@ -150,6 +143,14 @@ std::set<std::string> column(const TestDatabase& db, const std::string& sql) {
   std::set<std::string> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) out.insert(PQgetvalue(r.get(), i, 0));
   return out;
+}
+
+// The database holds exactly the predictions and labels sent with ids starting with `prefix`,
+// and no label waits for its prediction.
+void expect_stored_exactly(const TestDatabase& db, const std::deque<Sent>& sent, const std::string& prefix) {
+  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", prefix));
+  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", prefix));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
 }
 
 // "topic/partition=next" for every stored offset of `group`, ordered.
@@ -221,9 +222,7 @@ TEST(ReplayPgTest, MiddleWindowStoresExactlyTheMiddleBatch) {
   ASSERT_EQ(fault::describe_status(run_to_exit(replay)), "exit 0") << replay.log_tail();
 
   const std::deque<Sent>& sent = producer.sent();
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", "middle-"));
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", "middle-"));
-  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  expect_stored_exactly(db, sent, "middle-");
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
   // The replay group stopped exactly at the window's end: the first offset of the late batch.
   const std::string group = "mlops-ingest-replay-" + parse_replay_from(from).name() + "-" + parse_replay_until(until).name();
@@ -274,9 +273,7 @@ TEST(ReplayPgTest, KilledHalfwayAndRunAgainStoresEveryRowOfTheWindowOnce) {
   ASSERT_EQ(fault::describe_status(run_to_exit(second)), "exit 0") << second.log_tail();
 
   const std::deque<Sent>& sent = producer.sent();
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM prediction_logs"), ids(sent, "predictions", "window-"));
-  EXPECT_EQ(column(db, "SELECT prediction_id FROM label_store"), ids(sent, "labels", "window-"));
-  EXPECT_EQ(db.count("SELECT count(*) FROM label_pending"), 0);
+  expect_stored_exactly(db, sent, "window-");
   EXPECT_EQ(stored_offsets(db, "backfill"), first_offsets(sent, "after-"));
   // The second run resumed from the stored offsets instead of reading the window again: it met
   // none of the first run's rows, and inserted exactly the rest.

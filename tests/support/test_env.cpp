@@ -8,7 +8,9 @@
 #include <future>
 #include <stdexcept>
 
+#include "mlops_ingest/devtools/event_generator.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/kafka/produce.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
 namespace mlops_ingest::testing {
@@ -104,23 +106,27 @@ RunResult run_until_idle(Config config, std::chrono::seconds timeout) {
   return snapshot(ingester, rc);
 }
 
-void produce(const std::string& brokers, const std::string& topic,
-             const std::vector<std::pair<std::string, std::string>>& messages) {
+void produce(const std::string& brokers, const std::string& topic, const Messages& messages) {
   kafka::KafkaHandle rk = kafka::make_handle(
       RD_KAFKA_PRODUCER, kafka::make_conf({{"bootstrap.servers", brokers}, {"linger.ms", "5"}, {"log_level", "3"}}));
   for (const auto& [key, value] : messages) {
-    for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) throw std::runtime_error(rd_kafka_err2str(err));
-      rd_kafka_poll(rk.get(), 10);
-    }
+    kafka::produce(rk.get(), topic, key.empty() ? std::nullopt : std::optional<std::string_view>(key), value);
   }
   if (rd_kafka_flush(rk.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("flush timed out");
+}
+
+Messages synthetic_predictions(std::uint64_t seed, std::uint64_t n) {
+  Messages out;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    out.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_prediction(seed, i));
+  }
+  return out;
+}
+
+Messages synthetic_labels(std::uint64_t seed, std::uint64_t n) {
+  Messages out;
+  for (std::uint64_t i = 0; i < n; ++i) out.emplace_back(kafka::synthetic_prediction_id(seed, i), kafka::synthetic_label(seed, i));
+  return out;
 }
 
 }  // namespace mlops_ingest::testing

@@ -45,8 +45,15 @@ struct RunResult {
 RunResult run_until_idle(Config config, std::chrono::seconds timeout = std::chrono::seconds(180));
 RunResult snapshot(const Ingester& ingester, int exit_code);
 
-// Produces (key, value) pairs to a topic with librdkafka and waits for delivery.
-void produce(const std::string& brokers, const std::string& topic,
-             const std::vector<std::pair<std::string, std::string>>& messages);
+// (key, value) pairs to produce; an empty key is a message without a key.
+using Messages = std::vector<std::pair<std::string, std::string>>;
+
+// Produces `messages` to a topic with librdkafka and waits for delivery.
+void produce(const std::string& brokers, const std::string& topic, const Messages& messages);
+
+// The first n synthetic predictions, or their labels, of `seed` (event_generator.hpp), keyed by
+// prediction_id as produce_events keys them.
+Messages synthetic_predictions(std::uint64_t seed, std::uint64_t n);
+Messages synthetic_labels(std::uint64_t seed, std::uint64_t n);
 
 }  // namespace mlops_ingest::testing

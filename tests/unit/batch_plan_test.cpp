@@ -11,6 +11,7 @@
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/encode/row_encoder.hpp"
+#include "big_endian.hpp"
 
 namespace mlops_ingest {
 namespace {
@@ -380,7 +381,7 @@ TEST(PairedLabel, FillsInDaysDelayedFromThePredictionOnlyWhenAbsent) {
     ++fields;
     if (i == 4) {
       ASSERT_EQ(len, 4);
-      EXPECT_EQ(static_cast<std::int32_t>(pg::read_be16(data) << 16 | pg::read_be16(data + 2)), 2);
+      EXPECT_EQ(static_cast<std::int32_t>(testing::be32(data)), 2);
     }
   });
   EXPECT_EQ(fields, 5);

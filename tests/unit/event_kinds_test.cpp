@@ -15,11 +15,14 @@
 #include "mlops_ingest/handoff/envelope.hpp"
 #include "mlops_ingest/encode/row_encoder.hpp"
 #include "pg/ingest_sql.hpp"
+#include "big_endian.hpp"
 
 namespace mlops_ingest {
 namespace {
 
 using State = FieldValue::State;
+using testing::be16;
+using testing::be32;
 
 std::size_t index_of(TopicKind kind, std::string_view name) {
   const auto& fields = kind_spec(kind).fields;
@@ -34,11 +37,6 @@ const FieldValue& field(const KindEvent& e, std::string_view name) { return e.va
 
 RejectReason parse(EventParser& p, TopicKind kind, const std::string& json, KindEvent& out) {
   return p.parse_kind(kind, json.data(), json.size(), out);
-}
-
-std::uint32_t be32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) | u[3];
 }
 
 // Decodes PostgreSQL's binary text[] (one dimension) back into its elements.
@@ -172,7 +170,7 @@ TEST(EventKinds, EncodedRowHasEveryColumnAndTheKafkaTimestampForAbsentCreatedAt)
   const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(1767225600000);
   encode_kind_row(e, kafka_ts, tuple);
   const std::size_t n = kind_spec(TopicKind::kRetraining).fields.size();
-  ASSERT_EQ(pg::read_be16(tuple.data()), n);
+  ASSERT_EQ(be16(tuple.data()), n);
   const std::string_view created = pg::tuple_field(tuple, 0);
   ASSERT_EQ(created.size(), 8u);
   EXPECT_EQ((std::int64_t{static_cast<std::int32_t>(be32(created.data()))} << 32) | be32(created.data() + 4),

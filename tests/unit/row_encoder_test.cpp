@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
 #include "mlops_ingest/write/id_index.hpp"
@@ -42,7 +43,7 @@ TEST(RowEncoder, PredictionUsesKafkaTimestampWhenCreatedAtIsAbsent) {
   EXPECT_EQ(*f[1], std::string("\0\0\0\0\0\0\0\x2a", 8));
   EXPECT_FALSE(f[2].has_value());
   EXPECT_EQ(*f[4], std::string("\0\0\0\1", 4));
-  EXPECT_EQ(tuple_prediction_id(tuple), "abc");
+  EXPECT_EQ(pg::tuple_field(tuple, 0), "abc");
   e.created_at = 7;
   encode_prediction(e, 42, tuple);
   EXPECT_EQ(*fields(tuple)[1], std::string("\0\0\0\0\0\0\0\x07", 8));
@@ -57,7 +58,7 @@ TEST(RowEncoder, SlotDigestMatchesTheTuplesPredictionId) {
   p.prediction_id = "pred-7-0000000123-with-a-longer-tail";
   encode_prediction(p, 0, env);
   EXPECT_EQ(env.kind, EnvelopeKind::kPrediction);
-  EXPECT_EQ(prediction_id(env), tuple_prediction_id(env.tuple));
+  EXPECT_EQ(prediction_id(env), pg::tuple_field(env.tuple, 0));
   EXPECT_EQ(prediction_id(env), p.prediction_id);
   EXPECT_EQ(env.id.hash, IdIndex::hash_of(p.prediction_id));
   EXPECT_EQ(env.id.prefix[0], 0x707265642d372d30ULL);  // "pred-7-0", big-endian

@@ -18,7 +18,7 @@ TEST(SpscRing, FullRingRefusesAndReleaseFreesSlots) {
   }
   EXPECT_EQ(ring.producer_slot(), nullptr);
   EXPECT_EQ(ring.size(), 4u);
-  ASSERT_EQ(ring.consumer_available(), 4u);
+  ASSERT_EQ(ring.consumer_refresh(), 4u);
   EXPECT_EQ(ring.consumer_peek(0), 0);
   EXPECT_EQ(ring.consumer_peek(3), 3);
   // Peeking does not free anything: the batch stays until it is released.
@@ -35,10 +35,10 @@ TEST(SpscRing, SlotsKeepTheirBuffers) {
   slot->assign(1000, 'x');
   const char* buffer = slot->data();
   ring.producer_commit();
-  ASSERT_EQ(ring.consumer_available(), 1u);
+  ASSERT_EQ(ring.consumer_refresh(), 1u);
   ring.consumer_release(1);
   ring.producer_commit();  // slot 1
-  ASSERT_EQ(ring.consumer_available(), 1u);
+  ASSERT_EQ(ring.consumer_refresh(), 1u);
   ring.consumer_release(1);
   std::string* again = ring.producer_slot();  // slot 0 again, capacity kept
   EXPECT_EQ(again->data(), buffer);
@@ -59,8 +59,7 @@ TEST(SpscRing, ConcurrentProducerConsumerKeepOrder) {
   });
   std::uint64_t expected = 0;
   while (expected < kCount) {
-    std::size_t n = ring.consumer_available();
-    if (n == 0) n = ring.consumer_refresh();
+    const std::size_t n = ring.consumer_refresh();
     for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(ring.consumer_peek(i), expected + i);
     ring.consumer_release(n);
     expected += n;

@@ -1,7 +1,7 @@
 #pragma once
 // The embedded broker for local runs and tests: librdkafka's mock cluster, a real
 // Kafka-protocol listener on 127.0.0.1 that any client (kcat, another process) can use.
-// In memory only, and it keeps only about 5 MB per partition (shared/NOTES.md): use many
+// In memory only, and it keeps only about 5 MB per partition: use many
 // partitions, or produce while the ingester consumes.
 //
 // Part of the dev-tools library (mlops_ingest_devtools), not of the product: the CLI's

@@ -51,9 +51,8 @@ struct Envelope {
   std::string reason_text;  // kDeadLetter: the validator's message
 };
 
-// The prediction_id of a row tuple (its first field).
-std::string_view tuple_prediction_id(const std::string& tuple) noexcept;
-// The same for a kPrediction or kLabel slot, from its digest: without reading the tuple's bytes.
+// The prediction_id of a kPrediction or kLabel slot (its tuple's first field), from its digest:
+// without reading the tuple's bytes.
 inline std::string_view prediction_id(const Envelope& env) noexcept {
   return {env.tuple.data() + 6, env.id.size};  // after the int16 field count and int32 length
 }

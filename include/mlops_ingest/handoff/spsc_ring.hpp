@@ -54,18 +54,13 @@ class SpscRing {
   }
 
   // --- consumer side ---
-  // Number of filled slots the consumer may read (from its current head).
-  [[nodiscard]] std::size_t consumer_available() noexcept {
-    const std::size_t head = head_.load(std::memory_order_relaxed);
-    if (cached_tail_ - head == 0) cached_tail_ = tail_.load(std::memory_order_acquire);
-    return cached_tail_ - head;
-  }
-  // Refreshes the view of the producer's index (after consumer_available() returned less than wanted).
+  // Number of filled slots the consumer may read (from its current head), from a fresh view of
+  // the producer's index.
   [[nodiscard]] std::size_t consumer_refresh() noexcept {
     cached_tail_ = tail_.load(std::memory_order_acquire);
     return cached_tail_ - head_.load(std::memory_order_relaxed);
   }
-  // The i-th filled slot from the head; i < consumer_available().
+  // The i-th filled slot from the head; i < the last consumer_refresh().
   [[nodiscard]] T& consumer_peek(std::size_t i) noexcept {
     return slots_[(head_.load(std::memory_order_relaxed) + i) % capacity_];
   }

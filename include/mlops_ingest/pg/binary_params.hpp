@@ -1,7 +1,7 @@
 #pragma once
 // Rows sent as binary array parameters: `INSERT … SELECT … FROM unnest($1::text[], …)`.
 //
-// Why: a statement with array parameters needs no session state (no temp staging table, no
+// Why: a statement with array parameters needs no session state (no temporary table, no
 // named prepared statement), so it works unchanged behind a transaction-pooling PgBouncer,
 // and the array elements are the very bytes of the binary COPY tuples the consumer already
 // encoded (PostgreSQL's array_recv takes each element in the type's binary send format).

@@ -134,10 +134,4 @@ class BoundedTupleWriter {
   char* p_;
 };
 
-// Reads back a big-endian int16/int32 (used to re-frame tuples for staging tables).
-inline std::uint16_t read_be16(const char* p) noexcept {
-  return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) |
-                                    static_cast<unsigned char>(p[1]));
-}
-
 }  // namespace mlops_ingest::pg

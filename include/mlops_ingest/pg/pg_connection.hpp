@@ -37,6 +37,16 @@ using PgConnHandle = std::unique_ptr<PGconn, PgConnDeleter>;
 // Rows affected by a command result ("INSERT 0 42" → 42).
 std::uint64_t affected_rows(const PGresult* result) noexcept;
 
+// A libpq message without the newline (and spaces) libpq ends it with, for one-line errors.
+std::string libpq_message(const char* text);
+// The error a failed result carries: its message and SQLSTATE.
+PgError result_error(const PGresult* result);
+
+// `text` as an SQL literal ('quoted'), or `name` as an identifier ("quoted" as needed), escaped
+// for the connection's encoding; throw PgError.
+std::string escape_literal(PGconn* conn, std::string_view text);
+std::string escape_identifier(PGconn* conn, std::string_view name);
+
 class PgConnection {
  public:
   template <typename T>
@@ -61,9 +71,6 @@ class PgConnection {
   // Runs one simple-protocol query string (it may hold several statements) and returns every
   // result. Throws PgError for the first failed statement, after draining the rest.
   awaitable<std::vector<PgResult>> exec(const std::string& sql);
-
-  // Runs one statement with text parameters ($1, $2, ...) through the extended protocol.
-  awaitable<std::vector<PgResult>> exec_params(const std::string& sql, const std::vector<std::string>& params);
 
   // Runs one statement with binary parameters (typed by their OIDs) through the extended
   // protocol's unnamed statement: nothing outlives the call, so it is safe behind a
