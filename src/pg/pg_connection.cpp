@@ -209,6 +209,20 @@ asio::awaitable<std::vector<PgResult>> PgConnection::exec(const std::string& sql
   co_return co_await drain_results({});
 }
 
+asio::awaitable<std::vector<PgResult>> PgConnection::exec_params(const std::string& sql,
+                                                                 const std::vector<std::string>& params) {
+  if (!connected()) throw PgError("not connected to PostgreSQL", "");
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) values.push_back(p.c_str());
+  if (PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
+                        nullptr, 0) == 0) {
+    throw_connection_error("sending a query");
+  }
+  co_await flush();
+  co_return co_await drain_results({});
+}
+
 asio::awaitable<std::vector<PgResult>> PgConnection::exec_binary(const std::string& sql,
                                                                  const std::vector<BinaryParam>& params) {
   if (!connected()) throw PgError("not connected to PostgreSQL", "");

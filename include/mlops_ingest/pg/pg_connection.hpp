@@ -72,6 +72,9 @@ class PgConnection {
   // result. Throws PgError for the first failed statement, after draining the rest.
   awaitable<std::vector<PgResult>> exec(const std::string& sql);
 
+  // Runs one statement with text parameters ($1, $2, ...) through the extended protocol.
+  awaitable<std::vector<PgResult>> exec_params(const std::string& sql, const std::vector<std::string>& params);
+
   // Runs one statement with binary parameters (typed by their OIDs) through the extended
   // protocol's unnamed statement: nothing outlives the call, so it is safe behind a
   // transaction-pooling PgBouncer. Results come back in text format.
