@@ -89,7 +89,7 @@ bool ConsumerLoop::predictions_drained(std::int32_t partition) {
   const auto it = assigned_.find({TopicKind::kPredictions, partition});
   if (it == assigned_.end()) return true;  // not ours: nothing to wait for here
   std::int64_t lo = -1, hi = -1;
-  rd_kafka_get_watermark_offsets(rk_.get(), cfg_.predictions_topic.c_str(), partition, &lo, &hi);
+  rd_kafka_get_watermark_offsets(rk_.get(), cfg_.topic_of(TopicKind::kPredictions).c_str(), partition, &lo, &hi);
   const std::int64_t position = it->second.position >= 0 ? it->second.position : lo;
   return hi >= 0 && position >= hi;
 }
@@ -114,7 +114,7 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
     return;
   }
   PartitionList list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), cfg_.labels_topic.c_str(), labels_partition);
+  rd_kafka_topic_partition_list_add(list.get(), cfg_.topic_of(TopicKind::kLabels).c_str(), labels_partition);
   if (paused) {
     ++stats_.align_pauses;
     rd_kafka_pause_partitions(rk_.get(), list.get());
@@ -127,7 +127,7 @@ void ConsumerLoop::set_align_paused(std::int32_t labels_partition, bool paused) 
 void ConsumerLoop::check_copartitioning() {
   copartitioning_checked_ = true;
   // Only the prediction/label pair is co-routed; with either kind off there is nothing to check.
-  if (cfg_.predictions_topic.empty() || cfg_.labels_topic.empty()) return;
+  if (cfg_.topic_of(TopicKind::kPredictions).empty() || cfg_.topic_of(TopicKind::kLabels).empty()) return;
   auto partition_count = [this](const std::string& topic) {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
     if (rkt == nullptr) return 0;
@@ -140,8 +140,8 @@ void ConsumerLoop::check_copartitioning() {
     rd_kafka_topic_destroy(rkt);
     return count;
   };
-  if (auto warning = copartitioning_.set_partition_counts(partition_count(cfg_.predictions_topic),
-                                                           partition_count(cfg_.labels_topic))) {
+  if (auto warning = copartitioning_.set_partition_counts(partition_count(cfg_.topic_of(TopicKind::kPredictions)),
+                                                           partition_count(cfg_.topic_of(TopicKind::kLabels)))) {
     log_warn(*warning);
     aligner_.set_enabled(false);
   }
