@@ -81,6 +81,7 @@ TEST(ConfigPgTest, AnEmptyAlertsTopicOnTheCommandLineTurnsAlertsOff) {
   const ExitResult again = run_to_exit(fault::ingester_argv(options), work.file("ingester-on.log"));
   ASSERT_EQ(describe(again), "exit 0") << again.output;
   EXPECT_EQ(outcome(db, options.group), "2/1/1/2/1 alerts,labels,models,predictions,retraining");
+  EXPECT_GT(kafka_committed_partitions(broker.bootstrap_servers(), options.group, {"alerts"}, kPartitions), 0);
 }
 
 TEST(ConfigPgTest, EmptyTopicsInTheFileAndTheEnvironmentTurnTheirKindsOff) {
