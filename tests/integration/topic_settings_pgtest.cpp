@@ -3,6 +3,7 @@
 // other kinds and never consumes that kind's topic, although it exists and holds messages.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
 #include "security_env.hpp"
 #include "test_env.hpp"
 
@@ -48,6 +50,27 @@ class ScopedEnv {
   ~ScopedEnv() { unsetenv(name_.c_str()); }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+};
+
+// A role is cluster-wide: dropped at the end. Declare it BEFORE the TestDatabase, whose
+// privileges must go first.
+class ScopedRole {
+ public:
+  explicit ScopedRole(std::string name) : name_(std::move(name)) {}
+  ~ScopedRole() {
+    try {
+      pg::BlockingConnection admin(testing::admin_dsn());
+      admin.exec("DROP ROLE IF EXISTS " + name_);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "dropping the test role: " << e.what();
+    }
+  }
+  ScopedRole(const ScopedRole&) = delete;
+  ScopedRole& operator=(const ScopedRole&) = delete;
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
  private:
   std::string name_;
@@ -102,6 +125,35 @@ TEST(ConfigPgTest, EmptyTopicsInTheFileAndTheEnvironmentTurnTheirKindsOff) {
   EXPECT_EQ(outcome(db, options.group), "2/1/0/2/0 alerts,labels,predictions");
   EXPECT_EQ(kafka_committed_partitions(broker.bootstrap_servers(), options.group, {"models", "retraining"}, kPartitions),
             0);
+}
+
+// The startup check asks only for the kinds that are on: a role without any right on the alerts'
+// table (a deployment that never wanted alerts) runs with alerts off, and is stopped, naming the
+// missing privilege, with alerts on.
+TEST(ConfigPgTest, AKindThatIsOffNeedsNoGrants) {
+  fault::WorkDir work("topic-settings-grants");
+  const ScopedRole role("mlops_topics_t" + std::to_string(::getpid()));
+  testing::TestDatabase db;
+  const ExitResult granted = run_to_exit(
+      {fault::ingester_binary(), "schema", "roles", "--pg", db.dsn(), "--ingest-role", role.name()},
+      work.file("schema-roles.log"), 120s);
+  ASSERT_EQ(describe(granted), "exit 0") << granted.output;
+  db.exec("REVOKE ALL ON TABLE monitoring_alerts FROM " + role.name());
+  kafka::DevBroker broker({"predictions", "labels", "models", "alerts", "retraining"}, kPartitions);
+  produce_every_kind(broker);
+
+  fault::IngesterOptions options{broker.bootstrap_servers(), as_user(db.dsn(), role.name())};
+  options.group = "grants";
+  options.extra = {"--apply-schema", "false", "--idle-exit-ms", "3000"};
+  const ExitResult alerts_on = run_to_exit(fault::ingester_argv(options), work.file("alerts-on.log"), 120s);
+  EXPECT_EQ(describe(alerts_on), "exit 1") << alerts_on.output;
+  EXPECT_NE(alerts_on.output.find("INSERT on monitoring_alerts"), std::string::npos) << alerts_on.output;
+
+  options.extra.insert(options.extra.end(), {"--alerts-topic", ""});
+  const ExitResult alerts_off = run_to_exit(fault::ingester_argv(options), work.file("alerts-off.log"), 120s);
+  ASSERT_EQ(describe(alerts_off), "exit 0") << alerts_off.output;
+  EXPECT_EQ(alerts_off.output.find("permission denied"), std::string::npos) << alerts_off.output;
+  EXPECT_EQ(outcome(db, options.group), "2/1/1/0/1 labels,models,predictions,retraining");
 }
 
 TEST(ConfigPgTest, EveryTopicEmptyStopsStartupNamingTheSettings) {

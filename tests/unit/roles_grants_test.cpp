@@ -30,7 +30,7 @@ TEST(RolesGrants, EveryKindsTableIsGrantedWhatItsWriteModeDoes) {
                         {"ingest_offsets", "SELECT, INSERT, UPDATE"},
                         {"label_pending", "SELECT, INSERT, UPDATE, DELETE"},
                         {"ingest_dead_letters", "INSERT"},
-                        {"ingest_appended", "INSERT"},
+                        {"ingest_appended", "SELECT, INSERT"},
                         {"prediction_logs", "SELECT, INSERT"},
                         {"label_store", "SELECT, INSERT"},
                         {"model_metadata", "SELECT, INSERT, UPDATE"},

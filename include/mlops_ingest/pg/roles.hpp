@@ -41,8 +41,9 @@ inline constexpr std::array<TableGrant, 4> kIngesterTableGrants = {{
      "labels parked until their prediction arrives; the sweep locks them (FOR UPDATE ... SKIP "
      "LOCKED, which needs UPDATE) and moves them with DELETE ... RETURNING"},
     {"ingest_dead_letters", "INSERT", true, "COPY of dead letters; never read back by the ingester"},
-    {"ingest_appended", "INSERT", false,
-     "INSERT ... ON CONFLICT DO NOTHING RETURNING of the Kafka positions of appended rows"},
+    {"ingest_appended", "SELECT, INSERT", false,
+     "INSERT ... ON CONFLICT DO NOTHING RETURNING (which needs SELECT) of the Kafka positions of "
+     "appended rows"},
 }};
 
 namespace detail {
