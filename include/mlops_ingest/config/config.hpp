@@ -1,7 +1,8 @@
 #pragma once
 // Every setting of `mlops-ingest run`, with its default. One table in config.cpp describes each
-// setting once; it drives the config file, the environment and the command line alike, and
-// config/mlops-ingest.conf documents them. Unknown keys and bad values are startup errors that
+// setting once (each kind's topic setting taken from kEventKinds); it drives the config file,
+// the environment and the command line alike, and config/mlops-ingest.conf documents them (a
+// unit test checks its topic section against the kind table). Unknown keys and bad values are startup errors that
 // name the key.
 #include <array>
 #include <chrono>
