@@ -120,7 +120,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (config.apply_schema) pg::apply_schema(config.pg);  // DDL needs the server: exits 1 if down
   if (reachable) {
     try {
-      pg::check_ingest_privileges(config.pg);  // so does a role without the grants `run` needs
+      // So does a role without the grants `run` needs (for the kinds that are on).
+      pg::check_ingest_privileges(config.pg, pg::needed_ingest_grants(config));
     } catch (const pg::PgError& e) {
       // Behind PgBouncer the first connection succeeds while PostgreSQL itself is down; the outage
       // shows at the first query. Start anyway, as for an outage at connect time.

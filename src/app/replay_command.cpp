@@ -97,7 +97,7 @@ int run_replay_command(const std::vector<std::string>& args, const std::function
   // the writers (the window is resolved in Kafka meanwhile).
   const bool reachable = pg::check_startup_connection(a.config.pg);
   if (a.config.apply_schema) pg::apply_schema(a.config.pg);
-  if (reachable) pg::check_ingest_privileges(a.config.pg);
+  if (reachable) pg::check_ingest_privileges(a.config.pg, pg::needed_ingest_grants(a.config));
 
   ReplayWindow window = [&] {
     const std::unique_ptr<PartitionTimeline> kafka = kafka_partition_timeline(a.config);

@@ -23,9 +23,9 @@ namespace {
 using Setter = std::function<void(Config&, const std::string& key, const std::string& value)>;
 
 struct Setting {
-  const char* key;
-  const char* default_value;
-  const char* help;
+  std::string key;
+  std::string default_value;
+  std::string help;
   Setter set;
 };
 
@@ -66,8 +66,9 @@ Setter millis(long long min, long long max) {
   };
 }
 
-const std::vector<Setting>& settings() {
-  static const std::vector<Setting> table = {
+// Where from and where to, before the topics.
+std::vector<Setting> source_settings() {
+  return {
       {"brokers", "localhost:9092", "Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]",
        text<&Config::brokers>()},
       {"pg", "", "PostgreSQL connection string or URI (passwords: use PGPASSWORD/PGPASSFILE)",
@@ -77,15 +78,19 @@ const std::vector<Setting>& settings() {
        }},
       {"group", "mlops-ingest", "Kafka consumer group; also the key of stored offsets",
        text<&Config::group>()},
-      {"predictions_topic", "predictions", "topic of prediction events",
-       text<&Config::predictions_topic>()},
-      {"labels_topic", "labels", "topic of label events", text<&Config::labels_topic>()},
-      {"models_topic", "models", "topic of model lifecycle events (model_metadata); empty: off",
-       text<&Config::models_topic>()},
-      {"alerts_topic", "alerts", "topic of monitoring alerts (monitoring_alerts); empty: off",
-       text<&Config::alerts_topic>()},
-      {"retraining_topic", "retraining", "topic of retraining decisions (retraining_metrics); empty: off",
-       text<&Config::retraining_topic>()},
+  };
+}
+
+// A kind's topic setting, as kEventKinds describes it.
+Setting topic_setting(const EventKindSpec& spec) {
+  return {std::string(spec.topic_setting), std::string(spec.default_topic),
+          "topic of " + std::string(spec.name) + " events (" + std::string(spec.table) + "); empty turns the kind off",
+          [kind = spec.kind](Config& c, const std::string&, const std::string& v) { c.topic_of(kind) = v; }};
+}
+
+// How the rows are written, and the pipeline's shape.
+std::vector<Setting> pipeline_settings() {
+  return {
       {"auto_offset_reset", "earliest",
        "where a partition with no stored offset starts: earliest or latest",
        [](Config& c, const std::string& key, const std::string& v) {
@@ -133,6 +138,12 @@ const std::vector<Setting>& settings() {
        millis<&Config::label_align_max_wait>(0, 600000)},
       {"label_align_buffer", "2000", "labels held per partition for alignment before that partition is paused",
        size<&Config::label_align_buffer>(16, 1 << 20)},
+  };
+}
+
+// Validation, dead letters, timing and operations.
+std::vector<Setting> operation_settings() {
+  return {
       {"max_message_bytes", "1048576", "larger messages are dead-lettered unparsed",
        size<&Config::max_message_bytes>(64, 1LL << 30)},
       {"dead_letter_payload_max_bytes", "65536",
@@ -168,6 +179,18 @@ const std::vector<Setting>& settings() {
        "if > 0: exit 0 once every assigned partition is caught up and idle this long",
        millis<&Config::idle_exit>(0, 86400000)},
   };
+}
+
+// Every setting, in the order config/mlops-ingest.conf and `mlops-ingest settings` list them.
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = [] {
+    std::vector<Setting> out = source_settings();
+    for (const EventKindSpec& spec : kEventKinds) out.push_back(topic_setting(spec));
+    for (std::vector<Setting> (*part)() : {pipeline_settings, operation_settings}) {
+      for (Setting& s : part()) out.push_back(std::move(s));
+    }
+    return out;
+  }();
   return table;
 }
 
@@ -176,12 +199,6 @@ std::string trim(std::string s) {
   s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
   s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
   return s;
-}
-
-std::string env_name(const std::string& key) {
-  std::string name = "MLOPS_INGEST_";
-  for (char ch : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return name;
 }
 
 // True if `key = value` puts a password into the config (a DSN password, a secret librdkafka
@@ -266,20 +283,10 @@ void apply_config_file(Config& config, const std::string& path) {
   }
 }
 
-const std::string& Config::topic_of(TopicKind kind) const noexcept {
-  switch (kind) {
-    case TopicKind::kPredictions:
-      return predictions_topic;
-    case TopicKind::kLabels:
-      return labels_topic;
-    case TopicKind::kModels:
-      return models_topic;
-    case TopicKind::kAlerts:
-      return alerts_topic;
-    case TopicKind::kRetraining:
-      return retraining_topic;
-  }
-  return predictions_topic;
+std::array<std::string, kTopicKindCount> Config::default_kind_topics() {
+  std::array<std::string, kTopicKindCount> out;
+  for (const EventKindSpec& spec : kEventKinds) out[kind_index(spec.kind)] = spec.default_topic;
+  return out;
 }
 
 std::optional<TopicKind> Config::kind_of_topic(std::string_view name) const noexcept {
@@ -298,24 +305,21 @@ std::vector<std::string> Config::topics() const {
   return out;
 }
 
-std::string& Config::topic_of(TopicKind kind) noexcept {
-  return const_cast<std::string&>(static_cast<const Config&>(*this).topic_of(kind));
-}
-
 void validate(const Config& c) {
-  bool any_topic = false;
   for (const EventKindSpec& a : kEventKinds) {
     const std::string& topic = c.topic_of(a.kind);
-    if (topic.empty()) continue;
-    any_topic = true;
     for (const EventKindSpec& b : kEventKinds) {
-      if (b.kind != a.kind && kind_index(b.kind) > kind_index(a.kind) && c.topic_of(b.kind) == topic) {
+      if (!topic.empty() && kind_index(b.kind) > kind_index(a.kind) && c.topic_of(b.kind) == topic) {
         throw ConfigError("settings '" + std::string(a.topic_setting) + "' and '" + std::string(b.topic_setting) +
                           "' must differ (both are '" + topic + "')");
       }
     }
   }
-  if (!any_topic) throw ConfigError("every topic setting is empty: there is nothing to consume");
+  if (c.topics().empty()) {
+    std::string names;
+    for (const EventKindSpec& spec : kEventKinds) names += (names.empty() ? "" : ", ") + std::string(spec.topic_setting);
+    throw ConfigError("every topic setting (" + names + ") is empty: there is nothing to consume; set at least one");
+  }
   if (c.batch_rows > c.ring_capacity / 2) {
     throw ConfigError("setting 'batch_rows' (" + std::to_string(c.batch_rows) +
                       ") must be at most half of 'ring_capacity' (" +
@@ -336,11 +340,11 @@ Config load_config(const std::vector<std::string>& args) {
   if (!config_path.empty()) apply_config_file(config, config_path);
 
   for (const Setting& s : settings()) {
-    if (const char* env = std::getenv(env_name(s.key).c_str())) {
+    if (const char* env = std::getenv(setting_env_name(s.key).c_str())) {
       try {
         apply_setting(config, s.key, env);
       } catch (const ConfigError& e) {
-        throw ConfigError(env_name(s.key) + ": " + e.what());
+        throw ConfigError(setting_env_name(s.key) + ": " + e.what());
       }
     }
   }
@@ -390,6 +394,18 @@ HostPort split_host_port(const std::string& key, const std::string& value) {
   if (out.host.empty()) out.host = "0.0.0.0";
   out.port = static_cast<std::uint16_t>(parse_integer(key, value.substr(colon + 1), 0, 65535));
   return out;
+}
+
+std::string setting_env_name(std::string_view key) {
+  std::string name = "MLOPS_INGEST_";
+  for (char ch : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+std::string setting_flag(std::string_view key) {
+  std::string flag = "--" + std::string(key);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
 }
 
 const std::vector<SettingDoc>& setting_docs() {

@@ -98,6 +98,20 @@ std::string_view mode_text(WriteMode m) {
   return "";
 }
 
+// A setting's other names, by the rule config.cpp applies to every setting (config_test checks
+// the two agree): MLOPS_INGEST_<KEY> in the environment, --<key-with-dashes> on the command line.
+std::string env_name(std::string_view key) {
+  std::string out = "MLOPS_INGEST_";
+  for (char ch : key) out += ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch;
+  return out;
+}
+
+std::string flag_name(std::string_view key) {
+  std::string out = "--";
+  for (char ch : key) out += ch == '_' ? '-' : ch;
+  return out;
+}
+
 }  // namespace
 
 std::string kinds_markdown() {
@@ -108,7 +122,8 @@ std::string kinds_markdown() {
     if (!summary.empty() && summary[0] >= 'a' && summary[0] <= 'z') summary[0] = static_cast<char>(summary[0] - 'a' + 'A');
     out += summary + ".\n\n";
     out += "- topic: setting `" + std::string(spec.topic_setting) + "`, default `" + std::string(spec.default_topic) +
-           "` (empty turns the kind off)\n";
+           "` (empty turns the kind off); in the environment `" + env_name(spec.topic_setting) +
+           "`, on the command line `" + flag_name(spec.topic_setting) + "`\n";
     out += "- write mode: " + std::string(mode_text(spec.mode)) + "\n";
     if (!spec.key.empty()) out += "- key: `" + std::string(spec.key) + "`\n";
     out += "\n| field | JSON | column | rule |\n|---|---|---|---|\n";

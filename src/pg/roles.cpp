@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/pg/advisory_locks.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 
@@ -175,10 +176,19 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   return report;
 }
 
-std::vector<std::string> missing_ingest_privileges(const std::string& dsn) {
+std::vector<TableGrant> needed_ingest_grants(const Config& config) {
+  std::vector<TableGrant> out(kIngesterTableGrants.begin(), kIngesterTableGrants.end());
+  for (const EventKindSpec& spec : kEventKinds) {
+    const bool paired = spec.mode == WriteMode::kDependsOnKind || detail::awaited_by_another_kind(spec);
+    if (!config.topic_of(spec.kind).empty() || paired) out.push_back(detail::kind_grant(spec));
+  }
+  return out;
+}
+
+std::vector<std::string> missing_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants) {
   BlockingConnection conn(dsn);
   std::vector<std::string> missing;
-  for (const TableGrant& g : kIngestGrants) {
+  for (const TableGrant& g : grants) {
     const std::string table(g.table);
     if (conn.query_value("SELECT to_regclass($1) IS NULL", {table}) == "t") {
       missing.push_back("table " + std::string(g.table) +
@@ -207,8 +217,8 @@ std::vector<std::string> missing_ingest_privileges(const std::string& dsn) {
   return missing;
 }
 
-void check_ingest_privileges(const std::string& dsn) {
-  const std::vector<std::string> missing = missing_ingest_privileges(dsn);
+void check_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants) {
+  const std::vector<std::string> missing = missing_ingest_privileges(dsn, grants);
   if (missing.empty()) return;
   std::string user;
   {

@@ -228,7 +228,7 @@ TEST(EventKindsPgTest, AnEmptyTopicSettingTurnsAKindOff) {
   kafka::DevBroker broker(kAllTopics, 1);
   produce_all(broker);
   Config config = test_config(broker.bootstrap_servers(), db.dsn());
-  config.alerts_topic = "";
+  config.topic_of(TopicKind::kAlerts) = "";
   ASSERT_EQ(run_until_idle(config).exit_code, 0);
   EXPECT_EQ(db.count("SELECT count(*) FROM monitoring_alerts"), 0);
   EXPECT_EQ(db.count("SELECT count(*) FROM model_metadata"), 2);

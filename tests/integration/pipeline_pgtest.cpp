@@ -237,7 +237,7 @@ TEST(PipelinePgTest, TwoInstancesInOneGroupStoreEverythingOnce) {
   Config config = test_config(broker.bootstrap_servers(), db.dsn());  // idle_exit 0: runs until stopped
   // Only the prediction/label pair: the embedded broker would create the other kinds' topics on
   // subscription, and their partitions would count in the assignment checked below.
-  config.models_topic = config.alerts_topic = config.retraining_topic = "";
+  for (TopicKind k : {TopicKind::kModels, TopicKind::kAlerts, TopicKind::kRetraining}) config.topic_of(k) = "";
   ASSERT_EQ(config.idle_exit.count(), 0);
   Ingester a(config), b(config);
   auto run_a = std::async(std::launch::async, [&] { return a.run(); });

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
+#include <regex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mlops_ingest {
 namespace {
@@ -26,13 +30,13 @@ std::optional<std::string> config_error(F&& f) {
 // An environment variable for one scope, unset again even when an assertion returns early.
 class ScopedEnv {
  public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) { setenv(name_.c_str(), value, 1); }
+  ~ScopedEnv() { unsetenv(name_.c_str()); }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
 
  private:
-  const char* name_;
+  std::string name_;
 };
 
 std::string write_file(const std::string& name, const std::string& text) {
@@ -59,7 +63,7 @@ TEST(Config, CommandLineBeatsEnvironmentBeatsFile) {
   EXPECT_EQ(c.group, "from-file");
   EXPECT_EQ(c.writers, 4);
   EXPECT_EQ(c.batch_rows, 200u);
-  EXPECT_EQ(c.labels_topic, "lbl");
+  EXPECT_EQ(c.topic_of(TopicKind::kLabels), "lbl");
 }
 
 TEST(Config, UnknownKeysAreErrorsNamingTheKey) {
@@ -105,6 +109,125 @@ TEST(Config, ShippedConfigFileParses) {
   std::ifstream in(MLOPS_SOURCE_DIR "/config/mlops-ingest.conf");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const SettingDoc& d : setting_docs()) EXPECT_NE(text.find(d.key), std::string::npos) << d.key;
+}
+
+// Each kind's topic setting is the kind table's: its key, default, help, environment name and
+// flag, and `mlops-ingest kinds` (docs/events.md) names it as config does.
+TEST(Config, TopicSettingsComeFromTheKindTable) {
+  const Config defaults;
+  const std::vector<SettingDoc>& docs = setting_docs();
+  const std::string reference = kinds_markdown();
+  for (const EventKindSpec& spec : kEventKinds) {
+    const std::string key(spec.topic_setting);
+    EXPECT_EQ(defaults.topic_of(spec.kind), spec.default_topic) << key;
+    const auto doc = std::find_if(docs.begin(), docs.end(), [&](const SettingDoc& d) { return d.key == key; });
+    ASSERT_NE(doc, docs.end()) << key << " is not a setting";
+    EXPECT_EQ(doc->default_value, spec.default_topic) << key;
+    EXPECT_NE(doc->help.find(spec.table), std::string::npos) << doc->help;
+    EXPECT_NE(doc->help.find("empty turns the kind off"), std::string::npos) << doc->help;
+    EXPECT_NE(reference.find("`" + setting_env_name(key) + "`"), std::string::npos) << setting_env_name(key);
+    EXPECT_NE(reference.find("`" + setting_flag(key) + "`"), std::string::npos) << setting_flag(key);
+    const std::string flag = setting_flag(key);
+    const Config set = load_config({flag, "custom-" + key});
+    EXPECT_EQ(set.topic_of(spec.kind), "custom-" + key) << flag;
+    const Config via_env = [&] {
+      const ScopedEnv env(setting_env_name(key), "from-env");
+      return load_config({});
+    }();
+    EXPECT_EQ(via_env.topic_of(spec.kind), "from-env") << setting_env_name(key);
+    EXPECT_EQ(via_env.kind_of_topic("from-env"), spec.kind) << key;
+  }
+  // The names users know, unchanged.
+  std::vector<std::string> keys;
+  for (const EventKindSpec& spec : kEventKinds) keys.emplace_back(spec.topic_setting);
+  EXPECT_EQ(keys, (std::vector<std::string>{"predictions_topic", "labels_topic", "models_topic", "alerts_topic",
+                                            "retraining_topic"}));
+  EXPECT_EQ(setting_env_name("predictions_topic"), "MLOPS_INGEST_PREDICTIONS_TOPIC");
+  EXPECT_EQ(setting_flag("retraining_topic"), "--retraining-topic");
+}
+
+// An empty topic setting turns that kind off, whichever layer says so; the others stay on.
+TEST(Config, AnEmptyTopicTurnsItsKindOffFromEverySource) {
+  const std::string path = write_file("alerts-off.conf", "alerts_topic =\n");
+  const Config from_file = load_config({"--config", path});
+  const Config from_env = [] {
+    const ScopedEnv env("MLOPS_INGEST_ALERTS_TOPIC", "");
+    return load_config({});
+  }();
+  const Config from_flag = load_config({"--alerts-topic", ""});
+  const Config from_flag_eq = load_config({"--alerts-topic="});
+  for (const Config* c : {&from_file, &from_env, &from_flag, &from_flag_eq}) {
+    EXPECT_EQ(c->topic_of(TopicKind::kAlerts), "");
+    EXPECT_EQ(c->topics(), (std::vector<std::string>{"predictions", "labels", "models", "retraining"}));
+    EXPECT_FALSE(c->kind_of_topic("").has_value());
+    EXPECT_FALSE(c->kind_of_topic("alerts").has_value());
+  }
+  // A later layer turns it back on: the command line over the environment over the file.
+  const Config back_on = [&] {
+    const ScopedEnv env("MLOPS_INGEST_MODELS_TOPIC", "");
+    return load_config({"--config", path, "--alerts-topic", "alerts2"});
+  }();
+  EXPECT_EQ(back_on.topic_of(TopicKind::kAlerts), "alerts2");
+  EXPECT_EQ(back_on.topic_of(TopicKind::kModels), "");
+  // Every kind can be off, one at a time, but not all at once.
+  for (const EventKindSpec& spec : kEventKinds) {
+    const Config c = load_config({setting_flag(spec.topic_setting), ""});
+    EXPECT_EQ(c.topics().size(), kTopicKindCount - 1) << spec.topic_setting;
+  }
+}
+
+TEST(Config, AllTopicsEmptyIsAnErrorNamingTheSettings) {
+  std::string file_text;
+  std::vector<std::string> args;
+  for (const EventKindSpec& spec : kEventKinds) {
+    file_text += std::string(spec.topic_setting) + " =\n";
+    args.push_back(setting_flag(spec.topic_setting));
+    args.emplace_back();
+  }
+  const std::string path = write_file("all-off.conf", file_text);
+  for (const std::vector<std::string>& a : {args, std::vector<std::string>{"--config", path}}) {
+    const std::optional<std::string> error = config_error([&] { load_config(a); });
+    ASSERT_TRUE(error.has_value()) << "every kind off was accepted";
+    for (const EventKindSpec& spec : kEventKinds) {
+      EXPECT_NE(error->find(spec.topic_setting), std::string::npos) << *error;
+    }
+  }
+}
+
+// config/mlops-ingest.conf's topic section follows the kind table: each kind's setting, once,
+// shown with the table's default and a comment of its own above it naming the kind's table; and
+// no line shows a setting that does not exist (a kind removed, a setting renamed).
+TEST(Config, ShippedConfigFileListsEveryKindsTopicSetting) {
+  std::ifstream in(MLOPS_SOURCE_DIR "/config/mlops-ingest.conf");
+  ASSERT_TRUE(in) << "config/mlops-ingest.conf not found";
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::regex setting_line(R"(^#? ?([a-z_][a-z0-9_.]*) =( (.*))?$)");
+  const std::vector<SettingDoc>& docs = setting_docs();
+  auto known = [&](const std::string& key) {
+    return key.rfind("kafka.", 0) == 0 ||
+           std::any_of(docs.begin(), docs.end(), [&](const SettingDoc& d) { return d.key == key; });
+  };
+  std::vector<int> seen(kTopicKindCount, 0);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::smatch m;
+    if (!std::regex_match(lines[i], m, setting_line)) continue;
+    const std::string key = m[1].str(), value = m[3].str();
+    EXPECT_TRUE(known(key)) << "line " << i + 1 << " shows '" << key << "', which is not a setting: " << lines[i];
+    for (const EventKindSpec& spec : kEventKinds) {
+      if (key != spec.topic_setting) continue;
+      ++seen[kind_index(spec.kind)];
+      EXPECT_EQ(value, spec.default_topic) << "line " << i + 1 << ": " << key << " is not shown with its default";
+      ASSERT_GT(i, 0u);
+      const std::string& above = lines[i - 1];
+      EXPECT_TRUE(above.rfind("# ", 0) == 0 && !std::regex_match(above, setting_line) &&
+                  above.find(spec.table) != std::string::npos)
+          << "line " << i << " should document " << key << " (a comment naming " << spec.table << "): " << above;
+    }
+  }
+  for (const EventKindSpec& spec : kEventKinds) {
+    EXPECT_EQ(seen[kind_index(spec.kind)], 1) << spec.topic_setting << " should appear once in the shipped file";
+  }
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST(OffsetsStoreTest, StoredAtOrAboveWhatThisWriterCommittedPasses) {
 
 TEST(OffsetsStoreTest, StoredBelowWhatThisWriterCommittedThrows) {
   Config cfg;
-  cfg.predictions_topic = "preds";
+  cfg.topic_of(TopicKind::kPredictions) = "preds";
   OffsetsStore store(cfg);
   commit(store, TopicKind::kPredictions, 3, 0, 100);
   store.clear();

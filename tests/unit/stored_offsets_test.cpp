@@ -41,9 +41,9 @@ PGresult* offsets_result(const std::vector<Row>& rows) {
 
 Config topics_config() {
   Config c;
-  c.predictions_topic = "preds";
-  c.labels_topic = "labels";
-  c.alerts_topic = "";  // off: its stored rows (if any) are skipped
+  c.topic_of(TopicKind::kPredictions) = "preds";
+  c.topic_of(TopicKind::kLabels) = "labels";
+  c.topic_of(TopicKind::kAlerts) = "";  // off: its stored rows (if any) are skipped
   return c;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Every setting of `mlops-ingest run`, with its default. One table in config.cpp describes each
-// setting once; it drives the config file, the environment and the command line alike, and
-// config/mlops-ingest.conf documents them. Unknown keys and bad values are startup errors that
+// setting once (each kind's topic setting taken from kEventKinds); it drives the config file,
+// the environment and the command line alike, and config/mlops-ingest.conf documents them (a
+// unit test checks its topic section against the kind table). Unknown keys and bad values are startup errors that
 // name the key.
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,24 +21,24 @@ namespace mlops_ingest {
 
 struct Config {
   // The topic of a kind ("" when the kind is off).
-  [[nodiscard]] const std::string& topic_of(TopicKind kind) const noexcept;
-  [[nodiscard]] std::string& topic_of(TopicKind kind) noexcept;
+  [[nodiscard]] const std::string& topic_of(TopicKind kind) const noexcept { return kind_topics[kind_index(kind)]; }
+  [[nodiscard]] std::string& topic_of(TopicKind kind) noexcept { return kind_topics[kind_index(kind)]; }
   // The kind whose topic is `name` (nullopt: none; an empty name never matches).
   [[nodiscard]] std::optional<TopicKind> kind_of_topic(std::string_view name) const noexcept;
   // The names of the kinds that are on (non-empty topic), in kEventKinds order.
   [[nodiscard]] std::vector<std::string> topics() const;
+  // Each kind's default topic (EventKindSpec::default_topic), indexed by kind_index.
+  static std::array<std::string, kTopicKindCount> default_kind_topics();
 
   // Where from, where to.
   std::string brokers = "localhost:9092";
   std::string pg;  // libpq connection string or URI; empty: libpq's PG* environment variables
   std::string group = "mlops-ingest";
-  // One topic per event kind (event_kinds.hpp); an empty name turns that kind off. A topic
-  // that does not exist yet is a warning: it is picked up once it exists.
-  std::string predictions_topic = "predictions";
-  std::string labels_topic = "labels";
-  std::string models_topic = "models";
-  std::string alerts_topic = "alerts";
-  std::string retraining_topic = "retraining";
+  // One topic per event kind, indexed by kind_index (read and set it through topic_of). Each is
+  // the setting EventKindSpec::topic_setting, so a kind added to kEventKinds has its setting
+  // with no change here. An empty name turns that kind off. A topic that does not exist yet is
+  // a warning: it is picked up once it exists.
+  std::array<std::string, kTopicKindCount> kind_topics = default_kind_topics();
   std::string auto_offset_reset = "earliest";  // where a group with no stored offset starts
   bool apply_schema = true;                     // create missing tables at startup (idempotent)
   // synchronous_commit of the writers' sessions. "on" by default: with "off" a PostgreSQL crash
@@ -106,6 +108,11 @@ void apply_setting(Config& config, const std::string& key, const std::string& va
 void validate(const Config& config);
 
 const std::vector<SettingDoc>& setting_docs();
+
+// How a setting is named in the environment (MLOPS_INGEST_<KEY>) and on the command line
+// (--<key-with-dashes>).
+std::string setting_env_name(std::string_view key);
+std::string setting_flag(std::string_view key);
 
 // The options of the tool subcommands: `--key value` or `--key=value` for each of `known`, and
 // `--key` alone for each of `switches` (its value is then "true"). Anything else is a

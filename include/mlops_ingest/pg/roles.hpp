@@ -1,54 +1,104 @@
 #pragma once
 // Least-privilege PostgreSQL roles: the ingest role gets exactly what `mlops-ingest run` does to
-// the database and no DDL; the analytics role reads the seed's five tables and writes nothing.
+// the database and no DDL; the analytics role reads the kinds' tables and writes nothing.
 // `schema apply` (run once by the tables' owner) stays the only thing that needs DDL.
 //
-// kIngestGrants is THE list of what `run` needs. When the writer's SQL starts touching another
-// table, or another privilege on one, add it here: `schema roles` grants it, the startup check
-// (check_ingest_privileges) asks for it, and the roles tests compare the granted set against it.
+// kIngestGrants is THE list of what `run` needs: the ingester's own tables (kIngesterTableGrants)
+// and, derived from kEventKinds, each kind's table with what its write mode does. When the
+// writer's SQL starts touching another table, or another privilege on one, change it here:
+// `schema roles` grants it, the startup check (check_ingest_privileges) asks for it, and the
+// roles tests compare the granted set against it.
 #include <array>
+#include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mlops_ingest/event/event_kinds.hpp"
+
+namespace mlops_ingest {
+struct Config;
+}
 
 namespace mlops_ingest::pg {
 
 struct TableGrant {
   std::string_view table;
   std::string_view privileges;  // comma-separated, as in GRANT
-  bool serial_id;               // its `id` column draws from a sequence: USAGE on it too
+  bool serial_id = false;       // its `id` column draws from a sequence: USAGE on it too
   std::string_view why;         // which statement of the writer needs it
 };
 
-// What `mlops-ingest run` does (src/write/batch_writer.cpp, consumer_loop.cpp). Besides these
-// tables: kIngestDatabasePrivileges, and USAGE on the tables' schema. Advisory locks need no
-// privilege.
-inline constexpr std::array<TableGrant, 9> kIngestGrants = {{
+// What `mlops-ingest run` does to its own tables (src/write/, consumer_loop.cpp), whichever
+// kinds there are. Besides these and the kinds' tables: kIngestDatabasePrivileges, and USAGE on
+// the tables' schema. Advisory locks need no privilege.
+inline constexpr std::array<TableGrant, 4> kIngesterTableGrants = {{
     {"ingest_offsets", "SELECT, INSERT, UPDATE", false,
      "INSERT ... ON CONFLICT DO NOTHING of a batch's partitions, SELECT ... FOR UPDATE (needs "
      "UPDATE), UPDATE next_offset; the consumer reads stored offsets on assignment"},
-    {"prediction_logs", "SELECT, INSERT", true,
-     "COPY / INSERT ... ON CONFLICT DO NOTHING; labels and pending labels join on it"},
-    {"label_store", "SELECT, INSERT", true, "INSERT ... ON CONFLICT DO NOTHING of labels"},
     {"label_pending", "SELECT, INSERT, UPDATE, DELETE", false,
      "labels parked until their prediction arrives; the sweep locks them (FOR UPDATE ... SKIP "
      "LOCKED, which needs UPDATE) and moves them with DELETE ... RETURNING"},
     {"ingest_dead_letters", "INSERT", true, "COPY of dead letters; never read back by the ingester"},
-    {"model_metadata", "SELECT, INSERT, UPDATE", true,
-     "INSERT ... ON CONFLICT (model_version) DO UPDATE of the fields a model event carries"},
-    {"monitoring_alerts", "INSERT", true, "COPY of alerts not appended before"},
-    {"retraining_metrics", "INSERT", true, "COPY of retraining decisions not appended before"},
-    {"ingest_appended", "INSERT", false,
-     "INSERT ... ON CONFLICT DO NOTHING RETURNING of the Kafka positions of appended rows"},
+    {"ingest_appended", "SELECT, INSERT", false,
+     "INSERT ... ON CONFLICT DO NOTHING RETURNING (which needs SELECT) of the Kafka positions of "
+     "appended rows"},
 }};
+
+namespace detail {
+
+// True if a kind that waits for another (kDependsOnKind) waits for this one: it shares its key
+// (labels wait for the prediction with their prediction_id) and joins on its table.
+constexpr bool awaited_by_another_kind(const EventKindSpec& spec) {
+  if (spec.mode == WriteMode::kDependsOnKind || spec.key.empty()) return false;
+  for (const EventKindSpec& other : kEventKinds) {
+    if (other.mode == WriteMode::kDependsOnKind && other.key == spec.key) return true;
+  }
+  return false;
+}
+
+// What the writer does to a kind's table, by its write mode. Every kind's table has a serial id.
+constexpr TableGrant kind_grant(const EventKindSpec& spec) {
+  switch (spec.mode) {
+    case WriteMode::kInsertSkipDuplicates:
+      if (awaited_by_another_kind(spec)) {
+        return {spec.table, "SELECT, INSERT", true,
+                "COPY / INSERT ... ON CONFLICT DO NOTHING; the kind that waits for it joins on it"};
+      }
+      return {spec.table, "INSERT", true, "COPY / INSERT ... ON CONFLICT DO NOTHING"};
+    case WriteMode::kDependsOnKind:
+      return {spec.table, "SELECT, INSERT", true, "INSERT ... ON CONFLICT DO NOTHING RETURNING (which needs SELECT)"};
+    case WriteMode::kUpsertByKey:
+      return {spec.table, "SELECT, INSERT, UPDATE", true,
+              "INSERT ... ON CONFLICT (key) DO UPDATE of the fields an event carries"};
+    case WriteMode::kAppend:
+      return {spec.table, "INSERT", true, "COPY of rows not appended before"};
+  }
+  return {spec.table, "", true, ""};
+}
+
+}  // namespace detail
+
+// The ingester's own tables, then one grant per kind (kEventKinds order).
+inline constexpr std::array<TableGrant, kIngesterTableGrants.size() + kTopicKindCount> kIngestGrants = [] {
+  std::array<TableGrant, kIngesterTableGrants.size() + kTopicKindCount> out{};
+  std::size_t i = 0;
+  for (const TableGrant& g : kIngesterTableGrants) out[i++] = g;
+  for (const EventKindSpec& spec : kEventKinds) out[i++] = detail::kind_grant(spec);
+  return out;
+}();
 
 // On the database: CONNECT only. The writers stage nothing in temp tables (rows travel as COPY
 // data and array parameters, which also keeps them pooler-safe), so no TEMP.
 inline constexpr std::array<std::string_view, 1> kIngestDatabasePrivileges = {"CONNECT"};
 
-// The seed's tables: the analytics role may SELECT these and nothing else.
-inline constexpr std::array<std::string_view, 5> kSeedTables = {
-    "prediction_logs", "label_store", "model_metadata", "monitoring_alerts", "retraining_metrics"};
+// The kinds' tables (the seed's): the analytics role may SELECT these and nothing else.
+inline constexpr std::array<std::string_view, kTopicKindCount> kSeedTables = [] {
+  std::array<std::string_view, kTopicKindCount> out{};
+  for (const EventKindSpec& spec : kEventKinds) out[kind_index(spec.kind)] = spec.table;
+  return out;
+}();
 
 struct RoleNames {
   std::string ingest;     // empty: not created
@@ -61,12 +111,18 @@ struct RoleNames {
 // superuser) with CREATEROLE. Returns what it did, one line each, for the operator.
 std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNames& roles);
 
-// What the connected user lacks of kIngestGrants (e.g. "INSERT on label_store"); empty if
-// nothing. Throws PgError when it cannot ask.
-std::vector<std::string> missing_ingest_privileges(const std::string& dsn);
+// What `run` needs with `config`'s kinds: kIngestGrants less the tables of the kinds that are off
+// (an empty topic setting). The tables of a kind that waits for another, and of the one it waits
+// for, stay: the writers' sweep of label_pending reads and fills them whatever the settings.
+std::vector<TableGrant> needed_ingest_grants(const Config& config);
+
+// What the connected user lacks of `grants` (e.g. "INSERT on label_store"); empty if nothing.
+// Throws PgError when it cannot ask.
+std::vector<std::string> missing_ingest_privileges(const std::string& dsn,
+                                                   std::span<const TableGrant> grants = kIngestGrants);
 
 // Stops startup (PgError naming each missing privilege and how to grant it) if the connected
 // user cannot do what `run` does.
-void check_ingest_privileges(const std::string& dsn);
+void check_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants = kIngestGrants);
 
 }  // namespace mlops_ingest::pg
