@@ -2,12 +2,7 @@
 // The JSON walker: visits every value of a document with simdjson On-Demand, reads typed fields
 // with strict validation, and keeps the first field-level rejection (document order) apart from
 // document-level ones. Shared by every pass of the kernel (predictions, labels, any kind).
-// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
-// everything here lives in that kernel's namespace, so that the copies never meet at link time.
-// Include only from parser_kernel.cpp.
-#ifndef MLOPS_PARSER_KERNEL
-#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
-#endif
+#include "kernel_only.hpp"  // part of the parser kernel: see there
 
 #include <simdjson.h>
 
@@ -18,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/events.hpp"
@@ -30,7 +26,28 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr std::size_t kPredictionIdMaxChars = field_of(TopicKind::kPredictions, "prediction_id").max_chars;
+// Whether x lies in its field's CHECK range (FieldSpec::ranged); with a constant `f` this is
+// the plain comparison a hand-written check would be.
+template <typename T>
+constexpr bool in_range(const FieldSpec& f, T x) noexcept {
+  if (!f.ranged) return true;
+  if constexpr (std::is_integral_v<T>) {
+    return x >= static_cast<T>(f.min) && x <= static_cast<T>(f.max);
+  } else {
+    return x >= f.min && x <= f.max;
+  }
+}
+
+// The character limit read_string takes for a field (0 in the table means unlimited).
+constexpr std::size_t char_limit(const FieldSpec& f) noexcept {
+  return f.max_chars == 0 ? std::numeric_limits<std::size_t>::max() : f.max_chars;
+}
+
+// The rejection of a required field (WhenAbsent::kMissing) the document did not carry.
+inline RejectReason missing_field(std::string& msg, const FieldSpec& f) {
+  set_message(msg, f.name, " is missing");
+  return RejectReason::kMissingField;
+}
 
 const char* type_name(od::json_type t) noexcept {
   switch (t) {
@@ -116,8 +133,8 @@ class Walker {
   Step for_each_field(od::object& obj, OnField&& on_field) {
     for (auto field_result : obj) {
       if (auto e = field_result.error()) return json_fail(e);
-      // Used in place, not copied out: the copy read 16 bytes just written as two 8-byte
-      // stores, a store-forwarding stall that cost ~10% of a prediction's parse.
+      // Used in place, not copied out: a copy would read 16 bytes just written as two 8-byte
+      // stores, a store-forwarding stall on every field.
       od::field& field = field_result.value_unsafe();
       std::string_view key;
       if (auto e = read_key(field, key)) return json_fail(e);
@@ -209,17 +226,38 @@ class Walker {
     return Step::kOk;
   }
 
-  // prediction_id: required, 1..255 characters. Null or "" are reported as kMissingField
-  // ("prediction_id is empty"): an empty key is as useless as none for the UNIQUE column.
-  Step read_prediction_id(od::value& v, std::string_view& out, bool& present) {
+  // A text field of the kind table, with its limit.
+  Step read_string(od::value& v, const FieldSpec& f, std::optional<std::string_view>& out) {
+    return read_string(v, f.name, char_limit(f), out);
+  }
+
+  // A required key string such as prediction_id: null or "" are reported as kMissingField
+  // ("prediction_id is empty"): an empty key is as useless as none for a UNIQUE column.
+  Step read_required_text(od::value& v, const FieldSpec& f, std::string_view& out, bool& present) {
     present = true;
-    std::optional<std::string_view> id;
-    const Step step = read_string(v, "prediction_id", kPredictionIdMaxChars, id);
+    std::optional<std::string_view> text;
+    const Step step = read_string(v, f.name, char_limit(f), text);
     if (step != Step::kOk) return step;
-    if (!id) return field_fail(RejectReason::kMissingField, "prediction_id is null");
-    if (id->empty()) return field_fail(RejectReason::kMissingField, "prediction_id is empty");
-    out = *id;
+    if (!text) return field_fail(RejectReason::kMissingField, f.name, " is null");
+    if (text->empty()) return field_fail(RejectReason::kMissingField, f.name, " is empty");
+    out = *text;
     return Step::kOk;
+  }
+
+  // A value outside its field's CHECK range (see in_range). An INTEGER is quoted by its value,
+  // a FLOAT as it was sent (`text`, its JSON token).
+  template <typename T>
+  Step out_of_range(const FieldSpec& f, T x, std::string_view text) {
+    if constexpr (std::is_integral_v<T>) {
+      if (f.min == 0 && f.max == 1) {
+        return field_fail(RejectReason::kOutOfRange, f.name, " ", static_cast<std::int64_t>(x), " is not 0 or 1");
+      }
+      return field_fail(RejectReason::kOutOfRange, f.name, " ", static_cast<std::int64_t>(x), " is outside [",
+                        static_cast<std::int64_t>(f.min), ",", static_cast<std::int64_t>(f.max), "]");
+    } else {
+      return field_fail(RejectReason::kOutOfRange, f.name, " ", Excerpt{text}, " is outside [",
+                        static_cast<std::int64_t>(f.min), ",", static_cast<std::int64_t>(f.max), "]");
+    }
   }
 
   Step read_timestamp(od::value& v, std::string_view name, std::optional<PgTimestamp>& out) {
