@@ -76,6 +76,7 @@
 #include "kernel/json_walker.hpp"
 #include "kernel/prescan.hpp"
 #include "kernel/document.hpp"
+#include "kernel/field_rules.hpp"
 #include "parser_backend.hpp"
 
 namespace mlops_ingest::MLOPS_PARSER_KERNEL {
@@ -146,20 +147,20 @@ Step Kernel::read_prediction_field(Walker& w, PredictionRead& r, Field f, od::va
   PredictionEvent& out = r.out;
   switch (f) {
     case kPredictionId:
-      return w.read_required_text(v, spec_of(kPredictionId), out.prediction_id, r.has_id);
+      return read_required_text(w, v, spec_of(kPredictionId), out.prediction_id, r.has_id);
     case kCreatedAt:
       return w.read_timestamp(v, spec_of(kCreatedAt).name, out.created_at);
     case kModelVersion:
-      return w.read_string(v, spec_of(kModelVersion), out.model_version);
+      return read_text(w, v, spec_of(kModelVersion), out.model_version);
     case kModelStage:
-      return w.read_string(v, spec_of(kModelStage), out.model_stage);
+      return read_text(w, v, spec_of(kModelStage), out.model_stage);
     case kRequestSource:
-      return w.read_string(v, spec_of(kRequestSource), out.request_source);
+      return read_text(w, v, spec_of(kRequestSource), out.request_source);
     case kPrediction: {
       constexpr const FieldSpec& spec = spec_of(kPrediction);
       const Step s = w.read_int(v, spec.name, out.prediction);
       if (s == Step::kOk && out.prediction && !in_range(spec, *out.prediction)) {
-        return w.out_of_range(spec, *out.prediction, Walker::token(v));
+        return out_of_range(w, spec, *out.prediction, Walker::token(v));
       }
       return s;
     }
@@ -167,7 +168,7 @@ Step Kernel::read_prediction_field(Walker& w, PredictionRead& r, Field f, od::va
       constexpr const FieldSpec& spec = spec_of(kProbability);
       const Step s = w.read_double(v, spec.name, out.probability);
       if (s == Step::kOk && out.probability && !in_range(spec, *out.probability)) {
-        return w.out_of_range(spec, *out.probability, Walker::token(v));
+        return out_of_range(w, spec, *out.probability, Walker::token(v));
       }
       return s;
     }
@@ -265,20 +266,20 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
     seen |= bit(f);
     switch (f) {
       case kPredictionId:
-        return w.read_required_text(v, spec_of(kPredictionId), out.prediction_id, has_id);
+        return read_required_text(w, v, spec_of(kPredictionId), out.prediction_id, has_id);
       case kTrueLabel: {
         constexpr const FieldSpec& spec = spec_of(kTrueLabel);
         const Step step = w.read_int(v, spec.name, true_label);
         if (step != Step::kOk) return step;
         if (!true_label) return w.field_fail(RejectReason::kMissingField, spec.name, " is null");
-        if (!in_range(spec, *true_label)) return w.out_of_range(spec, *true_label, Walker::token(v));
+        if (!in_range(spec, *true_label)) return out_of_range(w, spec, *true_label, Walker::token(v));
         out.true_label = *true_label;
         return Step::kOk;
       }
       case kLabelTimestamp:
         return w.read_timestamp(v, spec_of(kLabelTimestamp).name, out.label_timestamp);
       case kLabelSource:
-        return w.read_string(v, spec_of(kLabelSource), out.label_source);
+        return read_text(w, v, spec_of(kLabelSource), out.label_source);
       case kDaysDelayed:
         return w.read_int(v, spec_of(kDaysDelayed).name, out.days_delayed);
       default:
@@ -302,7 +303,7 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
   switch (f.type) {
     case ColumnType::kText: {
       std::optional<std::string_view> text;
-      const Step step = w.read_string(v, f, text);
+      const Step step = read_text(w, v, f, text);
       if (step != Step::kOk || !text) return step;
       fv.state = FieldValue::State::kValue;
       fv.bytes = *text;
@@ -312,7 +313,7 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
       std::optional<std::int32_t> x;
       const Step step = w.read_int(v, f.name, x);
       if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return w.out_of_range(f, *x, Walker::token(v));
+      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
       fv.state = FieldValue::State::kValue;
       fv.integer = *x;
       return Step::kOk;
@@ -321,7 +322,7 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
       std::optional<double> x;
       const Step step = w.read_double(v, f.name, x);
       if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return w.out_of_range(f, *x, Walker::token(v));
+      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
       fv.state = FieldValue::State::kValue;
       fv.number = *x;
       return Step::kOk;

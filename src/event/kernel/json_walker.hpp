@@ -13,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 
 #include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/events.hpp"
@@ -25,29 +24,6 @@ namespace mlops_ingest::MLOPS_PARSER_KERNEL {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-// Whether x lies in its field's CHECK range (FieldSpec::ranged); with a constant `f` this is
-// the plain comparison a hand-written check would be.
-template <typename T>
-constexpr bool in_range(const FieldSpec& f, T x) noexcept {
-  if (!f.ranged) return true;
-  if constexpr (std::is_integral_v<T>) {
-    return x >= static_cast<T>(f.min) && x <= static_cast<T>(f.max);
-  } else {
-    return x >= f.min && x <= f.max;
-  }
-}
-
-// The character limit read_string takes for a field (0 in the table means unlimited).
-constexpr std::size_t char_limit(const FieldSpec& f) noexcept {
-  return f.max_chars == 0 ? std::numeric_limits<std::size_t>::max() : f.max_chars;
-}
-
-// The rejection of a required field (WhenAbsent::kMissing) the document did not carry.
-inline RejectReason missing_field(std::string& msg, const FieldSpec& f) {
-  set_message(msg, f.name, " is missing");
-  return RejectReason::kMissingField;
-}
 
 const char* type_name(od::json_type t) noexcept {
   switch (t) {
@@ -224,40 +200,6 @@ class Walker {
     }
     out = s;
     return Step::kOk;
-  }
-
-  // A text field of the kind table, with its limit.
-  Step read_string(od::value& v, const FieldSpec& f, std::optional<std::string_view>& out) {
-    return read_string(v, f.name, char_limit(f), out);
-  }
-
-  // A required key string such as prediction_id: null or "" are reported as kMissingField
-  // ("prediction_id is empty"): an empty key is as useless as none for a UNIQUE column.
-  Step read_required_text(od::value& v, const FieldSpec& f, std::string_view& out, bool& present) {
-    present = true;
-    std::optional<std::string_view> text;
-    const Step step = read_string(v, f.name, char_limit(f), text);
-    if (step != Step::kOk) return step;
-    if (!text) return field_fail(RejectReason::kMissingField, f.name, " is null");
-    if (text->empty()) return field_fail(RejectReason::kMissingField, f.name, " is empty");
-    out = *text;
-    return Step::kOk;
-  }
-
-  // A value outside its field's CHECK range (see in_range). An INTEGER is quoted by its value,
-  // a FLOAT as it was sent (`text`, its JSON token).
-  template <typename T>
-  Step out_of_range(const FieldSpec& f, T x, std::string_view text) {
-    if constexpr (std::is_integral_v<T>) {
-      if (f.min == 0 && f.max == 1) {
-        return field_fail(RejectReason::kOutOfRange, f.name, " ", static_cast<std::int64_t>(x), " is not 0 or 1");
-      }
-      return field_fail(RejectReason::kOutOfRange, f.name, " ", static_cast<std::int64_t>(x), " is outside [",
-                        static_cast<std::int64_t>(f.min), ",", static_cast<std::int64_t>(f.max), "]");
-    } else {
-      return field_fail(RejectReason::kOutOfRange, f.name, " ", Excerpt{text}, " is outside [",
-                        static_cast<std::int64_t>(f.min), ",", static_cast<std::int64_t>(f.max), "]");
-    }
   }
 
   Step read_timestamp(od::value& v, std::string_view name, std::optional<PgTimestamp>& out) {
