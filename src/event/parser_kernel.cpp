@@ -93,7 +93,7 @@ struct PredictionRead {
 
 class Kernel final : public ParserBackend {
  public:
-  explicit Kernel(ParserLimits limits) : impl_(limits) {}
+  explicit Kernel(ParserLimits limits) : reader_(limits) {}
   // A fast pass first; only a rejection is parsed again with the pre-scan, which decides the
   // exact reason (the fast pass never accepts what the precise one rejects).
   RejectReason parse_prediction(const char* payload, std::size_t size, PredictionEvent& out,
@@ -124,7 +124,7 @@ class Kernel final : public ParserBackend {
   Step read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, std::size_t index, od::value& v,
                        KindEvent& out);
 
-  DocumentReader impl_;
+  DocumentReader reader_;
   FieldOrder prediction_order_, feature_order_, label_order_;  // see FieldOrder
   std::array<std::string, kMaxKindFields> arrays_;  // TEXT[] fields, encoded (reused)
 };
@@ -215,11 +215,11 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
   out = PredictionEvent{};
   od::document doc;
   bool trailing = false;
-  if (const RejectReason r = impl_.open(payload, size, doc, trailing, last_error_, precise);
+  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise);
       r != RejectReason::kNone) {
     return r;
   }
-  Walker w(last_error_, impl_.max_depth);
+  Walker w(last_error_, reader_.max_depth);
   od::object obj;
   if (auto e = doc.get_object().get(obj)) {
     w.json_fail(e);
@@ -242,11 +242,11 @@ RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEven
   out = LabelEvent{};
   od::document doc;
   bool trailing = false;
-  if (const RejectReason r = impl_.open(payload, size, doc, trailing, last_error_, precise);
+  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise);
       r != RejectReason::kNone) {
     return r;
   }
-  Walker w(last_error_, impl_.max_depth);
+  Walker w(last_error_, reader_.max_depth);
   od::object obj;
   if (auto e = doc.get_object().get(obj)) {
     w.json_fail(e);
@@ -371,10 +371,10 @@ RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, s
   for (std::size_t i = 0; i < n; ++i) out.values[i] = FieldValue{};
   od::document doc;
   bool trailing = false;
-  if (const RejectReason r = impl_.open(payload, size, doc, trailing, last_error_, precise); r != RejectReason::kNone) {
+  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise); r != RejectReason::kNone) {
     return r;
   }
-  Walker w(last_error_, impl_.max_depth);
+  Walker w(last_error_, reader_.max_depth);
   od::object obj;
   if (auto e = doc.get_object().get(obj)) {
     w.json_fail(e);
