@@ -48,14 +48,15 @@ inline RejectReason missing_field(std::string& msg, const FieldSpec& f) {
   return RejectReason::kMissingField;
 }
 
-// A text field, with its limit.
-Step read_text(Walker& w, od::value& v, const FieldSpec& f, std::optional<std::string_view>& out) {
+// A text field, with its limit. Inlined, as Walker::read_string is at its other call sites:
+// with a constant FieldSpec the limit is then a constant of the hand-tuned pass.
+[[gnu::always_inline]] inline Step read_text(Walker& w, od::value& v, const FieldSpec& f, std::optional<std::string_view>& out) {
   return w.read_string(v, f.name, char_limit(f), out);
 }
 
 // A required key string such as prediction_id: null or "" are reported as kMissingField
 // ("prediction_id is empty"): an empty key is as useless as none for a UNIQUE column.
-Step read_required_text(Walker& w, od::value& v, const FieldSpec& f, std::string_view& out, bool& present) {
+[[gnu::always_inline]] inline Step read_required_text(Walker& w, od::value& v, const FieldSpec& f, std::string_view& out, bool& present) {
   present = true;
   std::optional<std::string_view> text;
   const Step step = read_text(w, v, f, text);
