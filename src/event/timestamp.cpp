@@ -27,7 +27,7 @@ static_assert(days_from_civil(2000, 1, 1) == kPgEpochDays);
 
 // days_from_civil for RFC 3339's years 0000..9999 in unsigned arithmetic: shifted by one era
 // (400 years) so that nothing is negative, every division is by a constant and compiles to a
-// multiply (the signed version above took two idiv, a tenth of the whole parse).
+// multiply (the signed version above needs two idiv, slow next to the rest of the parse).
 constexpr std::int64_t days_from_civil_0_9999(unsigned y, unsigned m, unsigned d) noexcept {
   constexpr unsigned kShiftEras = 1;
   const unsigned ys = y + 400 * kShiftEras - (m <= 2 ? 1u : 0u);

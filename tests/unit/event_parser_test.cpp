@@ -57,6 +57,28 @@ void PrintTo(RejectReason r, std::ostream* os) { *os << reason_code(r); }
 
 namespace {
 
+// The parser_kernel_<isa> runs (tests/CMakeLists.txt) force a kernel with
+// MLOPS_INGEST_PARSER_KERNEL. On a CPU without that kernel EventParser takes the best one it
+// has, so such a run would pass without testing the kernel it names: it is skipped instead.
+class ForcedKernelEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const char* forced = std::getenv("MLOPS_INGEST_PARSER_KERNEL");
+    if (forced == nullptr) return;
+    for (const ParserKernel k : {ParserKernel::kFallback, ParserKernel::kHaswell, ParserKernel::kIcelake}) {
+      if (kernel_name(k) != forced) continue;
+      if (!kernel_supported(k)) {
+        GTEST_SKIP() << "MLOPS_INGEST_PARSER_KERNEL=" << forced << ": this CPU does not run that parser kernel";
+      }
+      ASSERT_EQ(kernel_name(active_kernel()), kernel_name(k));
+      return;
+    }
+    FAIL() << "MLOPS_INGEST_PARSER_KERNEL=" << forced << " names no parser kernel";
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kForcedKernel =
+    ::testing::AddGlobalTestEnvironment(new ForcedKernelEnvironment);
+
 enum class Kind { kPrediction, kLabel, kModel, kAlert, kRetraining };
 
 struct Row {

@@ -54,12 +54,12 @@ TEST(RetryBackoff, JitterSpreadsTheWaits) {
 }
 
 TEST(RetryBackoff, TinyDelaysStillWaitAndJitter) {
+  // A 1 ms step has no fixed half (0 ms); its jitter must still be at least 1 ms wide, so that
+  // the waits are spread over both 0 and 1 ms and none exceeds the step.
   RetryBackoff backoff(milliseconds(1), milliseconds(1), 3);
-  for (int i = 0; i < 50; ++i) {
-    const long long wait = backoff.next().count();
-    EXPECT_GE(wait, 0);
-    EXPECT_LE(wait, 1);
-  }
+  std::set<long long> waits;
+  for (int i = 0; i < 50; ++i) waits.insert(backoff.next().count());
+  EXPECT_EQ(waits, (std::set<long long>{0, 1}));
 }
 
 }  // namespace

@@ -3,12 +3,7 @@
 // the names (zero-padded for 8-byte compares), FieldSet (the names of a pass by key length),
 // FieldOrder (the key expected next, from the previous document) and for_each_known_field, the
 // field loop of those passes.
-// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
-// everything here lives in that kernel's namespace, so that the copies never meet at link time.
-// Include only from parser_kernel.cpp.
-#ifndef MLOPS_PARSER_KERNEL
-#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
-#endif
+#include "kernel_only.hpp"  // part of the parser kernel: see there
 
 #include <simdjson.h>
 
@@ -18,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "mlops_ingest/event/event_kinds.hpp"
 #include "json_walker.hpp"
 
 namespace mlops_ingest::MLOPS_PARSER_KERNEL {
@@ -58,6 +54,22 @@ constexpr std::string_view kFieldNames[] = {
 };
 static_assert(sizeof(kFieldNames) / sizeof(kFieldNames[0]) == kUnknown);
 
+// The kind a field belongs to in the kind table (kFeatures is no field there: the features'
+// own fields are the prediction's).
+constexpr TopicKind kind_of(Field f) noexcept { return f >= kTrueLabel ? TopicKind::kLabels : TopicKind::kPredictions; }
+
+// The description of field f in the kind table: its limits, range and name. A name above that
+// the table does not have fails to compile (field_of throws in constant evaluation).
+consteval const FieldSpec& spec_of(Field f) { return field_of(kind_of(f), kFieldNames[f]); }
+
+consteval bool names_match_the_kind_table() {
+  for (std::size_t f = 0; f < kUnknown; ++f) {
+    if (f != kFeatures && spec_of(static_cast<Field>(f)).name != kFieldNames[f]) return false;
+  }
+  return true;
+}
+static_assert(names_match_the_kind_table());
+
 constexpr std::size_t kMaxKeyBytes = 24;  // longer keys are unknown fields
 
 // The names again, zero-padded so that an 8-byte read past a name's end stays inside.
@@ -79,7 +91,7 @@ std::uint64_t load8(const char* p) noexcept {
 }
 
 // Whether the n bytes at `key` are field f's name (n is its length). Eight bytes at a time,
-// inline: a library memcmp per key cost more than the compare. `key` must be followed by at
+// inline: a library memcmp call per key would cost more than the compare itself. `key` must be followed by at
 // least 7 readable bytes (a key in simdjson's padded buffers is).
 bool is_name(const char* key, Field f, std::size_t n) noexcept {
   const char* name = kPaddedNames[f].data();

@@ -1,12 +1,7 @@
 #pragma once
 // JSON text helpers shared by the pre-scan and the walker: whitespace, digits, code points, the
 // RFC 8259 number grammar, and the bounded excerpts quoted in rejection messages.
-// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
-// everything here lives in that kernel's namespace, so that the copies never meet at link time.
-// Include only from parser_kernel.cpp.
-#ifndef MLOPS_PARSER_KERNEL
-#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
-#endif
+#include "kernel_only.hpp"  // part of the parser kernel: see there
 
 #include <bit>  // std::endian
 #include <charconv>

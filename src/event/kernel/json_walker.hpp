@@ -2,12 +2,7 @@
 // The JSON walker: visits every value of a document with simdjson On-Demand, reads typed fields
 // with strict validation, and keeps the first field-level rejection (document order) apart from
 // document-level ones. Shared by every pass of the kernel (predictions, labels, any kind).
-// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
-// everything here lives in that kernel's namespace, so that the copies never meet at link time.
-// Include only from parser_kernel.cpp.
-#ifndef MLOPS_PARSER_KERNEL
-#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
-#endif
+#include "kernel_only.hpp"  // part of the parser kernel: see there
 
 #include <simdjson.h>
 
@@ -29,8 +24,6 @@ namespace mlops_ingest::MLOPS_PARSER_KERNEL {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-constexpr std::size_t kPredictionIdMaxChars = field_of(TopicKind::kPredictions, "prediction_id").max_chars;
 
 const char* type_name(od::json_type t) noexcept {
   switch (t) {
@@ -116,8 +109,8 @@ class Walker {
   Step for_each_field(od::object& obj, OnField&& on_field) {
     for (auto field_result : obj) {
       if (auto e = field_result.error()) return json_fail(e);
-      // Used in place, not copied out: the copy read 16 bytes just written as two 8-byte
-      // stores, a store-forwarding stall that cost ~10% of a prediction's parse.
+      // Used in place, not copied out: a copy would read 16 bytes just written as two 8-byte
+      // stores, a store-forwarding stall on every field.
       od::field& field = field_result.value_unsafe();
       std::string_view key;
       if (auto e = read_key(field, key)) return json_fail(e);
@@ -206,19 +199,6 @@ class Walker {
                         max_chars);
     }
     out = s;
-    return Step::kOk;
-  }
-
-  // prediction_id: required, 1..255 characters. Null or "" are reported as kMissingField
-  // ("prediction_id is empty"): an empty key is as useless as none for the UNIQUE column.
-  Step read_prediction_id(od::value& v, std::string_view& out, bool& present) {
-    present = true;
-    std::optional<std::string_view> id;
-    const Step step = read_string(v, "prediction_id", kPredictionIdMaxChars, id);
-    if (step != Step::kOk) return step;
-    if (!id) return field_fail(RejectReason::kMissingField, "prediction_id is null");
-    if (id->empty()) return field_fail(RejectReason::kMissingField, "prediction_id is empty");
-    out = *id;
     return Step::kOk;
   }
 

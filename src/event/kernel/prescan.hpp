@@ -1,12 +1,7 @@
 #pragma once
 // The byte pre-scan of the precise pass (see "Pipeline" in parser_kernel.cpp): where the
 // top-level object ends, how deep it nests, whether anything follows it.
-// Part of the parser kernel (parser_kernel.cpp), which is compiled once per instruction set:
-// everything here lives in that kernel's namespace, so that the copies never meet at link time.
-// Include only from parser_kernel.cpp.
-#ifndef MLOPS_PARSER_KERNEL
-#error "include only from parser_kernel.cpp, compiled with -DMLOPS_PARSER_KERNEL=<namespace>"
-#endif
+#include "kernel_only.hpp"  // part of the parser kernel: see there
 
 #include <cstddef>
 #include <cstring>
