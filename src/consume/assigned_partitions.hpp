@@ -20,6 +20,8 @@
 namespace mlops_ingest {
 
 using PartitionKey = std::pair<TopicKind, std::int32_t>;
+// A next offset per partition: stored in PostgreSQL, or committed by the writers.
+using PartitionOffsets = std::map<PartitionKey, std::int64_t>;
 
 struct PartitionState {
   std::int64_t position = -1;  // next offset to hand over; -1 unknown (librdkafka resolves it)

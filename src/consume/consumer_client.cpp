@@ -9,13 +9,9 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
                                  void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
                                                    rd_kafka_topic_partition_list_t*, void*),
                                  void* opaque) {
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", cfg.brokers},
-      {"group.id", cfg.group},
-      {"client.id", "mlops-ingest"},
-      // PostgreSQL is the source of truth for offsets; Kafka commits mirror it, explicitly.
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
+  // PostgreSQL is the source of truth for offsets; Kafka commits mirror it, explicitly.
+  std::map<std::string, std::string> props = kafka::consumer_properties(cfg.brokers, cfg.group, "mlops-ingest");
+  props.insert({
       {"auto.offset.reset", cfg.auto_offset_reset},
       // librdkafka's prefetch queue, part of the documented memory bound. When it is full the
       // fetcher stops, and librdkafka (2.0) looks again only after up to a second
@@ -33,7 +29,7 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
       // default 5 minutes. Overridable with kafka.topic.metadata.refresh.interval.ms.
       {"topic.metadata.refresh.interval.ms", "30000"},
       {"log_level", "4"},
-  };
+  });
   for (const auto& [k, v] : cfg.kafka_properties) props[k] = v;
   // The rebalance handler implements the eager protocol (rd_kafka_assign); with a cooperative
   // strategy librdkafka refuses every assign() and the ingester would consume nothing, silently.

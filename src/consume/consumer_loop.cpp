@@ -88,7 +88,7 @@ void ConsumerLoop::on_revoke() {
 }
 
 void ConsumerLoop::mirror_offsets(bool synchronous) {
-  const KafkaOffsetMirror::Committed committed = mirror_.mirror(synchronous);
+  const PartitionOffsets committed = mirror_.mirror(synchronous);
   if (replay_) replay_->committed(committed);
 }
 

@@ -5,9 +5,9 @@
 
 namespace mlops_ingest {
 
-KafkaOffsetMirror::Committed KafkaOffsetMirror::mirror(bool synchronous) {
+PartitionOffsets KafkaOffsetMirror::mirror(bool synchronous) {
   last_ = Clock::now();
-  Committed committed = ledger_.take();
+  PartitionOffsets committed = ledger_.take();
   if (committed.empty()) return committed;
   kafka::PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(committed.size())));
   for (const auto& [key, next] : committed) {

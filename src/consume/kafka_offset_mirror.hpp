@@ -19,7 +19,6 @@ namespace mlops_ingest {
 class KafkaOffsetMirror {
  public:
   using Clock = std::chrono::steady_clock;
-  using Committed = std::map<PartitionKey, std::int64_t>;
 
   KafkaOffsetMirror(rd_kafka_t* rk, const Config& config, IngestStats& stats, OffsetLedger& ledger,
                     const AssignedPartitions& partitions)
@@ -28,7 +27,7 @@ class KafkaOffsetMirror {
   // Takes what the writers committed since the last call and commits, to Kafka, the offsets of
   // the partitions this member still owns (a revoked partition's belong to its new owner).
   // Returns everything taken.
-  Committed mirror(bool synchronous);
+  PartitionOffsets mirror(bool synchronous);
   [[nodiscard]] bool due(Clock::time_point now) const { return now - last_ >= cfg_.kafka_commit_interval; }
 
  private:

@@ -57,7 +57,7 @@ bool Rebalancer::complete(const StoredOffsetsReader::Read& read) {
   return true;
 }
 
-void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const StoredOffsetsReader::Offsets& stored) {
+void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const PartitionOffsets& stored) {
   AssignedPartitions::Map assigned;
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];

@@ -41,7 +41,7 @@ class Rebalancer {
   bool complete(const StoredOffsetsReader::Read& read);
 
  private:
-  void assign_from(rd_kafka_topic_partition_list_t* partitions, const StoredOffsetsReader::Offsets& stored);
+  void assign_from(rd_kafka_topic_partition_list_t* partitions, const PartitionOffsets& stored);
   [[nodiscard]] TopicKind kind_of(const char* topic) const;
 
   rd_kafka_t* rk_;

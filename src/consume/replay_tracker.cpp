@@ -50,11 +50,11 @@ bool ReplayTracker::admit(const rd_kafka_message_t* msg, TopicKind topic) {
   return admitted;
 }
 
-void ReplayTracker::committed(const std::map<PartitionKey, std::int64_t>& committed) {
+void ReplayTracker::committed(const PartitionOffsets& committed) {
   for (const auto& [key, next] : committed) progress_.committed(topic_name(key.first), key.second, next);
 }
 
-void ReplayTracker::stored(const StoredOffsetsReader::Offsets& offsets) {
+void ReplayTracker::stored(const PartitionOffsets& offsets) {
   for (const auto& [key, next] : offsets) progress_.resumed(topic_name(key.first), key.second, next);
 }
 

@@ -43,9 +43,9 @@ class ReplayTracker {
   // False for a message at or past its partition's end: it is not handed over. Marks the
   // partition finished once everything below its end has been handed over.
   bool admit(const rd_kafka_message_t* msg, TopicKind topic);
-  void committed(const std::map<PartitionKey, std::int64_t>& committed);
+  void committed(const PartitionOffsets& committed);
   // Offsets stored in PostgreSQL for the replay group (a read the tracker asked for).
-  void stored(const StoredOffsetsReader::Offsets& offsets);
+  void stored(const PartitionOffsets& offsets);
   // Whether a read of the stored offsets would help a verdict now (at most once a second).
   [[nodiscard]] bool wants_stored_offsets(Clock::time_point now);
 

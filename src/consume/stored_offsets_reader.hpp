@@ -28,9 +28,8 @@ namespace mlops_ingest {
 class StoredOffsetsReader {
  public:
   using Clock = std::chrono::steady_clock;
-  using Offsets = std::map<PartitionKey, std::int64_t>;
   struct Read {
-    Offsets offsets;
+    PartitionOffsets offsets;
     Clock::time_point started;  // a read started after an event has seen everything committed before it
   };
 

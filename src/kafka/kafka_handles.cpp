@@ -16,6 +16,15 @@ void on_kafka_log(const rd_kafka_t* rk, int level, const char* facility, const c
 
 }  // namespace
 
+std::map<std::string, std::string> consumer_properties(const std::string& brokers, const std::string& group,
+                                                       const std::string& client_id) {
+  return {{"bootstrap.servers", brokers},
+          {"group.id", group},
+          {"client.id", client_id},
+          {"enable.auto.commit", "false"},
+          {"enable.auto.offset.store", "false"}};
+}
+
 KafkaConf make_conf(const std::map<std::string, std::string>& properties) {
   KafkaConf conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &on_kafka_log);

@@ -18,18 +18,13 @@ std::string where(const std::string& topic, std::int32_t partition) {
 class KafkaPartitionTimeline final : public PartitionTimeline {
  public:
   explicit KafkaPartitionTimeline(const Config& config) : brokers_(config.brokers) {
-    std::map<std::string, std::string> props = {
-        {"bootstrap.servers", config.brokers},
-        // Needed by librdkafka for assign() + poll; this client never joins the group, subscribes
-        // or commits, so the replay group's offsets are untouched by it.
-        {"group.id", config.group},
-        {"client.id", "mlops-ingest-replay-window"},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "true"},  // message_at past the last message answers at once
-        {"fetch.wait.max.ms", "100"},
-        {"log_level", "3"},
-    };
+    // The group is needed by librdkafka for assign() + poll; this client never joins the group,
+    // subscribes or commits, so the replay group's offsets are untouched by it.
+    std::map<std::string, std::string> props =
+        kafka::consumer_properties(config.brokers, config.group, "mlops-ingest-replay-window");
+    props["enable.partition.eof"] = "true";  // message_at past the last message answers at once
+    props["fetch.wait.max.ms"] = "100";
+    props["log_level"] = "3";
     for (const auto& [k, v] : config.kafka_properties) {
       if (k != "group.id" && k != "enable.partition.eof") props[k] = v;  // TLS, SASL, timeouts
     }

@@ -32,6 +32,11 @@ class KafkaError : public std::runtime_error {
 
 // Builds a configuration; throws KafkaError naming the property librdkafka refused.
 KafkaConf make_conf(const std::map<std::string, std::string>& properties);
+// What every consumer of the ingester starts from: its brokers, group and client id, and no
+// offset committed or stored by librdkafka on its own (PostgreSQL holds the offsets; Kafka's
+// copy is mirrored explicitly).
+std::map<std::string, std::string> consumer_properties(const std::string& brokers, const std::string& group,
+                                                       const std::string& client_id);
 
 // Creates a producer or consumer from `conf` (ownership of conf passes to the handle).
 KafkaHandle make_handle(rd_kafka_type_t type, KafkaConf conf);
