@@ -73,6 +73,110 @@ void refuse_privileged_role(BlockingConnection& conn, const std::string& role, c
 
 }  // namespace
 
+namespace {
+
+// What `schema roles` manages, read from the database under its lock.
+struct ManagedObjects {
+  std::string table_literals;         // 'table', … (for regclass arrays)
+  std::string tables;                 // table, … (for GRANT and REVOKE)
+  std::vector<std::string> sequences;  // the serial sequences behind the tables
+  std::string database;               // the current database, as an identifier
+  std::vector<std::string> schemas;    // the schemas holding the tables
+};
+
+ManagedObjects inspect_managed_objects(BlockingConnection& conn) {
+  ManagedObjects out;
+  const std::vector<std::string_view> tables = managed_tables();
+  std::vector<std::string> missing;
+  for (std::string_view t : tables) {
+    if (conn.query_value("SELECT to_regclass($1) IS NULL", {std::string(t)}) == "t") missing.emplace_back(t);
+    out.table_literals += (out.table_literals.empty() ? "" : ",") + conn.escape_literal(t);
+    out.tables += (out.tables.empty() ? "" : ", ") + std::string(t);
+  }
+  if (!missing.empty()) {
+    throw std::invalid_argument("tables missing: " + join(missing, ", ") +
+                                "; run `mlops-ingest schema apply --pg DSN` first (as the user that will own them)");
+  }
+  for (std::string_view t : tables) {
+    if (auto seq = serial_sequence(conn, t)) out.sequences.push_back(*seq);
+  }
+  out.database = conn.escape_identifier(conn.query_value("SELECT current_database()"));
+  PgResult res = conn.exec("SELECT DISTINCT relnamespace::regnamespace::text FROM pg_class WHERE oid = ANY (ARRAY[" +
+                           out.table_literals + "]::regclass[])");
+  for (int i = 0; i < PQntuples(res.get()); ++i) out.schemas.emplace_back(PQgetvalue(res.get(), i, 0));
+  return out;
+}
+
+// A role created if missing (LOGIN, no password), then its privileges on every managed object
+// reset to nothing but USAGE on their schemas, so that a re-run also removes rights granted by
+// hand. Returns the role as an identifier.
+std::string prepare_role(BlockingConnection& conn, const ManagedObjects& managed, const std::string& role,
+                         std::vector<std::string>& report) {
+  refuse_privileged_role(conn, role, managed.table_literals);
+  const std::string id = conn.escape_identifier(role);
+  if (conn.query_value("SELECT count(*) FROM pg_roles WHERE rolname = $1", {role}) == "0") {
+    conn.exec("CREATE ROLE " + id + " LOGIN");
+    report.push_back("created role " + role + " (LOGIN, no password: set one with ALTER ROLE ... PASSWORD, or use "
+                     "client certificates)");
+  } else {
+    report.push_back("role " + role + " exists: its privileges on the ingester's tables are reset");
+  }
+  conn.exec("REVOKE ALL ON TABLE " + managed.tables + " FROM " + id);
+  if (!managed.sequences.empty()) conn.exec("REVOKE ALL ON SEQUENCE " + join(managed.sequences, ", ") + " FROM " + id);
+  conn.exec("REVOKE ALL ON DATABASE " + managed.database + " FROM " + id);
+  for (const std::string& s : managed.schemas) {
+    conn.exec("REVOKE ALL ON SCHEMA " + s + " FROM " + id);
+    conn.exec("GRANT USAGE ON SCHEMA " + s + " TO " + id);
+  }
+  return id;
+}
+
+void grant_ingest(BlockingConnection& conn, const ManagedObjects& managed, const std::string& role,
+                  std::vector<std::string>& report) {
+  const std::string id = prepare_role(conn, managed, role, report);
+  std::string database_privileges;
+  for (std::string_view p : kIngestDatabasePrivileges) {
+    database_privileges += (database_privileges.empty() ? "" : ", ") + std::string(p);
+  }
+  conn.exec("GRANT " + database_privileges + " ON DATABASE " + managed.database + " TO " + id);
+  for (const TableGrant& g : kIngestGrants) {
+    conn.exec("GRANT " + std::string(g.privileges) + " ON TABLE " + std::string(g.table) + " TO " + id);
+    report.push_back(role + ": " + std::string(g.privileges) + " on " + std::string(g.table));
+    if (g.serial_id) {
+      if (auto seq = serial_sequence(conn, g.table)) conn.exec("GRANT USAGE ON SEQUENCE " + *seq + " TO " + id);
+    }
+  }
+  report.push_back(role + ": " + database_privileges + " on the database; USAGE on the serial sequences it inserts through");
+}
+
+void grant_analytics(BlockingConnection& conn, const ManagedObjects& managed, const std::string& role,
+                     std::vector<std::string>& report) {
+  const std::string id = prepare_role(conn, managed, role, report);
+  conn.exec("GRANT CONNECT ON DATABASE " + managed.database + " TO " + id);
+  std::string seed;
+  for (std::string_view t : kSeedTables) seed += (seed.empty() ? "" : ", ") + std::string(t);
+  conn.exec("GRANT SELECT ON TABLE " + seed + " TO " + id);
+  report.push_back(role + ": SELECT on " + seed);
+}
+
+// Before PostgreSQL 15, PUBLIC may create tables in schema public, and every role inherits
+// that: it is a database-wide default only its owner should change, so say so.
+void warn_public_create(BlockingConnection& conn, const ManagedObjects& managed, const RoleNames& roles,
+                        std::vector<std::string>& report) {
+  for (const std::string& role : {roles.ingest, roles.analytics}) {
+    if (role.empty()) continue;
+    for (const std::string& s : managed.schemas) {
+      if (conn.query_value("SELECT has_schema_privilege($1, $2, 'CREATE')", {role, s}) == "t") {
+        report.push_back("WARNING: " + role + " can still create tables in schema " + s +
+                         " through PUBLIC (the default before PostgreSQL 15); run: REVOKE CREATE ON SCHEMA " + s +
+                         " FROM PUBLIC");
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNames& roles) {
   if (roles.ingest.empty() && roles.analytics.empty()) {
     throw std::invalid_argument("give --ingest-role and/or --analytics-role");
@@ -85,94 +189,11 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   conn.exec("BEGIN");
   conn.exec("SET LOCAL client_min_messages = warning");  // LOCAL: nothing outlives it behind a pooler
   conn.exec(advisory_lock::xact_lock_sql(advisory_lock::kSchemaRoles));
-
-  const std::vector<std::string_view> tables = managed_tables();
-  std::vector<std::string> missing;
-  std::string table_literals;
-  for (std::string_view t : tables) {
-    if (conn.query_value("SELECT to_regclass($1) IS NULL", {std::string(t)}) == "t") missing.emplace_back(t);
-    if (!table_literals.empty()) table_literals += ',';
-    table_literals += conn.escape_literal(t);
-  }
-  if (!missing.empty()) {
-    throw std::invalid_argument("tables missing: " + join(missing, ", ") +
-                                "; run `mlops-ingest schema apply --pg DSN` first (as the user that will own them)");
-  }
-  std::vector<std::string> sequences;
-  for (std::string_view t : tables) {
-    if (auto seq = serial_sequence(conn, t)) sequences.push_back(*seq);
-  }
-  const std::string database = conn.escape_identifier(conn.query_value("SELECT current_database()"));
-  std::vector<std::string> schemas;
-  {
-    PgResult res = conn.exec("SELECT DISTINCT relnamespace::regnamespace::text FROM pg_class WHERE oid = ANY (ARRAY[" +
-                             table_literals + "]::regclass[])");
-    for (int i = 0; i < PQntuples(res.get()); ++i) schemas.emplace_back(PQgetvalue(res.get(), i, 0));
-  }
-  std::string all_tables;
-  for (std::string_view t : tables) all_tables += (all_tables.empty() ? "" : ", ") + std::string(t);
-
-  // Both roles: created if missing (LOGIN, no password), then privileges on every managed
-  // table reset to exactly their list, so a re-run also removes rights granted by hand.
-  auto prepare_role = [&](const std::string& role) {
-    refuse_privileged_role(conn, role, table_literals);
-    const std::string id = conn.escape_identifier(role);
-    if (conn.query_value("SELECT count(*) FROM pg_roles WHERE rolname = $1", {role}) == "0") {
-      conn.exec("CREATE ROLE " + id + " LOGIN");
-      report.push_back("created role " + role + " (LOGIN, no password: set one with ALTER ROLE ... PASSWORD, or use "
-                       "client certificates)");
-    } else {
-      report.push_back("role " + role + " exists: its privileges on the ingester's tables are reset");
-    }
-    conn.exec("REVOKE ALL ON TABLE " + all_tables + " FROM " + id);
-    if (!sequences.empty()) conn.exec("REVOKE ALL ON SEQUENCE " + join(sequences, ", ") + " FROM " + id);
-    conn.exec("REVOKE ALL ON DATABASE " + database + " FROM " + id);
-    for (const std::string& s : schemas) {
-      conn.exec("REVOKE ALL ON SCHEMA " + s + " FROM " + id);
-      conn.exec("GRANT USAGE ON SCHEMA " + s + " TO " + id);
-    }
-    return id;
-  };
-
-  if (!roles.ingest.empty()) {
-    const std::string id = prepare_role(roles.ingest);
-    std::string database_privileges;
-    for (std::string_view p : kIngestDatabasePrivileges) {
-      database_privileges += (database_privileges.empty() ? "" : ", ") + std::string(p);
-    }
-    conn.exec("GRANT " + database_privileges + " ON DATABASE " + database + " TO " + id);
-    for (const TableGrant& g : kIngestGrants) {
-      conn.exec("GRANT " + std::string(g.privileges) + " ON TABLE " + std::string(g.table) + " TO " + id);
-      report.push_back(roles.ingest + ": " + std::string(g.privileges) + " on " + std::string(g.table));
-      if (g.serial_id) {
-        if (auto seq = serial_sequence(conn, g.table)) conn.exec("GRANT USAGE ON SEQUENCE " + *seq + " TO " + id);
-      }
-    }
-    report.push_back(roles.ingest + ": " + database_privileges +
-                     " on the database; USAGE on the serial sequences it inserts through");
-  }
-  if (!roles.analytics.empty()) {
-    const std::string id = prepare_role(roles.analytics);
-    conn.exec("GRANT CONNECT ON DATABASE " + database + " TO " + id);
-    std::string seed;
-    for (std::string_view t : kSeedTables) seed += (seed.empty() ? "" : ", ") + std::string(t);
-    conn.exec("GRANT SELECT ON TABLE " + seed + " TO " + id);
-    report.push_back(roles.analytics + ": SELECT on " + seed);
-  }
+  const ManagedObjects managed = inspect_managed_objects(conn);
+  if (!roles.ingest.empty()) grant_ingest(conn, managed, roles.ingest, report);
+  if (!roles.analytics.empty()) grant_analytics(conn, managed, roles.analytics, report);
   conn.exec("COMMIT");
-
-  // Before PostgreSQL 15, PUBLIC may create tables in schema public, and every role inherits
-  // that: it is a database-wide default only its owner should change, so say so.
-  for (const std::string& role : {roles.ingest, roles.analytics}) {
-    if (role.empty()) continue;
-    for (const std::string& s : schemas) {
-      if (conn.query_value("SELECT has_schema_privilege($1, $2, 'CREATE')", {role, s}) == "t") {
-        report.push_back("WARNING: " + role + " can still create tables in schema " + s +
-                         " through PUBLIC (the default before PostgreSQL 15); run: REVOKE CREATE ON SCHEMA " + s +
-                         " FROM PUBLIC");
-      }
-    }
-  }
+  warn_public_create(conn, managed, roles, report);
   return report;
 }
 
