@@ -19,7 +19,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "../pg/retry_backoff.hpp"
-#include "../pg/stored_offsets.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 #include "assigned_partitions.hpp"
 #include "mlops_ingest/pg/pg_connection.hpp"
 

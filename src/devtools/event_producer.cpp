@@ -15,6 +15,7 @@
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/kafka/produce.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 #include "synthetic_events.hpp"
 
 namespace mlops_ingest::kafka {
@@ -177,11 +178,8 @@ class EventProducer {
 
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_offsets() {
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> stored;
-    pg::PgResult r = throttle_->exec(
-        "SELECT topic, kafka_partition, next_offset FROM ingest_offsets WHERE consumer_group = " +
-        throttle_->escape_literal(o_.throttle_group));
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      stored[{PQgetvalue(r.get(), i, 0), std::stoi(PQgetvalue(r.get(), i, 1))}] = std::stoll(PQgetvalue(r.get(), i, 2));
+    for (TopicOffset& row : read_group_offsets(*throttle_, o_.throttle_group)) {
+      stored[{std::move(row.topic), row.partition}] = row.next_offset;
     }
     return stored;
   }

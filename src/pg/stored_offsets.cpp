@@ -1,4 +1,4 @@
-#include "stored_offsets.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 #include <string>
 #include <string_view>
@@ -17,10 +17,14 @@ void parse_stored_offsets(const PGresult* rows, const Config& config, std::vecto
   }
 }
 
-std::vector<StoredOffset> read_stored_offsets(pg::BlockingConnection& conn, const Config& config) {
-  const pg::PgResult r = conn.exec_params(pg::sql::stored_offsets(), {config.group});
-  std::vector<StoredOffset> rows;
-  parse_stored_offsets(r.get(), config, rows);
+std::vector<TopicOffset> read_group_offsets(pg::BlockingConnection& conn, const std::string& group) {
+  const pg::PgResult r = conn.exec_params(pg::sql::stored_offsets(), {group});
+  std::vector<TopicOffset> rows;
+  rows.reserve(static_cast<std::size_t>(PQntuples(r.get())));
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    rows.push_back({PQgetvalue(r.get(), i, 0), static_cast<std::int32_t>(std::stol(PQgetvalue(r.get(), i, 1))),
+                    std::stoll(PQgetvalue(r.get(), i, 2))});
+  }
   return rows;
 }
 

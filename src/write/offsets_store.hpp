@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
-#include "../pg/stored_offsets.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 namespace mlops_ingest {
 namespace pg {

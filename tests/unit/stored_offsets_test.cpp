@@ -1,6 +1,6 @@
 // parse_stored_offsets: the parsing of an ingest_offsets read that the writers' batch lock and
 // the consumer's assignment handler share. The result is built in memory (no server).
-#include "pg/stored_offsets.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
