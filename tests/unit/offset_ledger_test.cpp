@@ -92,10 +92,16 @@ TEST(OffsetLedger, WritersRecordWhileTheConsumerTakes) {
   constexpr std::int64_t kRecords = 20000;
   OffsetLedger ledger;
   std::atomic<int> running{kWriters};
+  std::atomic<std::size_t> takes{0};
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&ledger, &running, w] {
+    writers.emplace_back([&ledger, &running, &takes, w] {
       for (std::int64_t i = 1; i <= kRecords; ++i) {
+        // Halfway, each writer waits for a take: takes and records interleave even when the
+        // writers would otherwise finish before the consumer first looks.
+        if (i == kRecords / 2) {
+          while (takes.load() == 0) std::this_thread::yield();
+        }
         ledger.record(kP, w, i);
         ledger.record(kL, 99, i * kWriters + w);  // shared; its max is kRecords*kWriters + kWriters-1
       }
@@ -103,7 +109,6 @@ TEST(OffsetLedger, WritersRecordWhileTheConsumerTakes) {
     });
   }
   std::map<Key, std::vector<std::int64_t>> handed_over;
-  std::size_t takes = 0;
   auto drain = [&] {
     for (const auto& [key, next] : ledger.take()) handed_over[key].push_back(next);
     ++takes;
@@ -112,7 +117,7 @@ TEST(OffsetLedger, WritersRecordWhileTheConsumerTakes) {
   for (std::thread& t : writers) t.join();
   drain();  // whatever was recorded after the last take inside the loop
 
-  EXPECT_GT(takes, 1u);
+  EXPECT_GT(takes.load(), 1u);
   for (int w = 0; w < kWriters; ++w) {
     const std::vector<std::int64_t>& seq = handed_over[{kP, w}];
     ASSERT_FALSE(seq.empty()) << "writer " << w;
