@@ -292,48 +292,48 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
                              KindEvent& out) {
   FieldValue& fv = out.values[index];
   fv.state = FieldValue::State::kNull;  // present; set to kValue below when not null
+  // A read that gave a value (not null) is stored by store(x), which may still reject it.
+  const auto keep = [&fv](Step step, const auto& x, auto store) -> Step {
+    if (step != Step::kOk || !x) return step;
+    const Step stored = store(*x);
+    if (stored == Step::kOk) fv.state = FieldValue::State::kValue;
+    return stored;
+  };
+  // A number within the field's range, if it has one.
+  const auto ranged = [&](auto x, auto& slot) -> Step {
+    if (!in_range(f, x)) return out_of_range(w, f, x, Walker::token(v));
+    slot = x;
+    return Step::kOk;
+  };
   switch (f.type) {
     case ColumnType::kText: {
       std::optional<std::string_view> text;
-      const Step step = read_text(w, v, f, text);
-      if (step != Step::kOk || !text) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.bytes = *text;
-      return Step::kOk;
+      return keep(read_text(w, v, f, text), text, [&](std::string_view t) {
+        fv.bytes = t;
+        return Step::kOk;
+      });
     }
     case ColumnType::kInt4: {
       std::optional<std::int32_t> x;
-      const Step step = w.read_int(v, f.name, x);
-      if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *x;
-      return Step::kOk;
+      return keep(w.read_int(v, f.name, x), x, [&](std::int32_t i) { return ranged(i, fv.integer); });
     }
     case ColumnType::kFloat8: {
       std::optional<double> x;
-      const Step step = w.read_double(v, f.name, x);
-      if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
-      fv.state = FieldValue::State::kValue;
-      fv.number = *x;
-      return Step::kOk;
+      return keep(w.read_double(v, f.name, x), x, [&](double d) { return ranged(d, fv.number); });
     }
     case ColumnType::kBoolean: {
       std::optional<bool> b;
-      const Step step = w.read_bool(v, f.name, b);
-      if (step != Step::kOk || !b) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *b ? 1 : 0;
-      return Step::kOk;
+      return keep(w.read_bool(v, f.name, b), b, [&](bool t) {
+        fv.integer = t ? 1 : 0;
+        return Step::kOk;
+      });
     }
     case ColumnType::kTimestamp: {
       std::optional<PgTimestamp> ts;
-      const Step step = w.read_timestamp(v, f.name, ts);
-      if (step != Step::kOk || !ts) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *ts;
-      return Step::kOk;
+      return keep(w.read_timestamp(v, f.name, ts), ts, [&](PgTimestamp t) {
+        fv.integer = t;
+        return Step::kOk;
+      });
     }
     case ColumnType::kTextArray: {
       bool is_null = false;
