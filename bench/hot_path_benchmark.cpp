@@ -80,21 +80,32 @@ void BM_ParsePrediction(benchmark::State& state) {
 }
 BENCHMARK(BM_ParsePrediction)->DenseRange(1, 3);
 
-// Parse + validate + encode the binary COPY tuple of each of `events`, round robin.
-void parse_and_encode(benchmark::State& state, const std::vector<std::string>& events) {
-  ParserKernel kernel;
-  if (!use_kernel(state, kernel)) return;
-  EventParser parser({}, kernel);
-  PredictionEvent event;
+// Parse + validate + encode the binary COPY tuple of each of `events` (1024), round robin:
+// parse(text, event) reads one, encode(event, tuple) writes its tuple.
+template <typename Event, typename Parse, typename Encode>
+void parse_and_encode_each(benchmark::State& state, const std::vector<std::string>& events, Parse parse,
+                           Encode encode) {
+  Event event;
   std::string tuple;
   std::size_t i = 0;
   for (auto _ : state) {
     const std::string& e = events[i++ & 1023];
-    if (parser.parse_prediction(e.data(), e.size(), event) != RejectReason::kNone) state.SkipWithError("rejected");
-    encode_prediction(event, 0, tuple);
+    if (parse(e, event) != RejectReason::kNone) state.SkipWithError("rejected");
+    encode(event, tuple);
     benchmark::DoNotOptimize(tuple.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// The prediction path with the kernel the benchmark's argument names.
+void parse_and_encode(benchmark::State& state, const std::vector<std::string>& events) {
+  ParserKernel kernel;
+  if (!use_kernel(state, kernel)) return;
+  EventParser parser({}, kernel);
+  parse_and_encode_each<PredictionEvent>(
+      state, events,
+      [&](const std::string& e, PredictionEvent& event) { return parser.parse_prediction(e.data(), e.size(), event); },
+      [](const PredictionEvent& event, std::string& tuple) { encode_prediction(event, 0, tuple); });
 }
 
 void BM_ParseAndEncodePrediction(benchmark::State& state) { parse_and_encode(state, sample_predictions()); }
@@ -149,16 +160,10 @@ std::vector<std::string> sample_labels() {
 void BM_ParseAndEncodeLabel(benchmark::State& state) {
   const auto events = sample_labels();
   EventParser parser;
-  LabelEvent event;
-  std::string tuple;
-  std::size_t i = 0;
-  for (auto _ : state) {
-    const std::string& e = events[i++ & 1023];
-    if (parser.parse_label(e.data(), e.size(), event) != RejectReason::kNone) state.SkipWithError("rejected");
-    encode_label(event, 0, tuple);
-    benchmark::DoNotOptimize(tuple.data());
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  parse_and_encode_each<LabelEvent>(
+      state, events,
+      [&](const std::string& e, LabelEvent& event) { return parser.parse_label(e.data(), e.size(), event); },
+      [](const LabelEvent& event, std::string& tuple) { encode_label(event, 0, tuple); });
 }
 BENCHMARK(BM_ParseAndEncodeLabel);
 

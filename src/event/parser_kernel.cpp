@@ -124,6 +124,28 @@ class Kernel final : public ParserBackend {
   Step read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, std::size_t index, od::value& v,
                        KindEvent& out);
 
+  // Opens the document, hands its root object to walk(w, doc, obj), and gives the document's
+  // verdict; each pass adds its own required-field checks after a kNone. Inlined, so each pass
+  // stays one function as it was written.
+  template <typename Walk>
+  [[gnu::always_inline]] RejectReason walk_document(const char* payload, std::size_t size, std::string& last_error,
+                                                    bool precise, Walk&& walk) {
+    od::document doc;
+    bool trailing = false;
+    if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error, precise);
+        r != RejectReason::kNone) {
+      return r;
+    }
+    Walker w(last_error, reader_.max_depth);
+    od::object obj;
+    if (auto e = doc.get_object().get(obj)) {
+      w.json_fail(e);
+      return w.doc_reason();
+    }
+    walk(w, doc, obj);
+    return DocumentReader::finish(w, doc, trailing, last_error);
+  }
+
   DocumentReader reader_;
   FieldOrder prediction_order_, feature_order_, label_order_;  // see FieldOrder
   std::array<std::string, kMaxKindFields> arrays_;  // TEXT[] fields, encoded (reused)
@@ -138,10 +160,9 @@ Step Kernel::read_prediction_field(Walker& w, PredictionRead& r, Field f, od::va
   const std::size_t depth = nested ? 3 : 2;
   if (w.has_field_error()) return w.skip(v, depth);
   if (r.seen & bit(f)) {
-    if (w.skip(v, depth) == Step::kDoc) return Step::kDoc;
     const bool feature = f == kAge || f == kDebtRatio || f == kMonthlyIncome || f == kNumberDependents;
-    return w.field_fail(RejectReason::kDuplicateField, kFieldNames[f], " appears more than once",
-                        feature ? " (flat and under \"features\", or repeated)" : "");
+    return w.duplicate(v, depth, kFieldNames[f], " appears more than once",
+                       feature ? " (flat and under \"features\", or repeated)" : "");
   }
   r.seen |= bit(f);
   PredictionEvent& out = r.out;
@@ -190,10 +211,7 @@ Step Kernel::read_prediction_field(Walker& w, PredictionRead& r, Field f, od::va
 // The "features" object of a prediction: its fields are the flat ones' (each once in all).
 Step Kernel::read_features(Walker& w, PredictionRead& r, od::value& v) {
   if (w.has_field_error()) return w.skip(v, 2);
-  if (r.seen & bit(kFeatures)) {
-    const Step step = w.skip(v, 2);
-    return step == Step::kDoc ? step : w.field_fail(RejectReason::kDuplicateField, "features appears more than once");
-  }
+  if (r.seen & bit(kFeatures)) return w.duplicate(v, 2, "features appears more than once");
   r.seen |= bit(kFeatures);
   od::json_type t{};
   if (auto e = v.type().get(t)) return w.json_fail(e);
@@ -213,25 +231,15 @@ Step Kernel::read_features(Walker& w, PredictionRead& r, od::value& v) {
 RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, PredictionEvent& out,
                                      std::string& last_error_, bool precise) noexcept {
   out = PredictionEvent{};
-  od::document doc;
-  bool trailing = false;
-  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise);
-      r != RejectReason::kNone) {
-    return r;
-  }
-  Walker w(last_error_, reader_.max_depth);
-  od::object obj;
-  if (auto e = doc.get_object().get(obj)) {
-    w.json_fail(e);
-    return w.doc_reason();
-  }
   PredictionRead read{out};
-  for_each_known_field(w, obj, kPredictionFields, prediction_order_, [&](Field f, od::value& v) -> Step {
-    if (f == kUnknown) return w.skip(v, 2);
-    if (f == kFeatures) return read_features(w, read, v);
-    return read_prediction_field(w, read, f, v, false);
+  const RejectReason r =
+      walk_document(payload, size, last_error_, precise, [&](Walker& w, od::document&, od::object& obj) {
+    for_each_known_field(w, obj, kPredictionFields, prediction_order_, [&](Field f, od::value& v) -> Step {
+      if (f == kUnknown) return w.skip(v, 2);
+      if (f == kFeatures) return read_features(w, read, v);
+      return read_prediction_field(w, read, f, v, false);
+    });
   });
-  const RejectReason r = DocumentReader::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
   if (!read.has_id) return missing_field(last_error_, spec_of(kPredictionId));
   return RejectReason::kNone;
@@ -240,54 +248,38 @@ RejectReason Kernel::prediction_pass(const char* payload, std::size_t size, Pred
 RejectReason Kernel::label_pass(const char* payload, std::size_t size, LabelEvent& out, std::string& last_error_,
                                 bool precise) noexcept {
   out = LabelEvent{};
-  od::document doc;
-  bool trailing = false;
-  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise);
-      r != RejectReason::kNone) {
-    return r;
-  }
-  Walker w(last_error_, reader_.max_depth);
-  od::object obj;
-  if (auto e = doc.get_object().get(obj)) {
-    w.json_fail(e);
-    return w.doc_reason();
-  }
-
   std::uint32_t seen = 0;
   bool has_id = false;
   std::optional<std::int32_t> true_label;
-  for_each_known_field(w, obj, kLabelFields, label_order_, [&](Field f, od::value& v) -> Step {
-    if (f == kUnknown || w.has_field_error()) return w.skip(v, 2);
-    if (seen & bit(f)) {
-      const Step step = w.skip(v, 2);
-      return step == Step::kDoc ? step
-                                : w.field_fail(RejectReason::kDuplicateField, kFieldNames[f], " appears more than once");
-    }
-    seen |= bit(f);
-    switch (f) {
-      case kPredictionId:
-        return read_required_text(w, v, spec_of(kPredictionId), out.prediction_id, has_id);
-      case kTrueLabel: {
-        constexpr const FieldSpec& spec = spec_of(kTrueLabel);
-        const Step step = w.read_int(v, spec.name, true_label);
-        if (step != Step::kOk) return step;
-        if (!true_label) return w.field_fail(RejectReason::kMissingField, spec.name, " is null");
-        if (!in_range(spec, *true_label)) return out_of_range(w, spec, *true_label, Walker::token(v));
-        out.true_label = *true_label;
-        return Step::kOk;
+  const RejectReason r =
+      walk_document(payload, size, last_error_, precise, [&](Walker& w, od::document&, od::object& obj) {
+    for_each_known_field(w, obj, kLabelFields, label_order_, [&](Field f, od::value& v) -> Step {
+      if (f == kUnknown || w.has_field_error()) return w.skip(v, 2);
+      if (seen & bit(f)) return w.duplicate(v, 2, kFieldNames[f], " appears more than once");
+      seen |= bit(f);
+      switch (f) {
+        case kPredictionId:
+          return read_required_text(w, v, spec_of(kPredictionId), out.prediction_id, has_id);
+        case kTrueLabel: {
+          constexpr const FieldSpec& spec = spec_of(kTrueLabel);
+          const Step step = w.read_int(v, spec.name, true_label);
+          if (step != Step::kOk) return step;
+          if (!true_label) return w.field_fail(RejectReason::kMissingField, spec.name, " is null");
+          if (!in_range(spec, *true_label)) return out_of_range(w, spec, *true_label, Walker::token(v));
+          out.true_label = *true_label;
+          return Step::kOk;
+        }
+        case kLabelTimestamp:
+          return w.read_timestamp(v, spec_of(kLabelTimestamp).name, out.label_timestamp);
+        case kLabelSource:
+          return read_text(w, v, spec_of(kLabelSource), out.label_source);
+        case kDaysDelayed:
+          return w.read_int(v, spec_of(kDaysDelayed).name, out.days_delayed);
+        default:
+          return w.skip(v, 2);
       }
-      case kLabelTimestamp:
-        return w.read_timestamp(v, spec_of(kLabelTimestamp).name, out.label_timestamp);
-      case kLabelSource:
-        return read_text(w, v, spec_of(kLabelSource), out.label_source);
-      case kDaysDelayed:
-        return w.read_int(v, spec_of(kDaysDelayed).name, out.days_delayed);
-      default:
-        return w.skip(v, 2);
-    }
+    });
   });
-
-  const RejectReason r = DocumentReader::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
   if (!has_id) return missing_field(last_error_, spec_of(kPredictionId));
   if (!(seen & bit(kTrueLabel))) return missing_field(last_error_, spec_of(kTrueLabel));
@@ -300,48 +292,48 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
                              KindEvent& out) {
   FieldValue& fv = out.values[index];
   fv.state = FieldValue::State::kNull;  // present; set to kValue below when not null
+  // A read that gave a value (not null) is stored by store(x), which may still reject it.
+  const auto keep = [&fv](Step step, const auto& x, auto store) -> Step {
+    if (step != Step::kOk || !x) return step;
+    const Step stored = store(*x);
+    if (stored == Step::kOk) fv.state = FieldValue::State::kValue;
+    return stored;
+  };
+  // A number within the field's range, if it has one.
+  const auto ranged = [&](auto x, auto& slot) -> Step {
+    if (!in_range(f, x)) return out_of_range(w, f, x, Walker::token(v));
+    slot = x;
+    return Step::kOk;
+  };
   switch (f.type) {
     case ColumnType::kText: {
       std::optional<std::string_view> text;
-      const Step step = read_text(w, v, f, text);
-      if (step != Step::kOk || !text) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.bytes = *text;
-      return Step::kOk;
+      return keep(read_text(w, v, f, text), text, [&](std::string_view t) {
+        fv.bytes = t;
+        return Step::kOk;
+      });
     }
     case ColumnType::kInt4: {
       std::optional<std::int32_t> x;
-      const Step step = w.read_int(v, f.name, x);
-      if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *x;
-      return Step::kOk;
+      return keep(w.read_int(v, f.name, x), x, [&](std::int32_t i) { return ranged(i, fv.integer); });
     }
     case ColumnType::kFloat8: {
       std::optional<double> x;
-      const Step step = w.read_double(v, f.name, x);
-      if (step != Step::kOk || !x) return step;
-      if (!in_range(f, *x)) return out_of_range(w, f, *x, Walker::token(v));
-      fv.state = FieldValue::State::kValue;
-      fv.number = *x;
-      return Step::kOk;
+      return keep(w.read_double(v, f.name, x), x, [&](double d) { return ranged(d, fv.number); });
     }
     case ColumnType::kBoolean: {
       std::optional<bool> b;
-      const Step step = w.read_bool(v, f.name, b);
-      if (step != Step::kOk || !b) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *b ? 1 : 0;
-      return Step::kOk;
+      return keep(w.read_bool(v, f.name, b), b, [&](bool t) {
+        fv.integer = t ? 1 : 0;
+        return Step::kOk;
+      });
     }
     case ColumnType::kTimestamp: {
       std::optional<PgTimestamp> ts;
-      const Step step = w.read_timestamp(v, f.name, ts);
-      if (step != Step::kOk || !ts) return step;
-      fv.state = FieldValue::State::kValue;
-      fv.integer = *ts;
-      return Step::kOk;
+      return keep(w.read_timestamp(v, f.name, ts), ts, [&](PgTimestamp t) {
+        fv.integer = t;
+        return Step::kOk;
+      });
     }
     case ColumnType::kTextArray: {
       bool is_null = false;
@@ -369,39 +361,27 @@ RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, s
   out.kind = spec.kind;
   const std::size_t n = spec.fields.size();
   for (std::size_t i = 0; i < n; ++i) out.values[i] = FieldValue{};
-  od::document doc;
-  bool trailing = false;
-  if (const RejectReason r = reader_.open(payload, size, doc, trailing, last_error_, precise); r != RejectReason::kNone) {
-    return r;
-  }
-  Walker w(last_error_, reader_.max_depth);
-  od::object obj;
-  if (auto e = doc.get_object().get(obj)) {
-    w.json_fail(e);
-    return w.doc_reason();
-  }
-  w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
-    std::size_t index = n;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (spec.fields[i].name == key) {
-        index = i;
-        break;
+  const RejectReason r =
+      walk_document(payload, size, last_error_, precise, [&](Walker& w, od::document& doc, od::object& obj) {
+    w.for_each_field(obj, [&](std::string_view key, od::value& v) -> Step {
+      std::size_t index = n;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (spec.fields[i].name == key) {
+          index = i;
+          break;
+        }
       }
-    }
-    Step step = Step::kOk;
-    if (index == n || w.has_field_error()) {
-      step = w.skip(v, 2);  // unknown fields are ignored (but validated)
-    } else if (out.values[index].state != FieldValue::State::kAbsent) {
-      step = w.skip(v, 2);
-      if (step != Step::kDoc) {
-        step = w.field_fail(RejectReason::kDuplicateField, spec.fields[index].name, " appears more than once");
+      Step step = Step::kOk;
+      if (index == n || w.has_field_error()) {
+        step = w.skip(v, 2);  // unknown fields are ignored (but validated)
+      } else if (out.values[index].state != FieldValue::State::kAbsent) {
+        step = w.duplicate(v, 2, spec.fields[index].name, " appears more than once");
+      } else {
+        step = read_kind_field(w, doc, spec.fields[index], index, v, out);
       }
-    } else {
-      step = read_kind_field(w, doc, spec.fields[index], index, v, out);
-    }
-    return step;
+      return step;
+    });
   });
-  const RejectReason r = DocumentReader::finish(w, doc, trailing, last_error_);
   if (r != RejectReason::kNone) return r;
   // Required fields: absent, null, or an empty key string are all "missing".
   for (std::size_t i = 0; i < n; ++i) {

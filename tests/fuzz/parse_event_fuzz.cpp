@@ -82,6 +82,25 @@ void check_kind(const mlops_ingest::KindEvent& e) {
   check(tuple.size() >= 2);
 }
 
+// The long-lived parser predicts each key from the documents before (FieldOrder): what it
+// reads must be what a fresh parser reads — the verdict, the message, every field. `parse`
+// reads the input into an event with a given parser, `encode` writes an event's row.
+template <typename Event, typename Parse, typename Encode>
+void check_reads_as_fresh(const mlops_ingest::EventParser& parser, RejectReason verdict, const Event& read,
+                          Parse parse, Encode encode) {
+  mlops_ingest::EventParser fresh(mlops_ingest::ParserLimits{4096, 16});
+  Event other;
+  check(parse(fresh, other) == verdict);
+  if (verdict == RejectReason::kNone) {
+    static std::string mine, theirs;
+    encode(read, mine);
+    encode(other, theirs);
+    check(mine == theirs);
+  } else {
+    check(fresh.last_error() == parser.last_error());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -93,21 +112,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   mlops_ingest::PredictionEvent p;
   const RejectReason pr = parser.parse_prediction(payload, size, p);
-  {
-    // The long-lived parser predicts each key from the documents before (FieldOrder): what it
-    // reads must be what a fresh parser reads — the verdict, the message, every field.
-    mlops_ingest::EventParser fresh(mlops_ingest::ParserLimits{4096, 16});
-    mlops_ingest::PredictionEvent q;
-    check(fresh.parse_prediction(payload, size, q) == pr);
-    if (pr == RejectReason::kNone) {
-      static std::string mine, theirs;
-      mlops_ingest::encode_prediction(p, 0, mine);
-      mlops_ingest::encode_prediction(q, 0, theirs);
-      check(mine == theirs);
-    } else {
-      check(fresh.last_error() == parser.last_error());
-    }
-  }
+  check_reads_as_fresh(
+      parser, pr, p,
+      [&](mlops_ingest::EventParser& fresh, mlops_ingest::PredictionEvent& q) {
+        return fresh.parse_prediction(payload, size, q);
+      },
+      [](const mlops_ingest::PredictionEvent& e, std::string& tuple) { mlops_ingest::encode_prediction(e, 0, tuple); });
   if (pr == RejectReason::kNone) {
     check_id(p.prediction_id);
     check_text(p.model_version, 50);
@@ -127,19 +137,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   mlops_ingest::LabelEvent l;
   const RejectReason lr = parser.parse_label(payload, size, l);
-  {  // the same for labels
-    mlops_ingest::EventParser fresh(mlops_ingest::ParserLimits{4096, 16});
-    mlops_ingest::LabelEvent m;
-    check(fresh.parse_label(payload, size, m) == lr);
-    if (lr == RejectReason::kNone) {
-      static std::string mine, theirs;
-      mlops_ingest::encode_label(l, 0, mine);
-      mlops_ingest::encode_label(m, 0, theirs);
-      check(mine == theirs);
-    } else {
-      check(fresh.last_error() == parser.last_error());
-    }
-  }
+  check_reads_as_fresh(
+      parser, lr, l,
+      [&](mlops_ingest::EventParser& fresh, mlops_ingest::LabelEvent& m) { return fresh.parse_label(payload, size, m); },
+      [](const mlops_ingest::LabelEvent& e, std::string& tuple) { mlops_ingest::encode_label(e, 0, tuple); });
   if (lr == RejectReason::kNone) {
     check_id(l.prediction_id);
     check(l.true_label == 0 || l.true_label == 1);

@@ -18,11 +18,17 @@ namespace {
 
 constexpr std::int64_t kDay = 86400LL * 1000000LL;
 
-Envelope prediction(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t created = 0) {
+// An envelope of `topic` at a partition and offset, before its row is encoded.
+Envelope at(TopicKind topic, std::int32_t partition, std::int64_t offset) {
   Envelope e;
-  e.topic = TopicKind::kPredictions;
+  e.topic = topic;
   e.partition = partition;
   e.offset = offset;
+  return e;
+}
+
+Envelope prediction(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t created = 0) {
+  Envelope e = at(TopicKind::kPredictions, partition, offset);
   PredictionEvent p;
   p.prediction_id = id;
   p.created_at = created;
@@ -32,10 +38,7 @@ Envelope prediction(std::int32_t partition, std::int64_t offset, const std::stri
 
 Envelope label(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t ts = 0,
                std::optional<std::int32_t> days = std::nullopt) {
-  Envelope e;
-  e.topic = TopicKind::kLabels;
-  e.partition = partition;
-  e.offset = offset;
+  Envelope e = at(TopicKind::kLabels, partition, offset);
   LabelEvent l;
   l.prediction_id = id;
   l.true_label = 1;
@@ -46,11 +49,8 @@ Envelope label(std::int32_t partition, std::int64_t offset, const std::string& i
 }
 
 Envelope letter(std::int32_t partition, std::int64_t offset, RejectReason reason) {
-  Envelope e;
+  Envelope e = at(TopicKind::kPredictions, partition, offset);
   e.kind = EnvelopeKind::kDeadLetter;
-  e.topic = TopicKind::kPredictions;
-  e.partition = partition;
-  e.offset = offset;
   e.reason = reason;
   return e;
 }

@@ -857,37 +857,36 @@ TEST(EventParser, WhatADocumentReadsDoesNotDependOnTheDocumentsBefore) {
       EXPECT_EQ(ev.age, std::optional<std::int32_t>(3));
       EXPECT_EQ(ev.number_dependents, std::optional<std::int32_t>(4));
     }
+    // Each document reads on `shared` exactly as on a fresh parser: verdict, message and row.
+    const auto reads_as_on_fresh = [&](const std::vector<std::string>& docs, const char* what, auto parse) {
+      for (std::size_t i = 0; i < docs.size(); ++i) {
+        const std::string& doc = docs[i];
+        EventParser fresh({}, kernel);
+        std::string tuple_a, tuple_b;
+        const RejectReason want = parse(fresh, doc, tuple_a);
+        ASSERT_EQ(parse(shared, doc, tuple_b), want) << what << " " << i << ": " << doc;
+        if (want != RejectReason::kNone) {
+          EXPECT_EQ(shared.last_error(), fresh.last_error()) << doc;
+          continue;
+        }
+        EXPECT_EQ(tuple_b, tuple_a) << what << " " << i << ": " << doc;
+      }
+    };
+    const auto parse_prediction = [](EventParser& p, const std::string& doc, std::string& tuple) {
+      PredictionEvent ev;
+      const RejectReason r = p.parse_prediction(doc.data(), doc.size(), ev);
+      if (r == RejectReason::kNone) encode_prediction(ev, 0, tuple);
+      return r;
+    };
+    const auto parse_label = [](EventParser& p, const std::string& doc, std::string& tuple) {
+      LabelEvent ev;
+      const RejectReason r = p.parse_label(doc.data(), doc.size(), ev);
+      if (r == RejectReason::kNone) encode_label(ev, 0, tuple);
+      return r;
+    };
     for (int round = 0; round < 2; ++round) {  // the second round follows the table's last row
-      for (std::size_t i = 0; i < predictions.size(); ++i) {
-        const std::string& doc = predictions[i];
-        EventParser fresh({}, kernel);
-        PredictionEvent a, b;
-        const RejectReason want = fresh.parse_prediction(doc.data(), doc.size(), a);
-        ASSERT_EQ(shared.parse_prediction(doc.data(), doc.size(), b), want) << "prediction " << i << ": " << doc;
-        if (want != RejectReason::kNone) {
-          EXPECT_EQ(shared.last_error(), fresh.last_error()) << doc;
-          continue;
-        }
-        std::string tuple_a, tuple_b;
-        encode_prediction(a, 0, tuple_a);
-        encode_prediction(b, 0, tuple_b);
-        EXPECT_EQ(tuple_b, tuple_a) << "prediction " << i << ": " << doc;
-      }
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        const std::string& doc = labels[i];
-        EventParser fresh({}, kernel);
-        LabelEvent a, b;
-        const RejectReason want = fresh.parse_label(doc.data(), doc.size(), a);
-        ASSERT_EQ(shared.parse_label(doc.data(), doc.size(), b), want) << "label " << i << ": " << doc;
-        if (want != RejectReason::kNone) {
-          EXPECT_EQ(shared.last_error(), fresh.last_error()) << doc;
-          continue;
-        }
-        std::string tuple_a, tuple_b;
-        encode_label(a, 0, tuple_a);
-        encode_label(b, 0, tuple_b);
-        EXPECT_EQ(tuple_b, tuple_a) << "label " << i << ": " << doc;
-      }
+      ASSERT_NO_FATAL_FAILURE(reads_as_on_fresh(predictions, "prediction", parse_prediction));
+      ASSERT_NO_FATAL_FAILURE(reads_as_on_fresh(labels, "label", parse_label));
     }
   }
 }

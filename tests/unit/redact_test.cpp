@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
 
 #include "mlops_ingest/config/config.hpp"
 
@@ -16,32 +17,48 @@ namespace {
 
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
+// A connection string and a password dsn_passwords must find in it.
+struct Found {
+  const char* dsn;
+  const char* password;
+};
+
+void expect_found(std::initializer_list<Found> cases) {
+  for (const Found& c : cases) EXPECT_TRUE(has(redact::dsn_passwords(c.dsn), c.password)) << c.dsn << " / " << c.password;
+}
+
+void expect_none(std::initializer_list<const char*> dsns) {
+  for (const char* dsn : dsns) EXPECT_TRUE(redact::dsn_passwords(dsn).empty()) << dsn;
+}
+
 TEST(Redact, KeywordValuePasswords) {
   EXPECT_EQ(redact::dsn_passwords("host=db user=u password=s3cret dbname=x"), std::vector<std::string>{"s3cret"});
   EXPECT_EQ(redact::dsn_passwords("host=db password = 's3 cr\\'et' dbname=x").size(), 2u);  // raw and unescaped
-  EXPECT_TRUE(has(redact::dsn_passwords("host=db password = 's3 cr\\'et' dbname=x"), "s3 cr'et"));
-  EXPECT_TRUE(has(redact::dsn_passwords("host=db password = 's3 cr\\'et' dbname=x"), "s3 cr\\'et"));
-  EXPECT_TRUE(redact::dsn_passwords("host=db user=u dbname=x sslmode=verify-full").empty());
-  EXPECT_TRUE(redact::dsn_passwords("").empty());
-  // Malformed: libpq would echo these back in its error, so they count.
-  EXPECT_TRUE(has(redact::dsn_passwords("host=db password hunter22"), "hunter22"));
-  EXPECT_TRUE(has(redact::dsn_passwords("host=db password='unterminated"), "unterminated"));
-  // dbname may itself be a connection string.
-  EXPECT_TRUE(has(redact::dsn_passwords("dbname='postgresql://u:inner@h/db'"), "inner"));
+  expect_none({"host=db user=u dbname=x sslmode=verify-full", ""});
+  expect_found({
+      {"host=db password = 's3 cr\\'et' dbname=x", "s3 cr'et"},
+      {"host=db password = 's3 cr\\'et' dbname=x", "s3 cr\\'et"},
+      // Malformed: libpq would echo these back in its error, so they count.
+      {"host=db password hunter22", "hunter22"},
+      {"host=db password='unterminated", "unterminated"},
+      // dbname may itself be a connection string.
+      {"dbname='postgresql://u:inner@h/db'", "inner"},
+  });
 }
 
 TEST(Redact, UriPasswords) {
   EXPECT_EQ(redact::dsn_passwords("postgresql://u:s3cret@db:5432/mlops"), std::vector<std::string>{"s3cret"});
-  const auto encoded = redact::dsn_passwords("postgres://u:p%40ss%2Fw@db/mlops?sslmode=verify-full");
-  EXPECT_TRUE(has(encoded, "p%40ss%2Fw"));  // as written (echoed by libpq on a malformed URI)
-  EXPECT_TRUE(has(encoded, "p@ss/w"));      // as libpq decodes it
-  EXPECT_TRUE(has(redact::dsn_passwords("postgresql://db/mlops?user=u&password=qp%21"), "qp!"));
-  EXPECT_TRUE(redact::dsn_passwords("postgresql://u@db/mlops").empty());
-  EXPECT_TRUE(redact::dsn_passwords("postgresql://db/mlops?sslcert=/a@b:c").empty());
-  // Malformed: an unencoded '/' or '@' in the password, an unclosed IPv6 bracket.
-  EXPECT_TRUE(has(redact::dsn_passwords("postgresql://u:pa/ss@db/mlops"), "pa/ss"));
-  EXPECT_TRUE(has(redact::dsn_passwords("postgresql://u:p@ss@db/mlops"), "p@ss"));
-  EXPECT_TRUE(has(redact::dsn_passwords("postgresql://u:brk@[::1/mlops"), "brk"));
+  expect_none({"postgresql://u@db/mlops", "postgresql://db/mlops?sslcert=/a@b:c"});
+  expect_found({
+      // as written (echoed by libpq on a malformed URI), and as libpq decodes it
+      {"postgres://u:p%40ss%2Fw@db/mlops?sslmode=verify-full", "p%40ss%2Fw"},
+      {"postgres://u:p%40ss%2Fw@db/mlops?sslmode=verify-full", "p@ss/w"},
+      {"postgresql://db/mlops?user=u&password=qp%21", "qp!"},
+      // Malformed: an unencoded '/' or '@' in the password, an unclosed IPv6 bracket.
+      {"postgresql://u:pa/ss@db/mlops", "pa/ss"},
+      {"postgresql://u:p@ss@db/mlops", "p@ss"},
+      {"postgresql://u:brk@[::1/mlops", "brk"},
+  });
 }
 
 TEST(Redact, RedactDsnKeepsTheRest) {

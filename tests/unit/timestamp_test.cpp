@@ -70,15 +70,19 @@ TEST(ParseRfc3339, LeapYears) {
 }
 
 TEST(ParseRfc3339, ImpossibleDatesAndTimes) {
-  EXPECT_FALSE(parse_rfc3339("2026-13-45T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-13-01T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-00-01T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-00T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-04-31T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-32T00:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T24:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:60:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:61Z"));
+  for (const char* text : {
+           "2026-13-45T00:00:00Z",
+           "2026-13-01T00:00:00Z",
+           "2026-00-01T00:00:00Z",
+           "2026-01-00T00:00:00Z",
+           "2026-04-31T00:00:00Z",
+           "2026-01-32T00:00:00Z",
+           "2026-01-05T24:00:00Z",
+           "2026-01-05T12:60:00Z",
+           "2026-01-05T12:00:61Z",
+  }) {
+    EXPECT_FALSE(parse_rfc3339(text)) << text;
+  }
   EXPECT_TRUE(parse_rfc3339("2026-04-30T23:59:59Z"));
   EXPECT_TRUE(parse_rfc3339("2026-12-31T23:59:59Z"));
 }
@@ -89,17 +93,21 @@ TEST(ParseRfc3339, LeapSecondIsLastMicrosecond) {
 }
 
 TEST(ParseRfc3339, OffsetRequiredAndBounded) {
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+24:00"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+02:60"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+0200"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+02"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+2:00"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00 Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00UTC"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00Z "));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00ZZ"));
-  EXPECT_FALSE(parse_rfc3339("2026-01-05T12:00:00+02:00x"));
+  for (const char* text : {
+           "2026-01-05T12:00:00",
+           "2026-01-05T12:00:00+24:00",
+           "2026-01-05T12:00:00+02:60",
+           "2026-01-05T12:00:00+0200",
+           "2026-01-05T12:00:00+02",
+           "2026-01-05T12:00:00+2:00",
+           "2026-01-05T12:00:00 Z",
+           "2026-01-05T12:00:00UTC",
+           "2026-01-05T12:00:00Z ",
+           "2026-01-05T12:00:00ZZ",
+           "2026-01-05T12:00:00+02:00x",
+  }) {
+    EXPECT_FALSE(parse_rfc3339(text)) << text;
+  }
 }
 
 TEST(ParseRfc3339, SeparatorsAndCase) {

@@ -75,9 +75,7 @@ class Walker {
   bool has_field_error() const noexcept { return field_reason_ != RejectReason::kNone; }
 
   Step json_fail(simdjson::error_code e) {
-    if (e == simdjson::DEPTH_ERROR) {
-      return doc_fail(RejectReason::kTooDeep, "document is nested too deeply");
-    }
+    if (e == simdjson::DEPTH_ERROR) return too_deep();
     // INCORRECT_TYPE here means a malformed literal (nul, tru): simdjson's text would mislead.
     if (e == simdjson::INCORRECT_TYPE) {
       return doc_fail(RejectReason::kInvalidJson, "invalid JSON: malformed literal");
@@ -100,6 +98,13 @@ class Walker {
       set_message(msg_, parts...);
     }
     return Step::kField;
+  }
+
+  // A field met a second time: its value is still validated, then kDuplicateField is recorded.
+  template <typename... Parts>
+  Step duplicate(od::value& v, std::size_t depth, const Parts&... parts) {
+    if (skip(v, depth) == Step::kDoc) return Step::kDoc;
+    return field_fail(RejectReason::kDuplicateField, parts...);
   }
 
   // Calls on_field(key, value) for each field of `obj` in document order, until one returns
@@ -127,25 +132,16 @@ class Walker {
     if (auto e = v.type().get(t)) return json_fail(e);
     switch (t) {
       case od::json_type::object: {
-        if (depth > max_depth_) {
-          return doc_fail(RejectReason::kTooDeep, "document is nested too deeply");
-        }
+        if (depth > max_depth_) return too_deep();
         od::object obj;
         if (auto e = v.get_object().get(obj)) return json_fail(e);
-        for (auto field_result : obj) {
-          if (auto e = field_result.error()) return json_fail(e);
-          od::field& field = field_result.value_unsafe();  // in place: see for_each_field
-          std::string_view key;
-          if (auto e = read_key(field, key)) return json_fail(e);
+        return for_each_field(obj, [&](std::string_view key, od::value& fv) {
           if (key.find('\0') != std::string_view::npos) skipped_nul_ = true;
-          if (skip(field.value(), depth + 1) == Step::kDoc) return Step::kDoc;
-        }
-        return Step::kOk;
+          return skip(fv, depth + 1);
+        });
       }
       case od::json_type::array: {
-        if (depth > max_depth_) {
-          return doc_fail(RejectReason::kTooDeep, "document is nested too deeply");
-        }
+        if (depth > max_depth_) return too_deep();
         od::array arr;
         if (auto e = v.get_array().get(arr)) return json_fail(e);
         for (auto element_result : arr) {
@@ -321,14 +317,10 @@ class Walker {
   // name that is not a string is a producer bug, not data.
   Step read_text_array(od::value& v, std::string_view name, std::string& out, bool& is_null, std::size_t depth) {
     out.clear();
-    is_null = false;
-    od::json_type t{};
-    if (auto e = v.type().get(t)) return json_fail(e);
-    if (t == od::json_type::null) {
-      is_null = true;
-      return read_null(v);
+    if (const Step step = expect(v, name, od::json_type::array, "an array of strings", is_null);
+        step != Step::kOk || is_null) {
+      return step;
     }
-    if (t != od::json_type::array) return wrong_type(v, name, "an array of strings", t);
     od::array arr;
     if (auto e = v.get_array().get(arr)) return json_fail(e);
     auto put32 = [&out](std::uint32_t x) {
@@ -386,14 +378,9 @@ class Walker {
   Step read_jsonb(od::value& v, od::document& doc, std::string_view name, std::string_view& out, bool& is_null,
                   std::size_t depth) {
     out = {};
-    is_null = false;
-    od::json_type t{};
-    if (auto e = v.type().get(t)) return json_fail(e);
-    if (t == od::json_type::null) {
-      is_null = true;
-      return read_null(v);
+    if (const Step step = expect(v, name, od::json_type::object, "an object", is_null); step != Step::kOk || is_null) {
+      return step;
     }
-    if (t != od::json_type::object) return wrong_type(v, name, "an object", t);
     const char* begin = v.raw_json_token().data();
     skipped_nul_ = false;
     if (const Step step = skip(v, depth); step != Step::kOk) return step;
@@ -411,6 +398,23 @@ class Walker {
   static std::string_view token(od::value& v) noexcept { return trim_ws(v.raw_json_token()); }
 
  private:
+  Step too_deep() { return doc_fail(RejectReason::kTooDeep, "document is nested too deeply"); }
+
+  // The type check of a typed read: kOk with is_null set for null, kOk for a value of type
+  // `want`, a field-level kWrongType (after validating the value) for any other type.
+  [[gnu::always_inline]] Step expect(od::value& v, std::string_view name, od::json_type want, const char* expected,
+                                     bool& is_null) {
+    is_null = false;
+    od::json_type t{};
+    if (auto e = v.type().get(t)) return json_fail(e);
+    if (t == od::json_type::null) {
+      is_null = true;
+      return read_null(v);
+    }
+    if (t != want) return wrong_type(v, name, expected, t);
+    return Step::kOk;
+  }
+
   Step read_null(od::value& v) {
     bool is_null = false;
     if (auto e = v.is_null().get(is_null)) return json_fail(e);
