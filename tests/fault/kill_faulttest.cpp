@@ -18,13 +18,8 @@ TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
   Scenario scenario("kill", 25471);
   const std::uint64_t kPredictions = 100000;
 
-  const unsigned seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  SCOPED_TRACE("random seed " + std::to_string(seed));
-
-  kafka::GeneratorOptions events = stream(scenario.brokers(), kPredictions, 101);
-  events.invalid_ratio = 0.001;  // dead letters must be stored exactly once too
-  Producer producer(events);
+  // A few invalid events: dead letters must be stored exactly once too.
+  Producer producer(stream(scenario.brokers(), kPredictions, 101, 0.001));
 
   // More transactions, so more moments to be killed in.
   IngesterOptions options = scenario.ingester({"--batch-rows", "2000"});

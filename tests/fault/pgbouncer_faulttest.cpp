@@ -33,9 +33,7 @@ TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
   PgBouncer bouncer(scenario.pg, 25551, 2);
   const std::uint64_t kPredictions = 120000;
 
-  kafka::GeneratorOptions events = stream(scenario.brokers(), kPredictions, 601);
-  events.invalid_ratio = 0.001;
-  Producer producer(events);
+  Producer producer(stream(scenario.brokers(), kPredictions, 601, 0.001));
 
   IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
@@ -91,9 +89,7 @@ TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
   PgBouncer bouncer(scenario.pg, 25571, 2);
 
   const std::uint64_t kPredictions = 100000;
-  kafka::GeneratorOptions events = stream(scenario.brokers(), kPredictions, 602);
-  events.invalid_ratio = 0.001;
-  Producer producer(events);
+  Producer producer(stream(scenario.brokers(), kPredictions, 602, 0.001));
 
   IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
   int run = 0;

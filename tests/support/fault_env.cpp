@@ -489,12 +489,14 @@ void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, 
       << "sum(next_offset) of 'labels' vs messages sent there";
 }
 
-kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed) {
-  kafka::GeneratorOptions o;  // the generator's label, early-label and invalid ratios (0.8, 0.05, 0)
+kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed,
+                               double invalid_ratio) {
+  kafka::GeneratorOptions o;  // the generator's label and early-label ratios (0.8, 0.05)
   o.brokers = brokers;
   o.predictions = predictions;
   o.seed = seed;
   o.duplicate_ratio = 0.02;  // twice its default: more duplicates for the exactly-once checks
+  o.invalid_ratio = invalid_ratio;
   return o;
 }
 

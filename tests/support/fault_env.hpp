@@ -216,11 +216,12 @@ void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, 
 void finish_stream(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent,
                    ChildProcess& ingester, std::chrono::steady_clock::time_point started);
 
-// Events with duplicates, early labels and (optionally) invalid ones, on `brokers`.
 // The prediction and label counts of two streams sent one after the other (what stream() sends).
 kafka::GeneratorReport operator+(kafka::GeneratorReport a, const kafka::GeneratorReport& b);
 
-kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed);
+// Events with duplicates, early labels and (optionally) invalid ones, on `brokers`.
+kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed,
+                               double invalid_ratio = 0);
 
 // Background producer: runs kafka::produce_events on its own thread.
 class Producer {
