@@ -12,11 +12,10 @@
 #include <signal.h>
 
 #include <atomic>
-#include <cmath>
 #include <thread>
 
+#include "endpoint_probe.hpp"
 #include "fault_env.hpp"
-#include "http_get.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 
@@ -69,22 +68,8 @@ class GroupMember {
   std::thread thread_;
 };
 
-int free_http_port() {
-  for (int p = 28461; p < 28561; ++p) {
-    if (port_is_free(p)) return p;
-  }
-  throw std::runtime_error("no free port for the ingester's HTTP endpoint");
-}
-
 // The ingester's polls so far; NaN while its endpoint does not answer.
-double polls(int port) {
-  try {
-    const testing::HttpReply reply = testing::http_get("127.0.0.1", static_cast<std::uint16_t>(port), "/metrics");
-    return testing::sample_value(reply.body, "mlops_ingest_kafka_polls_total");
-  } catch (const std::exception&) {
-    return std::nan("");
-  }
-}
+double polls(int port) { return metric(port, "mlops_ingest_kafka_polls_total"); }
 
 // Polls made by the ingester during `span`, sampled from its endpoint.
 double polls_during(int port, std::chrono::seconds span) {
@@ -97,54 +82,48 @@ double polls_during(int port, std::chrono::seconds span) {
 constexpr double kMinPollsIn5s = 5;
 
 TEST(FaultConsumerPolls, ThroughAnOutageWithRebalances) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("consumer-polls");
-  PgCluster pg(25541);
-  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  Scenario scenario("consumer-polls", 25541, 8);
   const int http = free_http_port();
-  Producer first(stream(broker.bootstrap_servers(), 20000, 701));
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
-  options.extra = {"--http-listen", "127.0.0.1:" + std::to_string(http)};
-  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
+  Producer first(stream(scenario.brokers(), 20000, 701));
+  IngesterOptions options = scenario.ingester({"--http-listen", http_listen(http)});
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
   const kafka::GeneratorReport sent_first = first.report();
-  ASSERT_TRUE(complete(wait_for_complete(pg, options.group, sent_first, 120s), sent_first)) << ingester->log_tail();
+  ASSERT_TRUE(complete(wait_for_complete(scenario.pg, options.group, sent_first, 120s), sent_first)) << ingester->log_tail();
 
-  pg.stop();
+  scenario.pg.stop();
   // A second member joins: the group rebalances while the stored offsets cannot be read.
-  auto member = std::make_unique<GroupMember>(broker.bootstrap_servers(), options.group,
+  auto member = std::make_unique<GroupMember>(scenario.brokers(), options.group,
                                               std::vector<std::string>{"predictions", "labels"});
   ASSERT_TRUE(wait_until([&] { return member->assigned() > 0; }, 90s)) << "the group did not rebalance";
   EXPECT_GE(polls_during(http, 5s), kMinPollsIn5s) << "the consumer thread stopped polling\n" << ingester->log_tail();
   // It leaves: every partition comes back to the ingester, still during the outage.
   member->leave();
-  Producer second(stream(broker.bootstrap_servers(), 10000, 702));
+  Producer second(stream(scenario.brokers(), 10000, 702));
   EXPECT_GE(polls_during(http, 5s), kMinPollsIn5s) << "the consumer thread stopped polling\n" << ingester->log_tail();
   EXPECT_GE(polls_during(http, 5s), kMinPollsIn5s) << "the consumer thread stopped polling\n" << ingester->log_tail();
   ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-  pg.start();
+  scenario.pg.start();
 
-  finish_stream(pg, options.group, sent_first + second.report(), *ingester, started);
+  finish_stream(scenario.pg, options.group, sent_first + second.report(), *ingester, scenario.started);
 }
 
 TEST(FaultConsumerPolls, AReplayWaitingOnPartitionsItDoesNotHold) {
-  WorkDir work("consumer-polls-replay");
-  PgCluster pg(25542);
-  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  Scenario scenario("consumer-polls-replay", 25542, 8);
   const int http = free_http_port();
-  const kafka::GeneratorReport sent = Producer(stream(broker.bootstrap_servers(), 20000, 711)).report();
+  const kafka::GeneratorReport sent = Producer(stream(scenario.brokers(), 20000, 711)).report();
 
   // Another member of the replay's group holds some of the window's partitions and stores
   // nothing: the replay reads its own share to the end, then asks PostgreSQL about the rest.
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
+  IngesterOptions options = scenario.ingester();
   options.group = "fault-replay";
-  auto member = std::make_unique<GroupMember>(broker.bootstrap_servers(), options.group,
+  auto member = std::make_unique<GroupMember>(scenario.brokers(), options.group,
                                               std::vector<std::string>{"predictions", "labels"});
   ASSERT_TRUE(wait_until([&] { return member->assigned() > 0; }, 60s)) << "the member got no partition";
-  options.extra = {"--http-listen", "127.0.0.1:" + std::to_string(http), "--from", "earliest", "--until", "now"};
+  options.extra = {"--http-listen", http_listen(http), "--from", "earliest", "--until", "now"};
   std::vector<std::string> argv = ingester_argv(options);
   argv[1] = "replay";
-  ChildProcess replay(argv, work.file("replay.log"));
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  ChildProcess replay(argv, scenario.work.file("replay.log"));
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
   ASSERT_TRUE(wait_until([&] { return stored() > 0 || !replay.running(); }, 120s, 50ms)) << replay.log_tail();
   // Its share is stored once the count stands still.
   std::int64_t last = -1;
@@ -159,16 +138,16 @@ TEST(FaultConsumerPolls, AReplayWaitingOnPartitionsItDoesNotHold) {
   ASSERT_LT(last, static_cast<std::int64_t>(sent.unique_predictions)) << "the member held no partition of the window";
   ASSERT_TRUE(replay.running()) << replay.log_tail();
 
-  pg.stop();
+  scenario.pg.stop();
   EXPECT_GE(polls_during(http, 5s), kMinPollsIn5s) << "the replay's consumer stopped polling\n" << replay.log_tail();
   member->leave();  // the replay is given the member's partitions, still during the outage
   EXPECT_GE(polls_during(http, 5s), kMinPollsIn5s) << "the replay's consumer stopped polling\n" << replay.log_tail();
-  pg.start();
+  scenario.pg.start();
 
   const std::optional<int> status = replay.wait_exit(180s);
   ASSERT_TRUE(status.has_value()) << "the replay did not finish\n" << replay.log_tail();
   EXPECT_EQ(describe_status(*status), "exit 0") << replay.log_tail();
-  expect_exact_outcome(pg, options.group, sent);
+  expect_exact_outcome(scenario.pg, options.group, sent);
 }
 
 }  // namespace

@@ -15,24 +15,16 @@ namespace mlops_ingest::fault {
 namespace {
 
 TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("kill");
-  PgCluster pg(25471);
-  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  Scenario scenario("kill", 25471);
   const std::uint64_t kPredictions = 100000;
 
-  const unsigned seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  SCOPED_TRACE("random seed " + std::to_string(seed));
+  // A few invalid events: dead letters must be stored exactly once too.
+  Producer producer(stream(scenario.brokers(), kPredictions, 101, 0.001));
 
-  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), kPredictions, 101);
-  events.invalid_ratio = 0.001;  // dead letters must be stored exactly once too
-  Producer producer(events);
-
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
-  options.extra = {"--batch-rows", "2000"};  // more transactions, so more moments to be killed in
+  // More transactions, so more moments to be killed in.
+  IngesterOptions options = scenario.ingester({"--batch-rows", "2000"});
   int run = 0;
-  auto next_log = [&] { return work.file("ingester-" + std::to_string(++run) + ".log"); };
+  auto next_log = [&] { return scenario.work.file("ingester-" + std::to_string(++run) + ".log"); };
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, next_log());
 
   // Three kills while rows are being committed: each at a random point of a window of the
@@ -40,11 +32,11 @@ TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
   const std::int64_t n = static_cast<std::int64_t>(kPredictions);
   const std::pair<double, double> windows[] = {{0.10, 0.25}, {0.35, 0.50}, {0.60, 0.75}};
   for (const auto& [lo, hi] : windows) {
-    const auto threshold = static_cast<std::int64_t>(std::uniform_real_distribution<double>(lo, hi)(rng) * n);
+    const auto threshold = static_cast<std::int64_t>(std::uniform_real_distribution<double>(lo, hi)(scenario.rng) * n);
     std::int64_t stored = 0;
     ASSERT_TRUE(wait_until(
         [&] {
-          if (auto o = observe(pg, options.group)) stored = o->predictions;
+          if (auto o = observe(scenario.pg, options.group)) stored = o->predictions;
           return stored >= threshold || !ingester->running();
         },
         120s, 20ms))
@@ -52,33 +44,33 @@ TEST(FaultKill, KillNineAtRandomMomentsThenRestart) {
     ASSERT_TRUE(ingester->running()) << "the ingester exited on its own: "
                                      << describe_status(*ingester->exit_status()) << "\n"
                                      << ingester->log_tail();
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 400)(rng)));
+    scenario.pause_up_to(400ms);
     ingester->kill9();
     std::printf("[ kill -9 ] at %lld stored predictions (threshold %lld)\n",
-                static_cast<long long>(observe(pg, options.group).value_or(Observed{}).predictions),
+                static_cast<long long>(observe(scenario.pg, options.group).value_or(Observed{}).predictions),
                 static_cast<long long>(threshold));
     ingester = spawn_ingester(options, next_log());
   }
 
   // A fourth kill as soon as the new instance has committed its first batch: while it catches
   // up with the backlog the previous kills left.
-  const std::int64_t before = observe(pg, options.group).value_or(Observed{}).predictions;
+  const std::int64_t before = observe(scenario.pg, options.group).value_or(Observed{}).predictions;
   ASSERT_TRUE(wait_until(
-      [&] { return observe(pg, options.group).value_or(Observed{}).predictions > before || !ingester->running(); },
+      [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions > before || !ingester->running(); },
       120s, 10ms))
       << ingester->log_tail();
   ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+  scenario.pause_up_to(300ms);
   ingester->kill9();
   std::printf("[ kill -9 ] at %lld stored predictions (in the restarted instance's first batches)\n",
-              static_cast<long long>(observe(pg, options.group).value_or(Observed{}).predictions));
+              static_cast<long long>(observe(scenario.pg, options.group).value_or(Observed{}).predictions));
   ingester = spawn_ingester(options, next_log());
 
   const kafka::GeneratorReport sent = producer.report();
   ASSERT_GT(sent.duplicate_predictions, 0u);
   ASSERT_GT(sent.early_labels, 0u);
   ASSERT_GT(sent.invalid_events, 0u);
-  finish_stream(pg, options.group, sent, *ingester, started);
+  finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
 }
 
 }  // namespace

@@ -29,59 +29,39 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 }
 
 TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("pgbouncer");
-  PgCluster pg(25541);
-  PgBouncer bouncer(pg, 25551, 2);
-  kafka::DevBroker broker({"predictions", "labels"}, 16);
+  Scenario scenario("pgbouncer", 25541);
+  PgBouncer bouncer(scenario.pg, 25551, 2);
   const std::uint64_t kPredictions = 120000;
-  const unsigned seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  SCOPED_TRACE("random seed " + std::to_string(seed));
 
-  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), kPredictions, 601);
-  events.invalid_ratio = 0.001;
-  Producer producer(events);
+  Producer producer(stream(scenario.brokers(), kPredictions, 601, 0.001));
 
-  IngesterOptions options{broker.bootstrap_servers(), bouncer.dsn()};
-  options.extra = {"--batch-rows", "2000"};
-  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
   auto outages_seen = [&] { return occurrences(ingester->log(), "PostgreSQL unavailable, will retry"); };
 
   const std::int64_t n = static_cast<std::int64_t>(kPredictions);
-  enum class Fault { kTerminate, kKill, kReboot, kInterrupt };
-  const std::pair<double, Fault> plan[] = {
-      {0.10, Fault::kTerminate}, {0.30, Fault::kKill}, {0.50, Fault::kReboot}, {0.70, Fault::kInterrupt}};
-  for (const auto& [at, fault] : plan) {
+  // Each fault at a share of the stream; all but the online restart leave PgBouncer down.
+  struct Step {
+    double at;
+    const char* what;
+    void (PgBouncer::*fault)();
+    bool stays_up;
+  };
+  const Step plan[] = {{0.10, "SIGTERM (immediate shutdown), start", &PgBouncer::terminate, false},
+                       {0.30, "kill -9, start", &PgBouncer::kill9, false},
+                       {0.50, "online restart (-R)", &PgBouncer::reboot, true},
+                       {0.70, "SIGINT (safe shutdown), start", &PgBouncer::interrupt, false}};
+  for (const auto& [at, what, fault, stays_up] : plan) {
     const auto threshold = static_cast<std::int64_t>(at * static_cast<double>(n));
     ASSERT_TRUE(wait_until([&] { return stored() >= threshold || !ingester->running(); }, 180s, 20ms))
         << "stuck at " << stored() << " predictions, waiting for " << threshold;
     ASSERT_TRUE(ingester->running()) << describe_status(*ingester->exit_status()) << "\n" << ingester->log_tail();
-    // Anywhere in a batch's transaction.
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+    scenario.pause_up_to(300ms);  // anywhere in a batch's transaction
     const std::size_t outages_before = outages_seen();
-    const char* what = "";
-    switch (fault) {
-      case Fault::kTerminate:
-        what = "SIGTERM (immediate shutdown), start";
-        bouncer.terminate();
-        break;
-      case Fault::kKill:
-        what = "kill -9, start";
-        bouncer.kill9();
-        break;
-      case Fault::kReboot:
-        what = "online restart (-R)";
-        bouncer.reboot();
-        break;
-      case Fault::kInterrupt:
-        what = "SIGINT (safe shutdown), start";
-        bouncer.interrupt();
-        break;
-    }
+    (bouncer.*fault)();
     const std::int64_t at_fault = stored();
-    if (fault != Fault::kReboot) {
+    if (!stays_up) {
       // The writers notice (their next request fails) before PgBouncer is back.
       EXPECT_TRUE(wait_until([&] { return outages_seen() > outages_before || !ingester->running(); }, 60s, 20ms))
           << "the ingester did not notice PgBouncer going away\n" << ingester->log_tail();
@@ -100,37 +80,28 @@ TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
   ASSERT_GT(sent.duplicate_predictions, 0u);
   ASSERT_GT(sent.early_labels, 0u);
   ASSERT_GT(sent.invalid_events, 0u);
-  finish_stream(pg, options.group, sent, *ingester, started);
+  finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
   std::printf("[ outages  ] the writers retried %zu times\n", outages_seen());
 }
 
 TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("pgbouncer-pg");
-  PgCluster pg(25561);
-  PgBouncer bouncer(pg, 25571, 2);
-  kafka::DevBroker broker({"predictions", "labels"}, 16);
-  const unsigned seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  SCOPED_TRACE("random seed " + std::to_string(seed));
+  Scenario scenario("pgbouncer-pg", 25561);
+  PgBouncer bouncer(scenario.pg, 25571, 2);
 
   const std::uint64_t kPredictions = 100000;
-  kafka::GeneratorOptions events = stream(broker.bootstrap_servers(), kPredictions, 602);
-  events.invalid_ratio = 0.001;
-  Producer producer(events);
+  Producer producer(stream(scenario.brokers(), kPredictions, 602, 0.001));
 
-  IngesterOptions options{broker.bootstrap_servers(), bouncer.dsn()};
-  options.extra = {"--batch-rows", "2000"};
+  IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
   int run = 0;
-  auto next_log = [&] { return work.file("ingester-" + std::to_string(++run) + ".log"); };
+  auto next_log = [&] { return scenario.work.file("ingester-" + std::to_string(++run) + ".log"); };
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, next_log());
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
 
   // kill -9 of the ingester while it commits through the pooler: PgBouncer drops the dead
   // client's server connection, its transaction rolls back with its offsets.
   ASSERT_TRUE(wait_until([&] { return stored() >= 20000 || !ingester->running(); }, 180s, 20ms));
   ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+  scenario.pause_up_to(300ms);
   ingester->kill9();
   std::printf("[ kill -9  ] ingester at %lld stored predictions\n", static_cast<long long>(stored()));
   ingester = spawn_ingester(options, next_log());
@@ -139,8 +110,8 @@ TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
   const std::int64_t before = stored();
   ASSERT_TRUE(wait_until([&] { return stored() >= before + 20000 || !ingester->running(); }, 180s, 20ms));
   ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
-  pg.restart_fast();
+  scenario.pause_up_to(300ms);
+  scenario.pg.restart_fast();
   const std::int64_t at_restart = stored();
   std::printf("[ restart  ] PostgreSQL at %lld stored predictions\n", static_cast<long long>(at_restart));
   // (Or every prediction was already stored: finish_stream checks the end state.)
@@ -149,7 +120,7 @@ TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
       << "no progress after PostgreSQL's restart\n" << ingester->log_tail();
 
   const kafka::GeneratorReport sent = producer.report();
-  finish_stream(pg, options.group, sent, *ingester, started);
+  finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
 }
 
 }  // namespace

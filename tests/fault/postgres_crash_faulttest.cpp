@@ -15,27 +15,24 @@ namespace mlops_ingest::fault {
 namespace {
 
 TEST(FaultPostgres, CrashedTwiceWhileTheIngesterRuns) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("postgres-crash");
-  PgCluster pg(25531);
-  kafka::DevBroker broker({"predictions", "labels"}, 16);
-  Producer producer(stream(broker.bootstrap_servers(), 100000, 701));
+  Scenario scenario("postgres-crash", 25531);
+  Producer producer(stream(scenario.brokers(), 100000, 701));
 
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
-  options.extra = {"--batch-rows", "1000"};  // many commits, so each crash lands right after some
-  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  // Many commits, so that each crash lands right after some.
+  IngesterOptions options = scenario.ingester({"--batch-rows", "1000"});
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
 
   for (const std::int64_t at : {20000, 50000}) {
     ASSERT_TRUE(wait_until([&] { return stored() >= at || !ingester->running(); }, 120s, 5ms));
     ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-    pg.crash();
+    scenario.pg.crash();
     std::printf("[ pg crash ] (immediate stop) at ~%lld stored predictions\n", static_cast<long long>(at));
-    pg.start();
+    scenario.pg.start();
   }
 
   const kafka::GeneratorReport sent = producer.report();
-  finish_stream(pg, options.group, sent, *ingester, started);
+  finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
 }
 
 }  // namespace

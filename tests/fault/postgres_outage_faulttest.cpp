@@ -50,10 +50,7 @@ constexpr std::uint64_t kFixedAllowance = 120 * kMiB;
 constexpr std::uint64_t kMemoryBound = kWriters * kRingCapacity * kSlotBytes + kLibrdkafkaQueue + kFixedAllowance;
 
 TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("postgres-outage");
-  PgCluster pg(25481);
-  kafka::DevBroker broker({"predictions", "labels"}, 32);
+  Scenario scenario("postgres-outage", 25481, 32);
   // 100,000 predictions (and their labels) stream in first; PostgreSQL stops once a fifth are
   // stored, and while it is down another 400,000 (and their labels) arrive: holding them would
   // take well over the memory bound, so an ingester that kept consuming while it cannot write
@@ -62,17 +59,17 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   for (std::uint64_t i = 0; i < 2000; ++i) {
     ASSERT_LE(kafka::synthetic_prediction(202, i).size(), kMaxEventBytes) << "the memory bound assumes small events";
   }
-  Producer first(stream(broker.bootstrap_servers(), kFirst, 202));
+  Producer first(stream(scenario.brokers(), kFirst, 202));
 
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
+  IngesterOptions options = scenario.ingester();
   // librdkafka's queue at 32 MiB / 100,000 messages (the defaults are 64 MiB / 200,000): the
   // bound below is computed for these, and the burst during the outage must exceed it.
   options.extra = {"--writers", std::to_string(kWriters), "--ring-capacity", std::to_string(kRingCapacity),
                    "--batch-rows", std::to_string(kBatchRows), "--poll-batch", std::to_string(kPollBatch),
                    "--kafka.queued.max.messages.kbytes", std::to_string(kLibrdkafkaQueue / 1024),
                    "--kafka.queued.min.messages", std::to_string(kQueuedMessages)};
-  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, work.file("ingester.log"));
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
+  std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
 
   // 1. Stopped for 22 s once a fifth of the first stream is stored.
   ASSERT_TRUE(wait_until([&] { return stored() >= 20000 || !ingester->running(); }, 120s, 20ms));
@@ -80,10 +77,10 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   const std::uint64_t hwm_before = process_memory(ingester->pid()).value_or(ProcessMemory{}).hwm;
   const std::size_t log_mark = ingester->log().size();
   std::printf("[ pg stop  ] with %lld predictions stored\n", static_cast<long long>(stored()));
-  pg.stop();
+  scenario.pg.stop();
   const auto down_at = std::chrono::steady_clock::now();
   std::optional<Producer> second;
-  second.emplace(stream(broker.bootstrap_servers(), kDuringOutage, 203));
+  second.emplace(stream(scenario.brokers(), kDuringOutage, 203));
   std::uint64_t peak_rss = 0, peak_hwm = 0;
   while (std::chrono::steady_clock::now() - down_at < 22s) {
     const std::optional<ProcessMemory> m = process_memory(ingester->pid());
@@ -96,7 +93,7 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   const std::string while_down = ingester->log().substr(log_mark);
   const kafka::GeneratorReport sent_first = first.report();
   const kafka::GeneratorReport sent_second = second->report();  // all of it arrived during the outage
-  pg.start();
+  scenario.pg.start();
   // What holding the outage's messages would cost at the very least: their bytes, plus 100 bytes
   // of bookkeeping each (a ring slot's Envelope alone is bigger; a librdkafka message too).
   std::uint64_t outage_bytes = 0, label_sample_bytes = 0;
@@ -125,10 +122,10 @@ TEST(FaultPostgres, StoppedTwentySecondsThenRestartedFast) {
   const auto at_60 = static_cast<std::int64_t>(sent.unique_predictions * 6 / 10);
   ASSERT_TRUE(wait_until([&] { return stored() >= at_60 || !ingester->running(); }, 120s, 20ms));
   ASSERT_TRUE(ingester->running()) << ingester->log_tail();
-  pg.restart_fast();
+  scenario.pg.restart_fast();
   std::printf("[ pg restart -m fast ] at ~60%% of the stream\n");
 
-  finish_stream(pg, options.group, sent, *ingester, started);
+  finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
   EXPECT_NE(ingester->log().find("reconnected to PostgreSQL"), std::string::npos);
 }
 

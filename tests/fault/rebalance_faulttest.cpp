@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "endpoint_probe.hpp"
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 
@@ -17,53 +18,51 @@ namespace mlops_ingest::fault {
 namespace {
 
 TEST(FaultRebalance, JoinJoinKillLeave) {
-  const auto started = std::chrono::steady_clock::now();
-  WorkDir work("rebalance");
-  PgCluster pg(25511);
-  kafka::DevBroker broker({"predictions", "labels"}, 16);
-  const unsigned seed = std::random_device{}();
-  std::mt19937 rng(seed);
-  SCOPED_TRACE("random seed " + std::to_string(seed));
+  Scenario scenario("rebalance", 25511);
 
-  IngesterOptions options{broker.bootstrap_servers(), pg.dsn()};
-  options.extra = {"--batch-rows", "2000"};
-  auto stored = [&] { return observe(pg, options.group).value_or(Observed{}).predictions; };
-  auto assigned = [](ChildProcess& p, int times) {
-    return wait_until(
-        [&] {
-          const std::string log = p.log();
-          int n = 0;
-          for (auto pos = log.find("INFO  assigned "); pos != std::string::npos; pos = log.find("INFO  assigned ", pos + 1)) ++n;
-          return n >= times || !p.running();
-        },
-        60s);
+  IngesterOptions options = scenario.ingester({"--batch-rows", "2000"});
+  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
+  // Each instance with its endpoint on its own port: the partitions it holds are read there.
+  auto spawn = [&](const std::string& name, int from_port, int& http) {
+    http = free_http_port(from_port);
+    IngesterOptions with_endpoint = options;
+    with_endpoint.extra.insert(with_endpoint.extra.end(), {"--http-listen", http_listen(http)});
+    return spawn_ingester(with_endpoint, scenario.work.file("ingester-" + name + ".log"));
   };
-
+  // Until `p` holds partitions (or has exited).
+  auto holds_partitions = [](ChildProcess& p, int http) {
+    return wait_until([&] { return partitions_assigned(http) > 0 || !p.running(); }, 60s);
+  };
   // The stream arrives in four parts, each produced while the group is changing.
   kafka::GeneratorReport sent;
   std::optional<Producer> part;
-  part.emplace(stream(broker.bootstrap_servers(), 40000, 501));
-  std::unique_ptr<ChildProcess> a = spawn_ingester(options, work.file("ingester-a.log"));
+  part.emplace(stream(scenario.brokers(), 40000, 501));
+  int http_a = 0, http_b = 0, http_c = 0;
+  std::unique_ptr<ChildProcess> a = spawn("a", 28461, http_a);
   ASSERT_TRUE(wait_until([&] { return stored() >= 15000 || !a->running(); }, 120s, 20ms));
+  // Every partition of the subscription, which A holds alone (more than the two topics' 32: the
+  // broker also creates the other kinds' topics the ingester subscribes to).
+  const int all_partitions = partitions_assigned(http_a);
+  ASSERT_GT(all_partitions, 0) << a->log_tail();
   sent = sent + part->report();
 
   // B joins: A gives up half of its partitions with rows still in its rings.
   std::printf("[ join B   ] with %lld predictions stored\n", static_cast<long long>(stored()));
-  std::unique_ptr<ChildProcess> b = spawn_ingester(options, work.file("ingester-b.log"));
-  part.emplace(stream(broker.bootstrap_servers(), 30000, 502));
-  ASSERT_TRUE(assigned(*b, 1)) << b->log_tail();
+  std::unique_ptr<ChildProcess> b = spawn("b", 28481, http_b);
+  part.emplace(stream(scenario.brokers(), 30000, 502));
+  ASSERT_TRUE(holds_partitions(*b, http_b)) << b->log_tail();
   sent = sent + part->report();
   const auto so_far = static_cast<std::int64_t>(sent.unique_predictions);
   ASSERT_TRUE(wait_until([&] { return stored() >= so_far; }, 120s, 20ms)) << "A and B did not store the first parts";
 
   // C joins, gets its share, and is killed while it is committing.
   std::printf("[ join C   ] with %lld predictions stored\n", static_cast<long long>(stored()));
-  std::unique_ptr<ChildProcess> c = spawn_ingester(options, work.file("ingester-c.log"));
-  ASSERT_TRUE(assigned(*c, 1)) << c->log_tail();
-  part.emplace(stream(broker.bootstrap_servers(), 30000, 503));
+  std::unique_ptr<ChildProcess> c = spawn("c", 28501, http_c);
+  ASSERT_TRUE(holds_partitions(*c, http_c)) << c->log_tail();
+  part.emplace(stream(scenario.brokers(), 30000, 503));
   // Once the third part is being committed (by the three of them), at a random moment.
   ASSERT_TRUE(wait_until([&] { return stored() >= so_far + 3000; }, 60s, 10ms));
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+  scenario.pause_up_to(300ms);
   ASSERT_TRUE(c->running()) << c->log_tail();
   c->kill9();
   std::printf("[ kill C   ] with %lld predictions stored\n", static_cast<long long>(stored()));
@@ -71,9 +70,10 @@ TEST(FaultRebalance, JoinJoinKillLeave) {
 
   // The group notices C is gone (session timeout) and hands its partitions to A and B; then A
   // leaves cleanly while more events arrive.
-  ASSERT_TRUE(assigned(*b, 3)) << "B never got C's partitions\n" << b->log_tail();
-  part.emplace(stream(broker.bootstrap_servers(), 20000, 504));
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1200)(rng)));
+  ASSERT_TRUE(wait_until([&] { return partitions_assigned(http_a) + partitions_assigned(http_b) == all_partitions; }, 60s))
+      << "A and B never got C's partitions\n" << b->log_tail();
+  part.emplace(stream(scenario.brokers(), 20000, 504));
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1200)(scenario.rng)));
   std::printf("[ stop A   ] SIGTERM with %lld predictions stored\n", static_cast<long long>(stored()));
   a->signal(SIGTERM);
   const std::optional<int> a_status = a->wait_exit(30s);
@@ -82,10 +82,10 @@ TEST(FaultRebalance, JoinJoinKillLeave) {
   sent = sent + part->report();
 
   // B alone takes over A's partitions (from the offsets A committed) and finishes the stream.
-  part.emplace(stream(broker.bootstrap_servers(), 10000, 505));
+  part.emplace(stream(scenario.brokers(), 10000, 505));
   sent = sent + part->report();
   ASSERT_GE(sent.unique_predictions, 100000u);
-  finish_stream(pg, options.group, sent, *b, started);
+  finish_stream(scenario.pg, options.group, sent, *b, scenario.started);
 }
 
 }  // namespace

@@ -51,6 +51,16 @@ ExitResult schema_roles(const fault::WorkDir& work, const std::string& dsn, cons
                      work.file("schema-roles.log"), 120s);
 }
 
+// What every test here starts from: a log directory, the test roles, a database, and
+// `schema roles` run once on it (its result in `granted`).
+struct GrantedRoles {
+  explicit GrantedRoles(const std::string& name) : work(name), granted(schema_roles(work, db.dsn(), roles)) {}
+  fault::WorkDir work;
+  ScopedRoles roles;  // before db, see ScopedRoles
+  testing::TestDatabase db;
+  ExitResult granted;
+};
+
 std::set<std::string> table_grants(const testing::TestDatabase& db, const std::string& role) {
   pg::BlockingConnection conn(db.dsn());
   pg::PgResult r = conn.exec(
@@ -89,10 +99,8 @@ std::set<std::string> expected_ingest_grants() {
 }
 
 TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
-  fault::WorkDir work("roles-ingest");
-  ScopedRoles roles;
-  testing::TestDatabase db;
-  const ExitResult granted = schema_roles(work, db.dsn(), roles);
+  GrantedRoles setup("roles-ingest");
+  auto& [work, roles, db, granted] = setup;
   ASSERT_EQ(describe(granted), "exit 0") << granted.output;
 
   // Exactly the lists, nothing more: table privileges, sequences, privileges on the database.
@@ -122,9 +130,8 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
   ASSERT_GT(sent.invalid_events, 0u);
 
   const std::string ingest_dsn = as_user(db.dsn(), roles.ingest());
-  fault::IngesterOptions options{broker.bootstrap_servers(), ingest_dsn};
-  options.group = "roles-group";
-  options.extra = {"--apply-schema", "false", "--idle-exit-ms", "3000"};
+  fault::IngesterOptions options{broker.bootstrap_servers(), ingest_dsn, "roles-group",
+                                 {"--apply-schema", "false", "--idle-exit-ms", "3000"}};
   const ExitResult run = run_to_exit(fault::ingester_argv(options), work.file("ingester.log"));
   EXPECT_EQ(describe(run), "exit 0") << run.output;
   EXPECT_EQ(run.output.find("refused"), std::string::npos) << "PostgreSQL refused something the role needs:\n"
@@ -159,10 +166,8 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
 }
 
 TEST(RolesPgTest, AnalyticsRoleRunsTheCommonQueriesAndCannotWrite) {
-  fault::WorkDir work("roles-analytics");
-  ScopedRoles roles;
-  testing::TestDatabase db;
-  const ExitResult granted = schema_roles(work, db.dsn(), roles);
+  GrantedRoles setup("roles-analytics");
+  auto& [work, roles, db, granted] = setup;
   ASSERT_EQ(describe(granted), "exit 0") << granted.output;
 
   db.exec("INSERT INTO prediction_logs (prediction_id, created_at, model_version, prediction, probability) VALUES "
@@ -208,10 +213,9 @@ TEST(RolesPgTest, AnalyticsRoleRunsTheCommonQueriesAndCannotWrite) {
 }
 
 TEST(RolesPgTest, SchemaRolesIsIdempotentAndResetsGrantsMadeByHand) {
-  fault::WorkDir work("roles-idempotent");
-  ScopedRoles roles;
-  testing::TestDatabase db;
-  ASSERT_EQ(describe(schema_roles(work, db.dsn(), roles)), "exit 0");
+  GrantedRoles setup("roles-idempotent");
+  auto& [work, roles, db, granted] = setup;
+  ASSERT_EQ(describe(granted), "exit 0") << granted.output;
   const std::set<std::string> first = table_grants(db, roles.ingest());
   db.exec("GRANT DELETE, TRUNCATE ON prediction_logs TO " + roles.ingest() + "; GRANT INSERT ON model_metadata TO " +
           roles.analytics());
@@ -233,18 +237,16 @@ TEST(RolesPgTest, SchemaRolesIsIdempotentAndResetsGrantsMadeByHand) {
 }
 
 TEST(RolesPgTest, RunStopsAtStartupWithoutTheGrantsItNeeds) {
-  fault::WorkDir work("roles-startup");
-  ScopedRoles roles;
-  testing::TestDatabase db;
-  ASSERT_EQ(describe(schema_roles(work, db.dsn(), roles)), "exit 0");
+  GrantedRoles setup("roles-startup");
+  auto& [work, roles, db, granted] = setup;
+  ASSERT_EQ(describe(granted), "exit 0") << granted.output;
   kafka::DevBroker broker({"predictions", "labels"}, 4);
   const kafka::GeneratorReport sent = kafka::produce_events(fault::stream(broker.bootstrap_servers(), 500, 1002));
   ASSERT_GT(sent.predictions_sent, 0u);
 
   // The analytics role as an ingester: every missing privilege named, and how to grant them.
-  fault::IngesterOptions options{broker.bootstrap_servers(), as_user(db.dsn(), roles.analytics())};
-  options.group = "roles-startup";
-  options.extra = {"--apply-schema", "false", "--idle-exit-ms", "3000"};
+  fault::IngesterOptions options{broker.bootstrap_servers(), as_user(db.dsn(), roles.analytics()), "roles-startup",
+                                 {"--apply-schema", "false", "--idle-exit-ms", "3000"}};
   const ExitResult wrong_role = run_to_exit(fault::ingester_argv(options), work.file("analytics-as-ingester.log"), 120s);
   EXPECT_EQ(describe(wrong_role), "exit 1") << wrong_role.output;
   EXPECT_NE(wrong_role.output.find("INSERT on prediction_logs"), std::string::npos) << wrong_role.output;

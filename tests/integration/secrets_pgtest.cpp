@@ -180,9 +180,11 @@ TEST(SecretsPgTest, NoPasswordInAnyErrorPath) {
   const std::vector<std::string> ingest = fault::ingester_argv(sasl);
   argv.insert(argv.end(), ingest.begin(), ingest.end());
   fault::ChildProcess child(argv, work.file("sasl.log"));
+  // Log text, not a state: librdkafka's logged SASL errors are output under test.
   const bool kafka_refused = fault::wait_until(
       [&] { return child.log().find("SASL") != std::string::npos || !child.running(); }, 60s);
   EXPECT_TRUE(kafka_refused) << child.log_tail();
+  // Log text, not a state: the output checked for secrets below must hold a progress line too.
   EXPECT_TRUE(fault::wait_until([&] { return child.log().find("progress:") != std::string::npos; }, 30s))
       << child.log_tail();
   child.signal(SIGTERM);

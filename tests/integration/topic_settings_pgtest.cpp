@@ -13,6 +13,7 @@
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "scoped_env.hpp"
 #include "security_env.hpp"
 #include "test_env.hpp"
 
@@ -43,17 +44,7 @@ std::string outcome(const testing::TestDatabase& db, const std::string& group) {
                   "',' ORDER BY topic) FROM ingest_offsets WHERE consumer_group = '" + group + "'), '-')");
 }
 
-// Unsets an environment variable at the end of the scope, even when an assertion returns early.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) { setenv(name_.c_str(), value, 1); }
-  ~ScopedEnv() { unsetenv(name_.c_str()); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-};
+using testing::ScopedEnv;
 
 // A role is cluster-wide: dropped at the end. Declare it BEFORE the TestDatabase, whose
 // privileges must go first.
@@ -142,9 +133,8 @@ TEST(ConfigPgTest, AKindThatIsOffNeedsNoGrants) {
   kafka::DevBroker broker({"predictions", "labels", "models", "alerts", "retraining"}, kPartitions);
   produce_every_kind(broker);
 
-  fault::IngesterOptions options{broker.bootstrap_servers(), as_user(db.dsn(), role.name())};
-  options.group = "grants";
-  options.extra = {"--apply-schema", "false", "--idle-exit-ms", "3000"};
+  fault::IngesterOptions options{broker.bootstrap_servers(), as_user(db.dsn(), role.name()), "grants",
+                                 {"--apply-schema", "false", "--idle-exit-ms", "3000"}};
   const ExitResult alerts_on = run_to_exit(fault::ingester_argv(options), work.file("alerts-on.log"), 120s);
   EXPECT_EQ(describe(alerts_on), "exit 1") << alerts_on.output;
   EXPECT_NE(alerts_on.output.find("INSERT on monitoring_alerts"), std::string::npos) << alerts_on.output;

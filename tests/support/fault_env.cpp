@@ -188,25 +188,20 @@ void PgCluster::pg_ctl(const std::string& args) const {
   }
 }
 
-void PgCluster::stop() {
-  pg_ctl("-m fast -w -t 60 stop");
+void PgCluster::shut_down(const std::string& mode) {
+  pg_ctl("-m " + mode + " -w -t 60 stop");
   running_ = false;
 }
 
-void PgCluster::start() {
-  pg_ctl("-l " + dir() + "/server.log -w -t 60 -o '" + server_options() + "' start");
+void PgCluster::bring_up(const std::string& action) {
+  pg_ctl("-l " + dir() + "/server.log -w -t 60 -o '" + server_options() + "' " + action);
   running_ = true;
 }
 
-void PgCluster::crash() {
-  pg_ctl("-m immediate -w -t 60 stop");
-  running_ = false;
-}
-
-void PgCluster::restart_fast() {
-  pg_ctl("-l " + dir() + "/server.log -m fast -w -t 60 -o '" + server_options() + "' restart");
-  running_ = true;
-}
+void PgCluster::stop() { shut_down("fast"); }
+void PgCluster::crash() { shut_down("immediate"); }
+void PgCluster::start() { bring_up("start"); }
+void PgCluster::restart_fast() { bring_up("-m fast restart"); }
 
 void PgCluster::reload() { pg_ctl("reload"); }
 
@@ -244,6 +239,22 @@ std::string PgCluster::value(const std::string& sql) const {
 }
 
 std::int64_t PgCluster::count(const std::string& sql) const { return std::stoll(value(sql)); }
+
+// ---------------------------------------------------------------------------------------------
+
+Scenario::Scenario(const std::string& name, int pg_port, int partitions, PgClusterOptions pg_options)
+    : started(std::chrono::steady_clock::now()),
+      work(name),
+      pg(pg_port, std::move(pg_options)),
+      broker({"predictions", "labels"}, partitions),
+      seed(std::random_device{}()),
+      rng(seed),
+      trace_(__FILE__, __LINE__, "random seed " + std::to_string(seed)) {}
+
+void Scenario::pause_up_to(std::chrono::milliseconds most) {
+  const auto ms = std::uniform_int_distribution<std::int64_t>(0, most.count())(rng);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -478,15 +489,14 @@ void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, 
       << "sum(next_offset) of 'labels' vs messages sent there";
 }
 
-kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed) {
-  kafka::GeneratorOptions o;
+kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed,
+                               double invalid_ratio) {
+  kafka::GeneratorOptions o;  // the generator's label and early-label ratios (0.8, 0.05)
   o.brokers = brokers;
   o.predictions = predictions;
   o.seed = seed;
-  o.label_ratio = 0.8;
-  o.early_label_ratio = 0.05;
-  o.duplicate_ratio = 0.02;
-  o.invalid_ratio = 0;
+  o.duplicate_ratio = 0.02;  // twice its default: more duplicates for the exactly-once checks
+  o.invalid_ratio = invalid_ratio;
   return o;
 }
 

@@ -15,9 +15,14 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/devtools/event_generator.hpp"
 
 namespace mlops_ingest::fault {
@@ -76,6 +81,8 @@ class PgCluster {
 
  private:
   void pg_ctl(const std::string& args) const;  // throws with the server log on failure
+  void shut_down(const std::string& mode);      // pg_ctl stop -m <mode>
+  void bring_up(const std::string& action);     // pg_ctl start or restart, with this cluster's settings
   [[nodiscard]] std::string server_options() const;
 
   PgClusterOptions options_;
@@ -129,14 +136,45 @@ std::string ingester_binary();
 // `mlops-ingest run` with settings sized for tests, plus `extra` (--setting value pairs, which
 // override the defaults here since later ones win).
 struct IngesterOptions {
-  IngesterOptions(std::string brokers_, std::string pg_) : brokers(std::move(brokers_)), pg(std::move(pg_)) {}
+  IngesterOptions(std::string brokers_, std::string pg_, std::string group_ = "fault-group",
+                  std::vector<std::string> extra_ = {})
+      : brokers(std::move(brokers_)), pg(std::move(pg_)), group(std::move(group_)), extra(std::move(extra_)) {}
   std::string brokers;
   std::string pg;
-  std::string group = "fault-group";
+  std::string group;
   std::vector<std::string> extra;
 };
 std::vector<std::string> ingester_argv(const IngesterOptions& options);
 std::unique_ptr<ChildProcess> spawn_ingester(const IngesterOptions& options, const std::string& log_path);
+
+// The opening every fault scenario shares: its start time (finish_stream prints the wall time
+// from it), a log directory, a private PostgreSQL cluster, the embedded broker with both topics,
+// and a random seed for the fault timing, traced so that a failure names the seed to rerun with.
+// Declared first in a test, it outlives the children and poolers the test starts after it.
+struct Scenario {
+  Scenario(const std::string& name, int pg_port, int partitions = 16, PgClusterOptions pg_options = {});
+  Scenario(const Scenario&) = delete;
+  Scenario& operator=(const Scenario&) = delete;
+
+  [[nodiscard]] std::string brokers() const { return broker.bootstrap_servers(); }
+  // Options for an ingester on this broker and cluster, in the default group.
+  [[nodiscard]] IngesterOptions ingester(std::vector<std::string> extra = {}) const {
+    return {brokers(), pg.dsn(), "fault-group", std::move(extra)};
+  }
+  // Sleeps a random time from 0 to `most` (drawn from rng), so that a fault lands anywhere in a
+  // batch's transaction rather than always just after the state the test waited for.
+  void pause_up_to(std::chrono::milliseconds most);
+
+  const std::chrono::steady_clock::time_point started;
+  WorkDir work;
+  PgCluster pg;
+  kafka::DevBroker broker;
+  const unsigned seed;
+  std::mt19937 rng;
+
+ private:
+  ::testing::ScopedTrace trace_;
+};
 
 // Polls `ready` every `period` until it is true (returns true) or `timeout` passes (false).
 // Runs a shell command; returns its exit code (128 + signal if killed) and, if asked, its
@@ -178,11 +216,12 @@ void expect_exact_outcome_dsn(const std::string& dsn, const std::string& group, 
 void finish_stream(const PgCluster& pg, const std::string& group, const kafka::GeneratorReport& sent,
                    ChildProcess& ingester, std::chrono::steady_clock::time_point started);
 
-// Events with duplicates, early labels and (optionally) invalid ones, on `brokers`.
 // The prediction and label counts of two streams sent one after the other (what stream() sends).
 kafka::GeneratorReport operator+(kafka::GeneratorReport a, const kafka::GeneratorReport& b);
 
-kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed);
+// Events with duplicates, early labels and (optionally) invalid ones, on `brokers`.
+kafka::GeneratorOptions stream(const std::string& brokers, std::uint64_t predictions, std::uint64_t seed,
+                               double invalid_ratio = 0);
 
 // Background producer: runs kafka::produce_events on its own thread.
 class Producer {

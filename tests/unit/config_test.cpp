@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "scoped_env.hpp"
+
 namespace mlops_ingest {
 namespace {
 
@@ -27,17 +29,7 @@ std::optional<std::string> config_error(F&& f) {
   return std::nullopt;
 }
 
-// An environment variable for one scope, unset again even when an assertion returns early.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) { setenv(name_.c_str(), value, 1); }
-  ~ScopedEnv() { unsetenv(name_.c_str()); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-};
+using testing::ScopedEnv;
 
 std::string write_file(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
