@@ -120,14 +120,21 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
 
   // A stream with everything the writer does: the COPY fast path, duplicates (the staging path
   // through temp tables), labels before their predictions (label_pending, release, sweep), dead
-  // letters.
-  kafka::DevBroker broker({"predictions", "labels"}, 8);
+  // letters, and the three kinds written by their description (upserts into model_metadata,
+  // appends recorded in ingest_appended).
+  kafka::DevBroker broker({"predictions", "labels", "models", "alerts", "retraining"}, 8);
   kafka::GeneratorOptions events = fault::stream(broker.bootstrap_servers(), 4000, 1001);
   events.invalid_ratio = 0.01;
   events.early_label_ratio = 0.1;
+  events.models_topic = "models";
+  events.alerts_topic = "alerts";
+  events.retraining_topic = "retraining";
+  events.alert_every = 500;
   const kafka::GeneratorReport sent = kafka::produce_events(events);
   ASSERT_GT(sent.early_labels, 0u);
   ASSERT_GT(sent.invalid_events, 0u);
+  ASSERT_GT(sent.alert_rows, 0u);
+  ASSERT_GT(sent.retraining_rows, 0u);
 
   const std::string ingest_dsn = as_user(db.dsn(), roles.ingest());
   fault::IngesterOptions options{broker.bootstrap_servers(), ingest_dsn, "roles-group",
@@ -138,6 +145,9 @@ TEST(RolesPgTest, IngestRoleRunsToAnExactEndStateAndCanDoNothingElse) {
                                                            << run.output;
   EXPECT_EQ(run.output.find("permission denied"), std::string::npos) << run.output;
   fault::expect_exact_outcome_dsn(db.dsn(), options.group, sent);
+  EXPECT_EQ(db.count("SELECT count(*) FROM model_metadata"), static_cast<std::int64_t>(sent.model_rows));
+  EXPECT_EQ(db.count("SELECT count(*) FROM monitoring_alerts"), static_cast<std::int64_t>(sent.alert_rows));
+  EXPECT_EQ(db.count("SELECT count(*) FROM retraining_metrics"), static_cast<std::int64_t>(sent.retraining_rows));
 
   // No DDL, nothing beyond what `run` does.
   for (const std::string sql : {
