@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Checks every file in deploy/ the way its tool reads it (run by ctest, tier "unit"):
 #   k8s-sidecar.yaml, docker-compose.yml  parsed as YAML; the sidecar's probes, port and scrape
-#                                          annotations agree with each other
+#                                          annotations agree with each other; the probes fit a
+#                                          sidecar (none asks /readyz); the securityContext; the
+#                                          memory limit; the mounts cannot hide each other
+#   k8s-native-sidecar.yaml               is what scripts/k8s-native-sidecar.py makes of
+#                                          k8s-sidecar.yaml (the form `podman kube play` cannot play)
+#   Dockerfile                            USER is numeric; no config file in the ENTRYPOINT
 #   prometheus-rules.yml                   promtool check rules + promtool test rules
 #   grafana-dashboard.json                 parsed as JSON; every metric it queries is one /metrics serves
 # The systemd unit and the Dockerfile's runtime packages are checked by scripts/test-package.sh
@@ -11,6 +16,13 @@ cd "$(dirname "$0")/../deploy"
 # Debian's python3 with python3-yaml, whatever else is first on PATH.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+
+"$PY" ../scripts/k8s-native-sidecar.py k8s-sidecar.yaml | diff -u k8s-native-sidecar.yaml - \
+  || { echo "check-deploy: k8s-native-sidecar.yaml is stale: scripts/k8s-native-sidecar.py > deploy/k8s-native-sidecar.yaml" >&2; exit 1; }
+grep -qE '^USER [0-9]+:[0-9]+$' Dockerfile || { echo "check-deploy: the Dockerfile's USER must be numeric (UID:GID)" >&2; exit 1; }
+if grep -E '^ENTRYPOINT' Dockerfile | grep -q -- --config; then
+  echo "check-deploy: the image must start without a config file (a mount over it would hide it)" >&2; exit 1
+fi
 
 promtool check rules prometheus-rules.yml
 promtool test rules prometheus-rules.test.yml
@@ -35,16 +47,37 @@ if not listen.startswith("0.0.0.0:"):
     fail("the sidecar must listen on all interfaces for the kubelet and Prometheus, got %r" % listen)
 port = int(listen.rsplit(":", 1)[1])
 ports = {p["name"]: p["containerPort"] for p in sidecar.get("ports", [])}
-for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-    get = sidecar.get(probe, {}).get("httpGet")
-    if not get or get["path"] != path:
-        fail("%s must GET %s" % (probe, path))
-    if ports.get(get["port"], get["port"]) != port:
-        fail("%s port does not match MLOPS_INGEST_HTTP_LISTEN" % probe)
 notes = pod["metadata"].get("annotations", {})
 if notes.get("prometheus.io/scrape") != "true" or int(notes.get("prometheus.io/port", 0)) != port \
         or notes.get("prometheus.io/path") != "/metrics":
     fail("prometheus.io annotations must scrape /metrics on port %d" % port)
+if "readinessProbe" in sidecar and sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz":
+    fail("the readiness probe must not ask /readyz: pod readiness gates the model server's traffic")
+for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    get = sidecar.get(probe, {}).get("httpGet")
+    if not get or get["path"] != "/healthz" or ports.get(get["port"], get["port"]) != port:
+        fail("%s must GET /healthz on the HTTP port" % probe)
+sec = sidecar.get("securityContext", {})
+wanted = {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}
+for key, value in wanted.items():
+    if sec.get(key) != value:
+        fail("securityContext.%s must be %s" % (key, value))
+if not isinstance(sec.get("runAsUser"), int) or sec["runAsUser"] == 0:
+    fail("securityContext.runAsUser must be a numeric non-root UID")
+if sec.get("capabilities", {}).get("drop") != ["ALL"]:
+    fail("securityContext.capabilities must drop ALL")
+seccomp = sec.get("seccompProfile") or pod["spec"].get("securityContext", {}).get("seccompProfile", {})
+if seccomp.get("type") != "RuntimeDefault":
+    fail("seccompProfile must be RuntimeDefault")
+mounts = [m["mountPath"].rstrip("/") + "/" for m in sidecar.get("volumeMounts", [])]
+for a in mounts:
+    for b in mounts:
+        if a != b and b.startswith(a):
+            fail("mount %s hides mount %s" % (a, b))
+limit = sidecar.get("resources", {}).get("limits", {}).get("memory", "")
+m = re.fullmatch(r"(\d+)(Mi|Gi)", limit)
+if not m or int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1) < 375:
+    fail("the memory limit %r is below the worst case with the default settings (375 MiB, docs/design.md)" % limit)
 grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
 if grace <= 10:
     fail("terminationGracePeriodSeconds must exceed shutdown_timeout_ms (10 s)")
@@ -65,6 +98,10 @@ for expr in exprs:
         if name not in served and base not in served:
             fail("the dashboard queries %s, which /metrics does not serve" % name)
 rules = yaml.safe_load(open("prometheus-rules.yml"))
+# The probes leave a PostgreSQL outage to an alert: it must exist.
+if not any(r.get("alert") == "MlopsIngestPostgresDown" and "mlops_ingest_postgres_up" in r["expr"]
+           for g in rules["groups"] for r in g["rules"]):
+    fail("prometheus-rules.yml has no MlopsIngestPostgresDown alert on mlops_ingest_postgres_up")
 for group in rules["groups"]:
     for rule in group["rules"]:
         for name in re.findall(r"\b((?:mlops_ingest|process)_[a-z_]+)", rule["expr"]):
