@@ -8,7 +8,8 @@
 #      a tarball under $MLOPS_CONTAINER_CACHE (default /var/cache/mlops-ingest) and imported only
 #      when podman does not have it yet;
 #   3. `podman build` of deploy/Dockerfile (podman's layer cache skips the compile when the
-#      sources did not change).
+#      sources did not change; a compiler cache under $MLOPS_CONTAINER_CACHE/ccache, mounted
+#      into the build stage, makes a source edit recompile only what changed).
 # Prints the image name on stdout; everything else goes to stderr. Needs root.
 # usage: scripts/container-image.sh [IMAGE]      (default localhost/mlops-ingest:test)
 # Podman's defaults do not fit these machines (crun fails on hybrid cgroups, the default
@@ -72,6 +73,7 @@ EOF
 fi
 
 log "podman build -f deploy/Dockerfile -t $image"
-podman build --network host --pull=never --build-arg JOBS="${MLOPS_CONTAINER_JOBS:-2}" \
+mkdir -p "$cache/ccache"
+podman build --network host --pull=never --build-arg JOBS="${MLOPS_CONTAINER_JOBS:-2}" -v "$cache/ccache:/ccache" \
   -f "$src/deploy/Dockerfile" -t "$image" "$src" >&2
 echo "$image"

@@ -112,11 +112,15 @@ podman rm "$tag" >/dev/null
 
 echo "== podman kube play deploy/k8s-sidecar.yaml"
 kube_port=$(free_port)
-printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: mlops-ingest-db}\nstringData: {dsn: "%s"}\n' "$dsn" \
-  | podman secret create mlops-ingest-db - >/dev/null
+# podman 4.3's secretKeyRef reads a podman secret holding {"key": "base64 of the value"}.
+printf '{"dsn": "%s"}' "$(printf %s "$dsn" | base64 -w 0)" | podman secret create mlops-ingest-db - >/dev/null
 KUBE_BROKERS=$brokers KUBE_PORT=$kube_port KUBE_IMAGE=$image KUBE_STANDIN=localhost/debian:12 \
   /usr/bin/python3 "$src/scripts/k8s-for-podman.py" "$src/deploy/k8s-sidecar.yaml" >"$work/kube.yaml"
-podman kube play --network host "$work/kube.yaml" >"$work/play.log" 2>&1 || { cat "$work/play.log" >&2; fail "podman kube play"; }
+if ! podman kube play --network host "$work/kube.yaml" >"$work/play.log" 2>&1; then
+  cat "$work/play.log" >&2
+  for c in $(podman ps -a --format '{{.Names}}' | grep -- '-mlops-ingest$'); do podman logs "$c" >&2; done
+  fail "podman kube play"
+fi
 pod=$(podman pod ps --format '{{.Name}}' --filter label=app=credit-model | head -n 1)
 sidecar=$(podman ps -a --pod --format '{{.Names}} {{.PodName}}' | awk -v p="$pod" '$2 == p && $1 ~ /mlops-ingest$/ {print $1}')
 [ -n "$sidecar" ] || { podman ps -a --pod >&2; fail "no mlops-ingest container in pod $pod"; }
@@ -130,7 +134,8 @@ if podman exec "$sidecar" touch /usr/local/bin/probe 2>/dev/null; then fail "the
 sent() { grep -oE "(^| )$1=[0-9]+" "$work/produce-container-run.out" | sed -E 's/.*=//'; }
 stream_and_check credit-model 20000 8 "$(q 'SELECT count(*) FROM prediction_logs')" \
   "$(q 'SELECT count(*) FROM label_store')" "$(sent predictions_sent)" "$(sent labels_sent)"
-podman pod stop -t 30 "$pod" >/dev/null
+# (podman without systemd logs errors about healthcheck timers it never made: not ours.)
+podman pod stop -t 30 "$pod" >/dev/null 2>>"$work/podman.log"
 expect_clean_exit "$sidecar"
-podman kube down "$work/kube.yaml" >/dev/null
+podman kube down "$work/kube.yaml" >/dev/null 2>>"$work/podman.log"
 echo "test-container: ok"
