@@ -131,6 +131,12 @@ podman exec "$sidecar" test -s /etc/mlops-ingest/tls/ca.crt || fail "the CA is n
 [ "$(podman exec "$sidecar" id -u)" = 10001 ] || fail "the sidecar does not run as 10001"
 [ "$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$sidecar")" = true ] || fail "the root filesystem is not read-only"
 if podman exec "$sidecar" touch /usr/local/bin/probe 2>/dev/null; then fail "the root filesystem is writable"; fi
+# capabilities.drop [ALL] and allowPrivilegeEscalation: false, as the kernel sees the process.
+# (A non-root process has no effective capabilities anyway: the bounding set shows the drop.)
+status=$(podman exec "$sidecar" cat /proc/1/status)
+grep -qE '^Name:\s+mlops-ingest$' <<<"$status" || fail "PID 1 of the sidecar is not mlops-ingest"
+grep -qE '^CapBnd:\s+0+$' <<<"$status" || fail "the sidecar keeps capabilities: $(grep CapBnd <<<"$status")"
+grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "the sidecar may gain privileges (NoNewPrivs is not 1)"
 sent() { grep -oE "(^| )$1=[0-9]+" "$work/produce-container-run.out" | sed -E 's/.*=//'; }
 stream_and_check credit-model 20000 8 "$(q 'SELECT count(*) FROM prediction_logs')" \
   "$(q 'SELECT count(*) FROM label_store')" "$(sent predictions_sent)" "$(sent labels_sent)"
