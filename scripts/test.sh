@@ -4,6 +4,8 @@
 #   - the integration tier (a throwaway PostgreSQL that ctest starts, the embedded Kafka broker),
 #   - the fault tier (each test starts its own PostgreSQL and broker and kills, stops, freezes
 #     and restarts them and the mlops-ingest binary),
+#   - as root, the package tier (the .deb) and the container tier (deploy/Dockerfile built and
+#     run with podman, deploy/k8s-sidecar.yaml played with `podman kube play`),
 #   - then the unit and integration tiers again under AddressSanitizer+UBSan and ThreadSanitizer
 #     (skip with MLOPS_SKIP_SANITIZERS=1).
 # Extra arguments go to the main ctest run, e.g. scripts/test.sh -L unit
