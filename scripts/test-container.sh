@@ -137,6 +137,7 @@ status=$(podman exec "$sidecar" cat /proc/1/status)
 grep -qE '^Name:\s+mlops-ingest$' <<<"$status" || fail "PID 1 of the sidecar is not mlops-ingest"
 grep -qE '^CapBnd:\s+0+$' <<<"$status" || fail "the sidecar keeps capabilities: $(grep CapBnd <<<"$status")"
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "the sidecar may gain privileges (NoNewPrivs is not 1)"
+grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter applies to the sidecar (RuntimeDefault)"
 sent() { grep -oE "(^| )$1=[0-9]+" "$work/produce-container-run.out" | sed -E 's/.*=//'; }
 stream_and_check credit-model 20000 8 "$(q 'SELECT count(*) FROM prediction_logs')" \
   "$(q 'SELECT count(*) FROM label_store')" "$(sent predictions_sent)" "$(sent labels_sent)"
