@@ -33,7 +33,8 @@ for tool in podman:podman runc:runc newuidmap:uidmap catatonit:catatonit deboots
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
-  apt-get update -qq >&2
+  # A third-party source that cannot be reached must not stop the install from Debian's.
+  apt-get update -qq >&2 || log "apt-get update reported errors; installing from what it got"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
