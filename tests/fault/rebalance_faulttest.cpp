@@ -17,10 +17,12 @@
 namespace mlops_ingest::fault {
 namespace {
 
-TEST(FaultRebalance, JoinJoinKillLeave) {
-  Scenario scenario("rebalance", 25511);
+// The scenario above; `extra` picks the assignment strategy.
+void join_join_kill_leave(const std::string& scenario_name, std::vector<std::string> extra) {
+  Scenario scenario(scenario_name, 25511);
 
-  IngesterOptions options = scenario.ingester({"--batch-rows", "2000"});
+  extra.insert(extra.end(), {"--batch-rows", "2000"});
+  IngesterOptions options = scenario.ingester(extra);
   auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
   // Each instance with its endpoint on its own port: the partitions it holds are read there.
   auto spawn = [&](const std::string& name, int from_port, int& http) {
@@ -86,6 +88,14 @@ TEST(FaultRebalance, JoinJoinKillLeave) {
   sent = sent + part->report();
   ASSERT_GE(sent.unique_predictions, 100000u);
   finish_stream(scenario.pg, options.group, sent, *b, scenario.started);
+}
+
+TEST(FaultRebalance, JoinJoinKillLeave) { join_join_kill_leave("rebalance", {}); }
+
+// Incremental rebalancing: only the partitions that move are revoked; the ones a member keeps
+// are fetched on from where its writers stand (Rebalancer::assign_incremental, rewind_kept).
+TEST(FaultRebalance, CooperativeStickyJoinJoinKillLeave) {
+  join_join_kill_leave("rebalance-cooperative", {"--kafka.partition.assignment.strategy", "cooperative-sticky"});
 }
 
 }  // namespace
