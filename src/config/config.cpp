@@ -381,9 +381,7 @@ Config load_config(const std::vector<std::string>& args) {
                "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
     }
   }
-  if (const MemoryPlan plan = apply_memory_budget(config, cgroup_memory_limit()); plan.limit > 0) {
-    log_info("memory bound " + std::to_string(plan.limit >> 20) + " MiB (" + plan.source + "): " + plan.describe());
-  }
+  apply_memory_budget(config, cgroup_memory_limit());  // logs the bound and its parts, if any
   validate(config);
   return config;
 }

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include "mlops_ingest/log/log.hpp"
+
 namespace mlops_ingest {
 namespace {
 
@@ -163,6 +165,7 @@ MemoryPlan apply_memory_budget(Config& c, const std::optional<CgroupLimit>& cgro
                       ", label_align_buffer " + std::to_string(c.label_align_buffer) +
                       (c.given.empty() ? "); raise memory_limit_mb" : "); raise memory_limit_mb or lower the explicit settings"));
   }
+  log_info("memory bound " + mib(plan.limit) + " (" + plan.source + "): " + plan.describe());
   return plan;
 }
 

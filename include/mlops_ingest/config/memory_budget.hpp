@@ -47,7 +47,7 @@ std::optional<CgroupLimit> cgroup_memory_limit(const std::string& proc_self_cgro
 
 // Sizes the settings the user did not give (Config::given) to the bound and checks the ones
 // they gave; sets the librdkafka properties it derives in config.kafka_properties (unless given
-// as kafka.*). Returns the plan (limit 0 when there is no bound). Throws ConfigError when the
+// as kafka.*) and logs the plan. Returns it (limit 0 when there is no bound). Throws ConfigError when the
 // settings cannot fit under the bound. `cgroup` is the container's limit (cgroup_memory_limit()).
 MemoryPlan apply_memory_budget(Config& config, const std::optional<CgroupLimit>& cgroup);
 
