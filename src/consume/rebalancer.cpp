@@ -164,6 +164,7 @@ void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const 
                  (cfg_.auto_offset_reset == "earliest" ? "earliest" : "latest") + " offset (" +
                  std::to_string(resolved) + " looked up before the assignment)";
   }
+  if (incremental_ && partitions->cnt == 0) return;  // a cooperative rebalance that adds nothing here
   log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL" +
            fresh_note);
 }
