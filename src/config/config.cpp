@@ -14,6 +14,7 @@
 #include <functional>
 #include <sstream>
 
+#include "mlops_ingest/config/memory_budget.hpp"
 #include "mlops_ingest/log/redact.hpp"
 #include "mlops_ingest/log/log.hpp"
 
@@ -78,6 +79,8 @@ std::vector<Setting> source_settings() {
        }},
       {"group", "mlops-ingest", "Kafka consumer group; also the key of stored offsets",
        text<&Config::group>()},
+      {"group_instance_id", "", "static group membership (group.instance.id; unique per instance); empty: off",
+       [](Config& c, const std::string&, const std::string& v) { c.group_instance_id = v; }},
   };
 }
 
@@ -138,6 +141,8 @@ std::vector<Setting> pipeline_settings() {
        millis<&Config::label_align_max_wait>(0, 600000)},
       {"label_align_buffer", "2000", "labels held per partition for alignment before that partition is paused",
        size<&Config::label_align_buffer>(16, 1 << 20)},
+      {"memory_limit_mb", "0", "memory bound the sizes are derived from; 0: the cgroup limit minus headroom, if any",
+       size<&Config::memory_limit_mb>(0, 1 << 22)},
   };
 }
 
@@ -244,6 +249,7 @@ void apply_setting(Config& config, const std::string& key, const std::string& va
   for (const Setting& s : settings()) {
     if (key == s.key) {
       s.set(config, key, value);
+      config.given.insert(key);
       return;
     }
   }
@@ -375,6 +381,7 @@ Config load_config(const std::vector<std::string>& args) {
                "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
     }
   }
+  apply_memory_budget(config, cgroup_memory_limit());  // logs the bound and its parts, if any
   validate(config);
   return config;
 }

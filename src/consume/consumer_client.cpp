@@ -30,14 +30,10 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
       {"topic.metadata.refresh.interval.ms", "30000"},
       {"log_level", "4"},
   });
+  // Static membership: a restart within session.timeout.ms gets the same partitions back with
+  // no rebalance. The offsets stay in PostgreSQL, so exactly-once does not depend on it.
+  if (!cfg.group_instance_id.empty()) props["group.instance.id"] = cfg.group_instance_id;
   for (const auto& [k, v] : cfg.kafka_properties) props[k] = v;
-  // The rebalance handler implements the eager protocol (rd_kafka_assign); with a cooperative
-  // strategy librdkafka refuses every assign() and the ingester would consume nothing, silently.
-  if (const auto it = props.find("partition.assignment.strategy");
-      it != props.end() && it->second.find("cooperative") != std::string::npos) {
-    throw kafka::KafkaError("kafka.partition.assignment.strategy '" + it->second +
-                            "' is not supported: use range or roundrobin (eager rebalancing)");
-  }
   kafka::KafkaConf conf = kafka::make_conf(props);
   rd_kafka_conf_set_rebalance_cb(conf.get(), rebalance);
   rd_kafka_conf_set_opaque(conf.get(), opaque);

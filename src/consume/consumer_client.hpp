@@ -14,8 +14,8 @@
 namespace mlops_ingest {
 
 // A consumer handle for cfg's group, whose rebalances call `rebalance(…, opaque)`, with its
-// main queue redirected to the consumer queue (rd_kafka_poll_set_consumer). Throws KafkaError
-// for a configuration the ingester cannot honour (a cooperative assignment strategy).
+// main queue redirected to the consumer queue (rd_kafka_poll_set_consumer); group.instance.id
+// from cfg.group_instance_id. Any assignment strategy, eager or cooperative. Throws KafkaError.
 kafka::KafkaHandle open_consumer(const Config& cfg,
                                  void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t,
                                                    rd_kafka_topic_partition_list_t*, void*),

@@ -1,5 +1,6 @@
 #include "consumer_loop.hpp"
 
+#include <string_view>
 #include <thread>
 
 #include "consumer_client.hpp"
@@ -57,12 +58,18 @@ void ConsumerLoop::rebalance_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
 
 void ConsumerLoop::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   try {
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk_.get())) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       feed_.reset();
       alignment_.reset();
-      rebalancer_.assign(partitions);
+      if (cooperative) {
+        rewind_kept();
+        rebalancer_.assign_incremental(partitions);
+      } else {
+        rebalancer_.assign(partitions);
+      }
     } else {
-      on_revoke();
+      on_revoke(cooperative ? partitions : nullptr);
     }
   } catch (const std::exception& e) {
     log_error(std::string("rebalance failed: ") + e.what());
@@ -71,7 +78,7 @@ void ConsumerLoop::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
   }
 }
 
-void ConsumerLoop::on_revoke() {
+void ConsumerLoop::on_revoke(const rd_kafka_topic_partition_list_t* incremental) {
   // Messages waiting in stashes or held by the aligner were never committed: the partitions'
   // next owner reads them again from the offsets in PostgreSQL. Rows already in the rings may
   // still commit; the offset check in each batch transaction makes that safe whoever wins.
@@ -82,9 +89,36 @@ void ConsumerLoop::on_revoke() {
     while (Clock::now() < deadline && !feed_.rings_empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     mirror_offsets(false);
   }
-  rebalancer_.revoke();
   lag_.clear();
-  log_info("partitions revoked");
+  if (incremental == nullptr) {
+    rebalancer_.revoke();
+    log_info("partitions revoked");
+    return;
+  }
+  rebalancer_.revoke_incremental(incremental);
+  rewind_kept();
+}
+
+void ConsumerLoop::rewind_kept() {
+  // The stashes, the aligner and the poll round under way (poll_batch drops it when the
+  // assignment changes) held messages of partitions this member keeps: they were dropped, so
+  // each kept partition is fetched again from the first offset not handed to its writer (a
+  // seek also discards what librdkafka had prefetched past it).
+  // A new generation: poll_batch drops the round under way, which may hold messages past them.
+  AssignedPartitions::Map kept = partitions_.all();
+  kafka::PartitionList seek(rd_kafka_topic_partition_list_new(static_cast<int>(kept.size())));
+  for (auto& [key, state] : kept) {
+    state.backpressure = state.align_hold = false;  // their owners (feed, aligner) were reset
+    if (state.position < 0) continue;
+    rd_kafka_topic_partition_list_add(seek.get(), cfg_.topic_of(key.first).c_str(), key.second)->offset = state.position;
+  }
+  partitions_.replace(std::move(kept));
+  if (seek->cnt == 0) return;
+  if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), seek.get(), 0)) {
+    const std::string text = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    throw kafka::KafkaError("seek: " + text);
+  }
 }
 
 void ConsumerLoop::mirror_offsets(bool synchronous) {

@@ -63,7 +63,9 @@ class ConsumerLoop {
   static void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                    rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
-  void on_revoke();
+  // Eager: everything is revoked (incremental == nullptr); cooperative: those partitions only.
+  void on_revoke(const rd_kafka_topic_partition_list_t* incremental);
+  void rewind_kept();
 
   // One round of rd_kafka_consumer_poll into `batch`.
   void poll_batch(std::vector<kafka::KafkaMessage>& batch);

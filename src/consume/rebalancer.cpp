@@ -1,6 +1,7 @@
 #include "rebalancer.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 #include "consumer_client.hpp"
 #include "mlops_ingest/log/log.hpp"
@@ -23,16 +24,22 @@ TopicKind Rebalancer::kind_of(const char* topic) const {
   return cfg_.kind_of_topic(topic).value_or(TopicKind::kPredictions);
 }
 
-void Rebalancer::assign(const rd_kafka_topic_partition_list_t* partitions) {
-  pending_.reset();
-  const auto since = Clock::now();
+std::optional<StoredOffsetsReader::Read> Rebalancer::read_stored(Clock::time_point since) {
   const auto deadline = since + kStoredOffsetsWait;
   std::optional<StoredOffsetsReader::Read> read;
   do {
     read = reader_.read_until(deadline);
   } while (read && read->started < since && Clock::now() < deadline);
+  if (read && read->started >= since) return read;
+  return std::nullopt;
+}
+
+void Rebalancer::assign(const rd_kafka_topic_partition_list_t* partitions) {
+  pending_.reset();
+  incremental_ = false;
+  const auto since = Clock::now();
   kafka::PartitionList copy(rd_kafka_topic_partition_list_copy(partitions));
-  if (read && read->started >= since) {
+  if (const std::optional<StoredOffsetsReader::Read> read = read_stored(since)) {
     assign_from(copy.get(), read->offsets);
     return;
   }
@@ -41,13 +48,68 @@ void Rebalancer::assign(const rd_kafka_topic_partition_list_t* partitions) {
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, none.get())) {
     throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
   }
-  pending_ = std::move(copy);
-  pending_since_ = since;
   partitions_.clear();
   stats_.partitions_assigned = 0;
+  defer(std::move(copy), since);
+}
+
+void Rebalancer::defer(kafka::PartitionList partitions, Clock::time_point since) {
+  if (pending_) {  // a cooperative addition on top of one still waiting
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_list_add(pending_.get(), partitions->elems[i].topic, partitions->elems[i].partition);
+    }
+  } else {
+    pending_ = std::move(partitions);
+  }
+  pending_since_ = since;
   log_warn("assigned " + std::to_string(pending_->cnt) +
            " partitions, but the offsets stored in PostgreSQL cannot be read yet: they start once they can be "
            "(polling Kafka meanwhile)");
+}
+
+void Rebalancer::assign_incremental(const rd_kafka_topic_partition_list_t* partitions) {
+  incremental_ = true;
+  const auto since = Clock::now();
+  kafka::PartitionList copy(rd_kafka_topic_partition_list_copy(partitions));
+  if (!pending_) {
+    if (const std::optional<StoredOffsetsReader::Read> read = read_stored(since)) {
+      assign_from(copy.get(), read->offsets);
+      return;
+    }
+  }
+  // Deferred (or queued behind a deferred one): nothing is added for now; the rebalance
+  // completes for the group, and complete() adds them once the stored offsets are read.
+  kafka::PartitionList none(rd_kafka_topic_partition_list_new(0));
+  if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_, none.get())) {
+    const std::string text = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    throw kafka::KafkaError("incremental assign: " + text);
+  }
+  defer(std::move(copy), since);
+}
+
+void Rebalancer::revoke_incremental(const rd_kafka_topic_partition_list_t* partitions) {
+  kafka::PartitionList held(rd_kafka_topic_partition_list_new(partitions->cnt));
+  AssignedPartitions::Map kept = partitions_.all();
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (pending_) rd_kafka_topic_partition_list_del(pending_.get(), tp.topic, tp.partition);
+    if (kept.erase({kind_of(tp.topic), tp.partition}) != 0) {
+      rd_kafka_topic_partition_list_add(held.get(), tp.topic, tp.partition);
+    }
+  }
+  if (pending_ && pending_->cnt == 0) pending_.reset();
+  if (held->cnt > 0) {
+    if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, held.get())) {
+      const std::string text = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      throw kafka::KafkaError("incremental unassign: " + text);
+    }
+  }
+  partitions_.replace(std::move(kept));
+  stats_.partitions_assigned = static_cast<int>(partitions_.size());
+  log_info("revoked " + std::to_string(partitions->cnt) + " partitions; keeping " +
+           std::to_string(partitions_.size()));
 }
 
 bool Rebalancer::complete(const StoredOffsetsReader::Read& read) {
@@ -83,25 +145,41 @@ void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const 
     PartitionState& state = assigned[{kind_of(tp.topic), tp.partition}];
     if (state.position < 0 && tp.offset >= 0) state.position = tp.offset;
   }
-  if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, partitions)) {
+  if (incremental_) {
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_, partitions)) {
+      const std::string text = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      throw kafka::KafkaError("incremental assign: " + text);
+    }
+    for (auto& [key, state] : partitions_.all()) assigned.emplace(key, state);  // the ones kept
+  } else if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, partitions)) {
     throw kafka::KafkaError(std::string("assign: ") + rd_kafka_err2str(err));
   }
   partitions_.replace(std::move(assigned));
   if (replay_ != nullptr) replay_->report_assignment();
-  stats_.partitions_assigned = partitions->cnt;
+  stats_.partitions_assigned = static_cast<int>(partitions_.size());
   std::string fresh_note;
   if (fresh > 0) {
     fresh_note = "; " + std::to_string(fresh) + " without one start at the " +
                  (cfg_.auto_offset_reset == "earliest" ? "earliest" : "latest") + " offset (" +
                  std::to_string(resolved) + " looked up before the assignment)";
   }
+  if (incremental_ && partitions->cnt == 0) return;  // a cooperative rebalance that adds nothing here
   log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL" +
            fresh_note);
 }
 
 void Rebalancer::revoke() {
   pending_.reset();
-  rd_kafka_assign(rk_, nullptr);
+  if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
+    rd_kafka_topic_partition_list_t* held = nullptr;
+    if (rd_kafka_assignment(rk_, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
+      kafka::PartitionList owned(held);
+      if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, owned.get())) rd_kafka_error_destroy(error);
+    }
+  } else {
+    rd_kafka_assign(rk_, nullptr);
+  }
   partitions_.clear();
   stats_.partitions_assigned = 0;
 }

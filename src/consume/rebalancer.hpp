@@ -9,6 +9,10 @@
 // the assignment, so that it sees every batch committed before. The group sees a member that
 // is alive and holds its partitions; nothing is fetched for them meanwhile.
 //
+// With a cooperative assignment strategy (cooperative-sticky) a rebalance adds or takes away
+// only the partitions that move (rd_kafka_incremental_assign/unassign): the others keep being
+// fetched. A deferred addition is an empty incremental assignment, completed the same way.
+//
 // Thread model: the consumer thread only (librdkafka calls the rebalance callback inside a poll).
 #include <librdkafka/rdkafka.h>
 
@@ -34,6 +38,10 @@ class Rebalancer {
   void assign(const rd_kafka_topic_partition_list_t* partitions);
   // A revocation: unassigns everything, a deferred assignment included.
   void revoke();
+  // The cooperative protocol's two halves: `partitions` are added to (or taken from) what this
+  // member holds; the other partitions stay. Throws KafkaError when librdkafka refuses it.
+  void assign_incremental(const rd_kafka_topic_partition_list_t* partitions);
+  void revoke_incremental(const rd_kafka_topic_partition_list_t* partitions);
   // A deferred assignment waits for a read of the stored offsets.
   [[nodiscard]] bool pending() const noexcept { return pending_ != nullptr; }
   // Completes a deferred assignment with `read` if it started after the assignment. Returns
@@ -42,6 +50,8 @@ class Rebalancer {
 
  private:
   void assign_from(rd_kafka_topic_partition_list_t* partitions, const PartitionOffsets& stored);
+  void defer(kafka::PartitionList partitions, Clock::time_point since);
+  std::optional<StoredOffsetsReader::Read> read_stored(Clock::time_point since);
   [[nodiscard]] TopicKind kind_of(const char* topic) const;
 
   rd_kafka_t* rk_;
@@ -52,6 +62,7 @@ class Rebalancer {
   ReplayTracker* replay_;
   kafka::PartitionList pending_;  // a deferred assignment
   Clock::time_point pending_since_{};
+  bool incremental_ = false;  // the pending assignment (and the last one) came from the cooperative protocol
 };
 
 }  // namespace mlops_ingest

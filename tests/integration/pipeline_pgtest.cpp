@@ -390,14 +390,19 @@ TEST(PipelinePgTest, RowsPostgresRefusesAreDeadLetteredAloneAndTheRestLands) {
   EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
 }
 
-TEST(PipelinePgTest, CooperativeAssignmentIsRefusedAtStartup) {
+TEST(PipelinePgTest, CooperativeAssignmentStoresEverything) {
+  // cooperative-sticky: librdkafka refuses the eager assign() under it, so a handler that did
+  // not use the incremental calls would consume nothing at all.
   TestDatabase db;
-  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  const kafka::GeneratorReport sent = kafka::produce_events(generator(broker, 5000, 62));
   Config config = test_config(broker.bootstrap_servers(), db.dsn());
   config.kafka_properties["partition.assignment.strategy"] = "cooperative-sticky";
-  Ingester ingester(config);
-  // Silently consuming nothing (librdkafka refuses eager assign() under it) would be worse.
-  EXPECT_THROW(ingester.run(), kafka::KafkaError);
+  const RunResult run = run_until_idle(config);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(sent.unique_predictions));
+  EXPECT_EQ(db.count("SELECT count(*) FROM label_store"), static_cast<std::int64_t>(sent.unique_labels));
+  EXPECT_EQ(stored_offsets_sum(db, "predictions"), static_cast<std::int64_t>(sent.predictions_sent));
 }
 
 TEST(PipelinePgTest, StopsWhenStoredOffsetsGoBackwards) {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string_view>
 #include <stdexcept>
@@ -34,6 +35,9 @@ struct Config {
   std::string brokers = "localhost:9092";
   std::string pg;  // libpq connection string or URI; empty: libpq's PG* environment variables
   std::string group = "mlops-ingest";
+  // Static membership (librdkafka group.instance.id; empty: off): a member restarted within
+  // session.timeout.ms keeps its partitions without a rebalance. Unique per instance (pod name).
+  std::string group_instance_id;
   // One topic per event kind, indexed by kind_index (read and set it through topic_of). Each is
   // the setting EventKindSpec::topic_setting, so a kind added to kEventKinds has its setting
   // with no change here. An empty name turns that kind off. A topic that does not exist yet is
@@ -61,6 +65,9 @@ struct Config {
   // this long while its predictions partition has older messages to deliver; 0 turns it off.
   std::chrono::milliseconds label_align_max_wait{2000};
   std::size_t label_align_buffer = 2000;  // labels held per partition before it is paused
+  // The memory bound in MiB (memory_budget.hpp sizes the settings above and librdkafka's queue
+  // to it); 0: the container's cgroup limit minus headroom if there is one, else no bound.
+  std::size_t memory_limit_mb = 0;
 
   // Validation and dead letters.
   std::size_t max_message_bytes = 1u << 20;
@@ -84,6 +91,9 @@ struct Config {
 
   // Extra librdkafka properties ("kafka.<property>" keys), e.g. security.protocol.
   std::map<std::string, std::string> kafka_properties;
+  // The settings given explicitly (file, environment, command line): the memory budget keeps
+  // these as they are and sizes only the others.
+  std::set<std::string> given;
 };
 
 class ConfigError : public std::runtime_error {
