@@ -110,6 +110,18 @@ podman stop -t 30 "$tag" >/dev/null
 expect_clean_exit "$tag"
 podman rm "$tag" >/dev/null
 
+echo "== podman run with a memory limit the settings cannot fit under"
+# The ingester reads the container's cgroup limit (memory_limit_mb = 0) and refuses to start
+# rather than let the OOM killer decide later: exit 2, the numbers named.
+set +e
+podman run --rm --network host --memory 40m -e MLOPS_INGEST_BROKERS="$brokers" -e MLOPS_INGEST_PG="$dsn" \
+  -e MLOPS_INGEST_HTTP_LISTEN= "$image" >"$work/small.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || { cat "$work/small.log" >&2; fail "a 40m container exited $rc, not 2"; }
+grep -qE "memory limit is [0-9.]+ MiB \(.*memory" "$work/small.log" || { cat "$work/small.log" >&2; fail "the refusal does not name the cgroup limit"; }
+echo "   exit 2: $(grep -oE 'the settings need [0-9.]+ MiB but the memory limit is [0-9.]+ MiB' "$work/small.log")"
+
 echo "== podman kube play deploy/k8s-sidecar.yaml"
 kube_port=$(free_port)
 # podman 4.3's secretKeyRef reads a podman secret holding {"key": "base64 of the value"}.
@@ -138,6 +150,12 @@ grep -qE '^Name:\s+mlops-ingest$' <<<"$status" || fail "PID 1 of the sidecar is 
 grep -qE '^CapBnd:\s+0+$' <<<"$status" || fail "the sidecar keeps capabilities: $(grep CapBnd <<<"$status")"
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "the sidecar may gain privileges (NoNewPrivs is not 1)"
 grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter applies to the sidecar (RuntimeDefault)"
+# The bound comes from the container's limit (256Mi minus an eighth), read from the cgroup.
+podman logs "$sidecar" 2>&1 | grep -qE 'memory bound 224(\.0)? MiB \(.*memory' \
+  || { podman logs "$sidecar" 2>&1 | grep -i memory >&2; fail "the sidecar did not size itself from its 256Mi cgroup limit"; }
+# Static membership from the downward API: the member id is the pod's name.
+[ "$(podman exec "$sidecar" printenv MLOPS_INGEST_GROUP_INSTANCE_ID)" = "$pod" ] \
+  || fail "MLOPS_INGEST_GROUP_INSTANCE_ID is not the pod's name ($pod)"
 sent() { grep -oE "(^| )$1=[0-9]+" "$work/produce-container-run.out" | sed -E 's/.*=//'; }
 stream_and_check credit-model 20000 8 "$(q 'SELECT count(*) FROM prediction_logs')" \
   "$(q 'SELECT count(*) FROM label_store')" "$(sent predictions_sent)" "$(sent labels_sent)"
