@@ -31,7 +31,8 @@ namespace {
 // topic settings, statistics, the plan), which the path under test does not use. Each borrows
 // a real kind's of the same write mode: code that looked the kind up by its TopicKind instead
 // of taking the spec would get that kind's fields and table, and the rows below would differ.
-// An append-only kind: drift checks, each Kafka message one row.
+// An append-only kind, drift checks (each Kafka message one row), and an upsert kind, a
+// feature's owner keyed by feature.
 inline constexpr FieldSpec kDriftCheckFields[] = {
     kinds::text("check_id", 12, WhenAbsent::kMissing),
     kinds::timestamp("observed_at", WhenAbsent::kKafkaTimestamp),
@@ -40,29 +41,25 @@ inline constexpr FieldSpec kDriftCheckFields[] = {
     kinds::boolean("passed"),
     kinds::text("note"),
 };
-inline constexpr EventKindSpec kDriftCheck{
-    TopicKind::kAlerts, "drift_check", "drift_checks_topic", "drift_checks", "only_kind_drift_checks",
-    WriteMode::kAppend, "", kDriftCheckFields, "a drift check; each Kafka message appends one row, once"};
-static_assert(well_formed(kDriftCheck));
-
-// sample_size >= 0 is a rule only the table knows: PostgreSQL refuses such a row.
-constexpr const char* kDriftCheckTable =
-    "CREATE TABLE only_kind_drift_checks (id BIGSERIAL PRIMARY KEY, check_id VARCHAR(12) NOT NULL, "
-    "observed_at TIMESTAMP NOT NULL, drift FLOAT CHECK (drift BETWEEN 0 AND 1), "
-    "sample_size INTEGER CHECK (sample_size >= 0), passed BOOLEAN, note TEXT)";
-
-// An upsert kind: a feature's owner, keyed by feature.
 inline constexpr FieldSpec kOwnerFields[] = {
     kinds::text("feature", 20, WhenAbsent::kMissing),
     kinds::text("team", 30),
     kinds::float8("budget"),
     kinds::timestamp("since", WhenAbsent::kKafkaTimestamp),
 };
+inline constexpr EventKindSpec kDriftCheck{
+    TopicKind::kAlerts, "drift_check", "drift_checks_topic", "drift_checks", "only_kind_drift_checks",
+    WriteMode::kAppend, "", kDriftCheckFields, "a drift check; each Kafka message appends one row, once"};
 inline constexpr EventKindSpec kFeatureOwner{
     TopicKind::kModels, "feature_owner", "feature_owners_topic", "feature_owners", "only_kind_feature_owners",
     WriteMode::kUpsertByKey, "feature", kOwnerFields, "who owns a feature; an event updates the fields it carries"};
-static_assert(well_formed(kFeatureOwner));
+static_assert(well_formed(kDriftCheck) && well_formed(kFeatureOwner));
 
+// Their tables. sample_size >= 0 is a rule only the table knows: PostgreSQL refuses such a row.
+constexpr const char* kDriftCheckTable =
+    "CREATE TABLE only_kind_drift_checks (id BIGSERIAL PRIMARY KEY, check_id VARCHAR(12) NOT NULL, "
+    "observed_at TIMESTAMP NOT NULL, drift FLOAT CHECK (drift BETWEEN 0 AND 1), "
+    "sample_size INTEGER CHECK (sample_size >= 0), passed BOOLEAN, note TEXT)";
 constexpr const char* kFeatureOwnerTable =
     "CREATE TABLE only_kind_feature_owners (feature VARCHAR(20) PRIMARY KEY, team VARCHAR(30), budget FLOAT, "
     "since TIMESTAMP NOT NULL)";
