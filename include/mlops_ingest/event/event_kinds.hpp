@@ -15,7 +15,9 @@
 //
 // Adding a sixth table (docs/design.md, "Adding a sixth table"): a TopicKind enumerator and one
 // EventKindSpec row here (write mode kUpsertByKey or kAppend), its CREATE TABLE in
-// schema/001_seed_tables.sql, and the generated docs; no pipeline code changes.
+// schema/001_seed_tables.sql, then its reference section in docs/events.md (`mlops-ingest
+// kinds`) and its topic line in config/mlops-ingest.conf, which unit tests compare with this
+// table. No pipeline code changes.
 #include <array>
 #include <cstddef>
 #include <cstdint>
