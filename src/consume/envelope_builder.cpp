@@ -29,14 +29,10 @@ void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKi
 
   RejectReason reason;
   env.carried = 0;
-  if (kind_spec(topic).mode == WriteMode::kUpsertByKey || kind_spec(topic).mode == WriteMode::kAppend) {
+  if (const EventKindSpec& spec = kind_spec(topic); written_by_description(spec.mode)) {
     // Every kind written by its description alone (event_kinds.hpp).
-    reason = parser_.parse_kind(topic, payload, len, kind_event_);
-    if (reason == RejectReason::kNone) {
-      env.kind = EnvelopeKind::kKindRow;
-      env.carried = kind_event_.carried();
-      encode_kind_row(kind_event_, kafka_ts, env.tuple);
-    }
+    reason = parser_.parse_kind(spec, payload, len, kind_event_);
+    if (reason == RejectReason::kNone) encode_kind_row(kind_event_, kafka_ts, env);
   } else if (topic == TopicKind::kPredictions) {
     PredictionEvent event;
     reason = parser_.parse_prediction(payload, len, event);

@@ -20,6 +20,12 @@ void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, Envelope
   env.id = IdDigest::of(event.prediction_id);
 }
 
+void encode_kind_row(const KindEvent& event, PgTimestamp kafka_timestamp, Envelope& env) {
+  env.kind = EnvelopeKind::kKindRow;
+  env.carried = event.carried();
+  encode_kind_row(event, kafka_timestamp, env.tuple);
+}
+
 namespace {
 
 std::size_t text_size(const std::optional<std::string_view>& v) noexcept {
@@ -80,7 +86,7 @@ void encode_label(const LabelEvent& e, PgTimestamp kafka_timestamp, std::string&
 void encode_kind_row(const KindEvent& e, PgTimestamp kafka_timestamp, std::string& tuple) {
   tuple.clear();
   pg::CopyTupleWriter w(tuple);
-  const std::span<const FieldSpec> fields = kind_spec(e.kind).fields;
+  const std::span<const FieldSpec> fields = e.spec->fields;
   w.begin(static_cast<std::int16_t>(fields.size()));
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const FieldSpec& f = fields[i];

@@ -4,16 +4,19 @@
 
 namespace mlops_ingest {
 
+std::string kind_columns(const EventKindSpec& spec) {
+  std::string list;
+  for (const FieldSpec& f : spec.fields) {
+    if (!list.empty()) list += ", ";
+    list += f.name;
+  }
+  return list;
+}
+
 std::string_view kind_columns(TopicKind kind) noexcept {
   static const std::array<std::string, kTopicKindCount> columns = [] {
     std::array<std::string, kTopicKindCount> out;
-    for (const EventKindSpec& spec : kEventKinds) {
-      std::string& list = out[kind_index(spec.kind)];
-      for (const FieldSpec& f : spec.fields) {
-        if (!list.empty()) list += ", ";
-        list += f.name;
-      }
-    }
+    for (const EventKindSpec& spec : kEventKinds) out[kind_index(spec.kind)] = kind_columns(spec);
     return out;
   }();
   return columns[kind_index(kind)];

@@ -7,6 +7,7 @@
 // still parses at full width where the CPU allows.
 #include "mlops_ingest/event/event_parser.hpp"
 
+#include <cassert>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -108,8 +109,10 @@ RejectReason EventParser::parse_label(const char* payload, std::size_t size, Lab
   return backend_->parse_label(payload, size, out, last_error_);
 }
 
-RejectReason EventParser::parse_kind(TopicKind kind, const char* payload, std::size_t size, KindEvent& out) noexcept {
-  return backend_->parse_kind(kind_spec(kind), payload, size, out, last_error_);
+RejectReason EventParser::parse_kind(const EventKindSpec& spec, const char* payload, std::size_t size,
+                                     KindEvent& out) noexcept {
+  assert(spec.fields.size() <= kMaxKindFields);  // well_formed(spec): the event's values fit
+  return backend_->parse_kind(spec, payload, size, out, last_error_);
 }
 
 }  // namespace mlops_ingest

@@ -358,7 +358,7 @@ Step Kernel::read_kind_field(Walker& w, od::document& doc, const FieldSpec& f, s
 
 RejectReason Kernel::kind_pass(const EventKindSpec& spec, const char* payload, std::size_t size, KindEvent& out,
                                std::string& last_error_, bool precise) noexcept {
-  out.kind = spec.kind;
+  out.spec = &spec;
   const std::size_t n = spec.fields.size();
   for (std::size_t i = 0; i < n; ++i) out.values[i] = FieldValue{};
   const RejectReason r =

@@ -1,6 +1,6 @@
 #include "ingest_sql.hpp"
 
-#include <array>
+#include <map>
 
 namespace mlops_ingest::pg::sql {
 namespace {
@@ -116,16 +116,12 @@ const std::string& sweep_pending() {
   return s;
 }
 
-const std::string& copy_kind(TopicKind kind) {
-  static const std::array<std::string, kTopicKindCount> statements = [] {
-    std::array<std::string, kTopicKindCount> out;
-    for (const EventKindSpec& spec : kEventKinds) {
-      out[kind_index(spec.kind)] = "COPY " + std::string(spec.table) + " (" + std::string(kind_columns(spec.kind)) +
-                                   ") FROM STDIN (FORMAT binary)";
-    }
-    return out;
-  }();
-  return statements[kind_index(kind)];
+const std::string& copy_kind(const EventKindSpec& spec) {
+  // Per writer thread (no lock); a spec lives as long as the process, so its address is its key.
+  thread_local std::map<const EventKindSpec*, std::string> statements;
+  auto [it, inserted] = statements.try_emplace(&spec);
+  if (inserted) it->second = "COPY " + std::string(spec.table) + " (" + kind_columns(spec) + ") FROM STDIN (FORMAT binary)";
+  return it->second;
 }
 
 const std::string& record_appended() {
@@ -136,20 +132,18 @@ const std::string& record_appended() {
   return s;
 }
 
-std::vector<std::size_t> upsert_columns(TopicKind kind, std::uint32_t carried) {
+std::vector<std::size_t> upsert_columns(const EventKindSpec& spec, std::uint32_t carried) {
   std::vector<std::size_t> out;
-  const EventKindSpec& spec = kind_spec(kind);
   for (std::size_t i = 0; i < spec.fields.size(); ++i) {
     if ((carried >> i & 1U) != 0 || spec.fields[i].absent == WhenAbsent::kKafkaTimestamp) out.push_back(i);
   }
   return out;
 }
 
-std::string upsert_carried(TopicKind kind, std::uint32_t carried) {
-  const EventKindSpec& spec = kind_spec(kind);
+std::string upsert_carried(const EventKindSpec& spec, std::uint32_t carried) {
   std::string columns, values, updates;
   int n = 0;
-  for (const std::size_t i : upsert_columns(kind, carried)) {
+  for (const std::size_t i : upsert_columns(spec, carried)) {
     const FieldSpec& f = spec.fields[i];
     if (n > 0) {
       columns += ", ";

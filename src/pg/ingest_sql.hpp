@@ -69,8 +69,9 @@ const std::string& sweep_pending();
 
 // ---- the kinds described only by data (event_kinds.hpp) ----------------------------------------
 
-// COPY … FROM STDIN (FORMAT binary) into a kind's table, the spec's fields as columns.
-const std::string& copy_kind(TopicKind kind);
+// COPY … FROM STDIN (FORMAT binary) into a kind's table, the spec's fields as columns. Built
+// once per spec and writer thread: `spec` must live as long as the process (as kEventKinds does).
+const std::string& copy_kind(const EventKindSpec& spec);
 
 // kAppend: records the Kafka positions of rows about to be appended — $1 partitions (int4[]),
 // $2 offsets (int8[]), $3 topic (text), $4 the target table (text) — and returns, as rows
@@ -81,8 +82,8 @@ const std::string& record_appended();
 // INSERT of the carried fields (and the fields that default to the Kafka timestamp) ON
 // CONFLICT on the key DO UPDATE of the carried fields only. Parameters: one per inserted
 // column, in the order upsert_columns() gives.
-std::string upsert_carried(TopicKind kind, std::uint32_t carried);
-// The field indexes the parameters of upsert_carried(kind, carried) stand for.
-std::vector<std::size_t> upsert_columns(TopicKind kind, std::uint32_t carried);
+std::string upsert_carried(const EventKindSpec& spec, std::uint32_t carried);
+// The field indexes the parameters of upsert_carried(spec, carried) stand for.
+std::vector<std::size_t> upsert_columns(const EventKindSpec& spec, std::uint32_t carried);
 
 }  // namespace mlops_ingest::pg::sql

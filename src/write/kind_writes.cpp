@@ -18,47 +18,44 @@ namespace {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-// upsert_carried() per (kind, carried fields), built once per writer thread: a model's events
-// carry few distinct field sets.
-const std::string& upsert_statement(TopicKind kind, std::uint32_t carried) {
-  thread_local std::map<std::pair<TopicKind, std::uint32_t>, std::string> statements;
-  auto [it, inserted] = statements.try_emplace({kind, carried});
-  if (inserted) it->second = pg::sql::upsert_carried(kind, carried);
+// upsert_carried() per (spec, carried fields), built once per writer thread: a model's events
+// carry few distinct field sets. A spec lives as long as the process, so its address is its key.
+const std::string& upsert_statement(const EventKindSpec& spec, std::uint32_t carried) {
+  thread_local std::map<std::pair<const EventKindSpec*, std::uint32_t>, std::string> statements;
+  auto [it, inserted] = statements.try_emplace({&spec, carried});
+  if (inserted) it->second = pg::sql::upsert_carried(spec, carried);
   return it->second;
 }
 
-awaitable<void> upsert_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out, const EventKindSpec& spec,
-                            const std::vector<std::uint32_t>& slots) {
+awaitable<KindRowsWritten> upsert_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out,
+                                       const EventKindSpec& spec, const std::vector<std::uint32_t>& slots) {
   std::vector<pg::BinaryParam> params;
   auto write = [&](std::size_t lo, std::size_t hi) -> awaitable<std::uint64_t> {
     for (std::size_t k = lo; k < hi; ++k) {
       const Envelope& env = ctx.slot(slots[k]);
       params.clear();
-      for (const std::size_t field : pg::sql::upsert_columns(spec.kind, env.carried)) {
+      for (const std::size_t field : pg::sql::upsert_columns(spec, env.carried)) {
         params.push_back({pg::column_type_oid(spec.fields[field].type),
                           pg::tuple_field(env.tuple, static_cast<int>(field))});
       }
-      co_await ctx.conn.exec_binary(upsert_statement(spec.kind, env.carried), params);
+      co_await ctx.conn.exec_binary(upsert_statement(spec, env.carried), params);
     }
     co_return hi - lo;
   };
-  auto written = [&](std::uint64_t& n, std::size_t, std::size_t) { out.kind_written[kind_index(spec.kind)] += n; };
+  KindRowsWritten total;
+  auto written = [&](std::uint64_t& n, std::size_t, std::size_t) { total.written += n; };
   auto refuse = [&](std::size_t k, const pg::PgError& error) { dead.reject_row(ctx, slots[k], error, out); };
   co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse);
+  co_return total;
 }
 
-struct Appended {
-  std::uint64_t appended = 0;
-  std::uint64_t replayed = 0;  // position recorded before: not appended again
-};
-
-awaitable<void> append_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out, const EventKindSpec& spec,
-                            const std::vector<std::uint32_t>& slots) {
+awaitable<KindRowsWritten> append_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out,
+                                       const EventKindSpec& spec, std::string_view topic,
+                                       const std::vector<std::uint32_t>& slots) {
   static constexpr pg::ElementType kPositionTypes[] = {pg::ElementType::kInt4, pg::ElementType::kInt8};
-  const std::string& topic = ctx.topic_name(spec.kind);
   std::string position;  // a two-field tuple (partition, offset) for ArrayParams
   std::set<std::pair<std::int32_t, std::int64_t>> fresh;
-  auto write = [&](std::size_t lo, std::size_t hi) -> awaitable<Appended> {
+  auto write = [&](std::size_t lo, std::size_t hi) -> awaitable<KindRowsWritten> {
     ctx.arrays.reset(kPositionTypes);
     for (std::size_t k = lo; k < hi; ++k) {
       const Envelope& env = ctx.slot(slots[k]);
@@ -85,36 +82,46 @@ awaitable<void> append_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& 
       if (fresh.count({env.partition, env.offset}) > 0) ctx.chunks.push_back(env.tuple);
     }
     ctx.chunks.push_back(pg::kCopyTrailer);
-    Appended result;
-    if (!fresh.empty()) result.appended = co_await ctx.conn.copy_in(pg::sql::copy_kind(spec.kind), ctx.chunks);
+    KindRowsWritten result;
+    if (!fresh.empty()) result.written = co_await ctx.conn.copy_in(pg::sql::copy_kind(spec), ctx.chunks);
     result.replayed = (hi - lo) - fresh.size();
     co_return result;
   };
-  auto written = [&](Appended& r, std::size_t, std::size_t) {
-    out.kind_written[kind_index(spec.kind)] += r.appended;
-    out.kind_replayed[kind_index(spec.kind)] += r.replayed;
+  KindRowsWritten total;
+  auto written = [&](KindRowsWritten& r, std::size_t, std::size_t) {
+    total.written += r.written;
+    total.replayed += r.replayed;
   };
   auto refuse = [&](std::size_t k, const pg::PgError& error) { dead.reject_row(ctx, slots[k], error, out); };
   co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse);
+  co_return total;
 }
 
 }  // namespace
+
+awaitable<KindRowsWritten> write_described_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out,
+                                                const EventKindSpec& spec, std::string_view topic,
+                                                const std::vector<std::uint32_t>& slots) {
+  if (slots.empty()) co_return KindRowsWritten{};
+  switch (spec.mode) {
+    case WriteMode::kUpsertByKey:
+      co_return co_await upsert_rows(ctx, dead, out, spec, slots);
+    case WriteMode::kAppend:
+      co_return co_await append_rows(ctx, dead, out, spec, topic, slots);
+    case WriteMode::kInsertSkipDuplicates:
+    case WriteMode::kDependsOnKind:
+      break;  // predictions and labels: their own write modes (prediction_writes, label_writes)
+  }
+  co_return KindRowsWritten{};
+}
 
 awaitable<void> write_kind_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
   for (const EventKindSpec& spec : kEventKinds) {
     const std::vector<std::uint32_t>& slots = ctx.plan().kind_rows[kind_index(spec.kind)];
     if (slots.empty()) continue;
-    switch (spec.mode) {
-      case WriteMode::kUpsertByKey:
-        co_await upsert_rows(ctx, dead, out, spec, slots);
-        break;
-      case WriteMode::kAppend:
-        co_await append_rows(ctx, dead, out, spec, slots);
-        break;
-      case WriteMode::kInsertSkipDuplicates:
-      case WriteMode::kDependsOnKind:
-        break;  // predictions and labels: their own write modes (prediction_writes, label_writes)
-    }
+    const KindRowsWritten did = co_await write_described_rows(ctx, dead, out, spec, ctx.topic_name(spec.kind), slots);
+    out.kind_written[kind_index(spec.kind)] += did.written;
+    out.kind_replayed[kind_index(spec.kind)] += did.replayed;
   }
 }
 

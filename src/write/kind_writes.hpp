@@ -1,7 +1,7 @@
 #pragma once
 // The write modes of the kinds written by their description alone (event_kinds.hpp): every
-// kind whose WriteMode is kUpsertByKey or kAppend goes through here, whatever its table. A new
-// kind with one of these modes needs no code here.
+// kind whose WriteMode is kUpsertByKey or kAppend goes through here, whatever its table, from
+// its EventKindSpec alone. A new kind with one of these modes needs no code here.
 //
 //   kUpsertByKey (model_metadata): each event, in its partition's order, inserts its row or
 //     updates the fields it carried — absent keeps the stored value, null sets NULL; a field
@@ -17,7 +17,10 @@
 // Both run under bisecting savepoints: a row PostgreSQL refuses is dead-lettered alone.
 //
 // Thread model: runs on its writer's io_context.
+#include <cstdint>
+#include <string_view>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -26,6 +29,21 @@
 
 namespace mlops_ingest {
 
+// What writing one kind's rows of a batch did.
+struct KindRowsWritten {
+  std::uint64_t written = 0;   // rows inserted or updated
+  std::uint64_t replayed = 0;  // kAppend: positions recorded before, not appended again
+};
+
+// Writes the ring slots `slots` (kKindRow, encoded by encode_kind_row from `spec`) by the spec's
+// write mode, whatever its table — `spec` need not be in kEventKinds; kAppend records their
+// positions under `topic`. Rows PostgreSQL refuses are dead-lettered into `dead` (and `out`).
+// Runs inside the batch's transaction.
+boost::asio::awaitable<KindRowsWritten> write_described_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out,
+                                                             const EventKindSpec& spec, std::string_view topic,
+                                                             const std::vector<std::uint32_t>& slots);
+
+// Every kind of kEventKinds written by its description, from the batch's plan; booked into `out`.
 boost::asio::awaitable<void> write_kind_rows(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out);
 
 }  // namespace mlops_ingest

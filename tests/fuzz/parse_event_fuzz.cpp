@@ -49,7 +49,7 @@ void check_rejection(RejectReason r, const mlops_ingest::EventParser& parser) {
 void check_kind(const mlops_ingest::KindEvent& e) {
   using mlops_ingest::ColumnType;
   using State = mlops_ingest::FieldValue::State;
-  const auto& fields = mlops_ingest::kind_spec(e.kind).fields;
+  const auto& fields = e.spec->fields;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const auto& f = fields[i];
     const auto& v = e.values[i];
@@ -157,7 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const RejectReason r = parser.parse_kind(kind, payload, size, e);
     kind_verdicts[k++] = r;
     if (r == RejectReason::kNone) {
-      check(e.kind == kind);
+      check(e.spec == &mlops_ingest::kind_spec(kind));
       check_kind(e);
     } else {
       check_rejection(r, parser);

@@ -33,7 +33,7 @@ std::size_t index_of(TopicKind kind, std::string_view name) {
   return 0;
 }
 
-const FieldValue& field(const KindEvent& e, std::string_view name) { return e.values[index_of(e.kind, name)]; }
+const FieldValue& field(const KindEvent& e, std::string_view name) { return e.values[index_of(e.spec->kind, name)]; }
 
 RejectReason parse(EventParser& p, TopicKind kind, const std::string& json, KindEvent& out) {
   return p.parse_kind(kind, json.data(), json.size(), out);
@@ -71,6 +71,25 @@ TEST(EventKinds, TableDescribesTheFiveSeedTablesInOrder) {
   EXPECT_EQ(kind_spec(TopicKind::kAlerts).table, "monitoring_alerts");
   EXPECT_EQ(kind_spec(TopicKind::kRetraining).table, "retraining_metrics");
   for (const EventKindSpec& spec : kEventKinds) EXPECT_LE(spec.fields.size(), kMaxKindFields) << spec.name;
+}
+
+// What well_formed() refuses in a spec that is not in the table (the table's are checked by a
+// static_assert).
+TEST(EventKinds, WellFormedRefusesWhatTheParserAndWriterCannotUse) {
+  static constexpr FieldSpec kFields[] = {kinds::text("k", 10, WhenAbsent::kMissing), kinds::text("v")};
+  static constexpr FieldSpec kTwice[] = {kinds::text("k", 10, WhenAbsent::kMissing), kinds::int4("k")};
+  static constexpr FieldSpec kTooMany[kMaxKindFields + 1] = {};
+  const auto spec = [](WriteMode mode, std::string_view key, std::span<const FieldSpec> fields) {
+    return EventKindSpec{TopicKind::kAlerts, "x", "x_topic", "x", "x_table", mode, key, fields, ""};
+  };
+  EXPECT_TRUE(well_formed(spec(WriteMode::kAppend, "", kFields)));
+  EXPECT_TRUE(well_formed(spec(WriteMode::kUpsertByKey, "k", kFields)));
+  EXPECT_FALSE(well_formed(spec(WriteMode::kUpsertByKey, "v", kFields)));  // a key that may be absent
+  EXPECT_FALSE(well_formed(spec(WriteMode::kUpsertByKey, "nope", kFields)));
+  EXPECT_FALSE(well_formed(spec(WriteMode::kAppend, "k", kFields)));  // an append has no key
+  EXPECT_FALSE(well_formed(spec(WriteMode::kAppend, "", kTwice)));
+  EXPECT_FALSE(well_formed(spec(WriteMode::kAppend, "", kTooMany)));
+  EXPECT_FALSE(well_formed(spec(WriteMode::kAppend, "", {})));
 }
 
 // The row encoder writes the tuples in exactly this order; the COPY statements name these columns.
@@ -193,15 +212,15 @@ TEST(EventKinds, UpsertUpdatesOnlyCarriedFieldsAndKeepsCreatedAt) {
   const std::uint32_t version = 1U << index_of(TopicKind::kModels, "model_version");
   const std::uint32_t stage = 1U << index_of(TopicKind::kModels, "model_stage");
   const std::uint32_t created = 1U << index_of(TopicKind::kModels, "created_at");
-  EXPECT_EQ(pg::sql::upsert_carried(TopicKind::kModels, version | stage),
+  EXPECT_EQ(pg::sql::upsert_carried(kind_spec(TopicKind::kModels), version | stage),
             "INSERT INTO model_metadata AS t (model_version, model_stage, created_at) VALUES ($1, $2, $3) "
             "ON CONFLICT (model_version) DO UPDATE SET model_stage = EXCLUDED.model_stage");
-  EXPECT_EQ(pg::sql::upsert_columns(TopicKind::kModels, version | stage),
+  EXPECT_EQ(pg::sql::upsert_columns(kind_spec(TopicKind::kModels), version | stage),
             (std::vector<std::size_t>{0, 1, index_of(TopicKind::kModels, "created_at")}));
   // created_at carried: updated too. Only the key: nothing to update.
-  EXPECT_NE(pg::sql::upsert_carried(TopicKind::kModels, version | created).find("created_at = EXCLUDED.created_at"),
+  EXPECT_NE(pg::sql::upsert_carried(kind_spec(TopicKind::kModels), version | created).find("created_at = EXCLUDED.created_at"),
             std::string::npos);
-  EXPECT_NE(pg::sql::upsert_carried(TopicKind::kModels, version).find("DO NOTHING"), std::string::npos);
+  EXPECT_NE(pg::sql::upsert_carried(kind_spec(TopicKind::kModels), version).find("DO NOTHING"), std::string::npos);
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ std::string values_of(const LabelEvent& e) {
 
 std::string values_of(const KindEvent& e) {
   std::string s;
-  const EventKindSpec& spec = kind_spec(e.kind);
+  const EventKindSpec& spec = *e.spec;
   for (std::size_t i = 0; i < spec.fields.size(); ++i) {
     const FieldSpec& f = spec.fields[i];
     const FieldValue& v = e.values[i];

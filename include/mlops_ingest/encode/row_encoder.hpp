@@ -22,9 +22,13 @@ void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, std::str
 void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp, Envelope& env);
 void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, Envelope& env);
 
-// Any other kind, from its description: one column per field of the spec, in order. An absent
-// field of WhenAbsent::kKafkaTimestamp takes kafka_timestamp; other absent fields are NULL.
+// Any other kind, from its description (event.spec): one column per field of the spec, in
+// order. An absent field of WhenAbsent::kKafkaTimestamp takes kafka_timestamp; other absent
+// fields are NULL.
 void encode_kind_row(const KindEvent& event, PgTimestamp kafka_timestamp, std::string& tuple);
+// The same into a ring slot: kKindRow, its tuple and the fields the event carried (an upsert
+// updates those only).
+void encode_kind_row(const KindEvent& event, PgTimestamp kafka_timestamp, Envelope& env);
 
 struct DeadLetter {
   std::string_view topic;

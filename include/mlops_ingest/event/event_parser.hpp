@@ -44,9 +44,14 @@ class EventParser {
                                          LabelEvent& out) noexcept;
   // Any kind, from its description alone: the one driver of the models, alerts and retraining
   // kinds (predictions and labels have the hand-tuned passes above; a unit test holds the
-  // three to the same verdicts). Views in `out` stay valid until the next parse call.
-  [[nodiscard]] RejectReason parse_kind(TopicKind kind, const char* payload, std::size_t size,
+  // three to the same verdicts), and of any well_formed() spec outside kEventKinds. Views in
+  // `out` stay valid until the next parse call; out.spec is &spec (which must outlive `out`).
+  [[nodiscard]] RejectReason parse_kind(const EventKindSpec& spec, const char* payload, std::size_t size,
                                         KindEvent& out) noexcept;
+  [[nodiscard]] RejectReason parse_kind(TopicKind kind, const char* payload, std::size_t size,
+                                        KindEvent& out) noexcept {
+    return parse_kind(kind_spec(kind), payload, size, out);
+  }
 
   // Human-readable explanation of the last rejection, e.g. "probability 1.7 is outside [0,1]".
   [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }

@@ -47,16 +47,16 @@ struct FieldValue {
   double number = 0;         // kFloat8
 };
 
-// An event of a kind parsed from its EventKindSpec alone (models, alerts, retraining): one
-// FieldValue per field of the spec, in the spec's order.
+// An event of a kind parsed from its EventKindSpec alone (models, alerts, retraining, or any
+// spec): one FieldValue per field of the spec, in the spec's order.
 struct KindEvent {
-  TopicKind kind = TopicKind::kModels;
+  const EventKindSpec* spec = nullptr;  // the spec it was parsed by (set by parse_kind)
   std::array<FieldValue, kMaxKindFields> values{};
 
   // Bit i set: field i was in the event (with a value or null). An upsert updates those only.
   [[nodiscard]] std::uint32_t carried() const noexcept {
     std::uint32_t bits = 0;
-    for (std::size_t i = 0; i < kind_spec(kind).fields.size(); ++i) {
+    for (std::size_t i = 0; spec != nullptr && i < spec->fields.size(); ++i) {
       if (values[i].state != FieldValue::State::kAbsent) bits |= std::uint32_t{1} << i;
     }
     return bits;
