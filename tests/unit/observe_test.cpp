@@ -226,7 +226,7 @@ TEST(Endpoint, ServesHealthOverHttpAndReportsAStuckWriter) {
   IngestStats stats;
   const Config config = endpoint_config(0);
   std::atomic<int> failed{0};  // read on the endpoint's thread
-  observe::Endpoint endpoint(config, stats, {[&failed] { return failed.load(); }, [] { return false; }});
+  observe::Endpoint endpoint(config, stats, {[&failed] { return failed.load(); }, [] { return false; }, {}});
   ASSERT_GT(endpoint.port(), 0);
 
   stats.consumer_heartbeat.beat();
