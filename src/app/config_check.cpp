@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
+#include <map>
 #include <optional>
 
 #include "../consume/copartitioning.hpp"
@@ -15,10 +15,11 @@
 #include "mlops_ingest/pg/connect_timeout.hpp"
 #include "mlops_ingest/pg/roles.hpp"
 #include "mlops_ingest/pg/startup_check.hpp"
-#include "mlops_ingest/replay/replay_window.hpp"
 
 namespace mlops_ingest {
 namespace {
+
+constexpr int kMetadataTimeoutMs = 10000;
 
 // What a setting's value looks like on screen: a DSN without its passwords, a secret librdkafka
 // property masked, and anything the redactor knows scrubbed.
@@ -110,29 +111,51 @@ void check_postgres(const Config& config, Report& report) {
   }
 }
 
+// Partition counts of every topic the brokers have, from one metadata request for all topics:
+// asking about a single topic would make a broker with auto.create.topics.enable create it.
+std::map<std::string, int> topic_partitions(const Config& config) {
+  std::map<std::string, std::string> props =
+      kafka::consumer_properties(config.brokers, config.group, "mlops-ingest-config-check");
+  for (const auto& [k, v] : config.kafka_properties) {
+    if (k != "group.id") props[k] = v;  // TLS, SASL, timeouts
+  }
+  props["log_level"] = "3";
+  const kafka::KafkaHandle rk = kafka::make_handle(RD_KAFKA_CONSUMER, kafka::make_conf(props));
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 1, nullptr, &md, kMetadataTimeoutMs);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw kafka::KafkaError("reading the topics from " + config.brokers + ": " + rd_kafka_err2str(err) +
+                            " (check brokers and the kafka.* settings)");
+  }
+  std::map<std::string, int> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) out[md->topics[i].topic] = md->topics[i].partition_cnt;
+  }
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
 void check_topics(const Config& config, Report& report) {
-  std::unique_ptr<PartitionTimeline> kafka;
+  std::map<std::string, int> partitions;
   try {
-    kafka = kafka_partition_timeline(config);
+    partitions = topic_partitions(config);
   } catch (const std::exception& e) {
-    report.fail(std::string("kafka: cannot create a client: ") + e.what());
+    report.fail(std::string("kafka: ") + e.what());
     return;
   }
   std::optional<int> predictions, labels;
   for (const EventKindSpec& spec : kEventKinds) {
     const std::string& topic = config.topic_of(spec.kind);
+    const std::string named = "topic '" + topic + "' (" + std::string(spec.topic_setting) + ")";
     if (topic.empty()) {
       report.note("topic of " + std::string(spec.name) + ": off (" + std::string(spec.topic_setting) + " is empty)");
-      continue;
-    }
-    try {
-      const int count = static_cast<int>(kafka->partitions(topic).size());
-      report.ok("topic '" + topic + "' (" + std::string(spec.topic_setting) + "): " + std::to_string(count) +
-                " partitions");
-      if (spec.kind == TopicKind::kPredictions) predictions = count;
-      if (spec.kind == TopicKind::kLabels) labels = count;
-    } catch (const kafka::KafkaError& e) {
-      report.fail("topic '" + topic + "' (" + std::string(spec.topic_setting) + "): " + e.what());
+    } else if (const auto it = partitions.find(topic); it == partitions.end()) {
+      report.fail(named + ": does not exist on " + config.brokers + " (create it, or set " +
+                  std::string(spec.topic_setting) + " empty to turn the kind off)");
+    } else {
+      report.ok(named + ": " + std::to_string(it->second) + " partitions");
+      if (spec.kind == TopicKind::kPredictions) predictions = it->second;
+      if (spec.kind == TopicKind::kLabels) labels = it->second;
     }
   }
   if (predictions && labels) {
