@@ -146,7 +146,9 @@ asio::awaitable<bool> PgConnection::wait_socket_for(Wait what, std::chrono::mill
 }
 
 asio::awaitable<void> PgConnection::wait_socket(Wait what) {
-  if (!co_await wait_socket_for(what, io_timeout_)) {
+  // The result in a variable first: GCC 12 miscompiles a co_await inside a condition.
+  const bool progressed = co_await wait_socket_for(what, io_timeout_);
+  if (!progressed) {
     throw_connection_error("PostgreSQL made no progress for " + std::to_string(io_timeout_.count()) + " ms");
   }
 }
@@ -173,7 +175,8 @@ asio::awaitable<void> PgConnection::connect() {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
       limit = std::clamp(left, std::chrono::milliseconds(1), io_timeout_);
     }
-    if (!co_await wait_socket_for(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, limit)) {
+    const bool progressed = co_await wait_socket_for(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, limit);
+    if (!progressed) {
       if (connect_timeout.count() > 0 && Clock::now() >= deadline) {
         // "timeout expired", as libpq words it: an outage (is_connect_outage), retried.
         throw_connection_error("connecting to PostgreSQL: timeout expired after " +
