@@ -8,6 +8,8 @@
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/observe/endpoint.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/connect_timeout.hpp"
+#include "startup_gate.hpp"
 
 namespace mlops_ingest {
 
@@ -17,6 +19,8 @@ Ingester::~Ingester() = default;
 
 int Ingester::run() {
   started_ns_ = monotonic_ns();
+  pg::set_default_connect_timeout(config_.pg_connect_timeout);
+  StartupGate gate(config_, stop_);
   OffsetLedger ledger;
   std::unique_ptr<kafka::DeadLetterPublisher> dead_letter_topic;
   if (!config_.dead_letter_topic.empty()) {
@@ -27,9 +31,11 @@ int Ingester::run() {
   for (int i = 0; i < config_.writers; ++i) {
     writers.push_back(std::make_unique<BatchWriter>(i, config_, stats_, ledger, dead_letter_topic.get()));
   }
-  // The operations endpoint (/metrics, /healthz, /readyz). Before the writers start: a port in
-  // use stops startup before anything is consumed. Declared after `writers`, which its probes
-  // read, so that it is destroyed before them.
+  // The operations endpoint (/metrics, /healthz, /readyz). Before the startup checks and the
+  // writers: a port in use stops startup before anything is consumed, and a database that is
+  // slow or down at start shows as "not ready" rather than as a process that does not answer its
+  // liveness probe. Declared after `writers`, which its probes read, so that it is destroyed
+  // before them.
   std::atomic<bool> draining{false};
   std::unique_ptr<observe::Endpoint> endpoint;
   if (!config_.http_listen.empty()) {
@@ -40,7 +46,13 @@ int Ingester::run() {
       return failed;
     };
     probes.stopping = [this, &draining] { return stop_.load() || draining.load(); };
+    probes.starting = [&gate] { return gate.waiting_reason(); };
     endpoint = std::make_unique<observe::Endpoint>(config_, stats_, std::move(probes));
+  }
+  if (!gate.pass()) {
+    log_info("stopped before the startup checks passed: nothing was consumed");
+    log_info(summary());
+    return 0;
   }
   for (auto& w : writers) w->start();
 

@@ -93,12 +93,8 @@ ReplayArgs parse_replay_args(const std::vector<std::string>& args) {
 
 int run_replay_command(const std::vector<std::string>& args, const std::function<int(Ingester&)>& run) {
   ReplayArgs a = parse_replay_args(args);
-  // As `run`: a wrong CA, host name or password stops here; a server that is down only delays
-  // the writers (the window is resolved in Kafka meanwhile).
-  const bool reachable = pg::check_startup_connection(a.config.pg);
-  if (a.config.apply_schema) pg::apply_schema(a.config.pg);
-  if (reachable) pg::check_ingest_privileges(a.config.pg, pg::needed_ingest_grants(a.config));
-
+  // As `run`, the startup checks (connection, schema, privileges) run in the ingester: the
+  // window is resolved in Kafka first.
   ReplayWindow window = [&] {
     const std::unique_ptr<PartitionTimeline> kafka = kafka_partition_timeline(a.config);
     if (!a.topics_given) {

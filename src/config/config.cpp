@@ -14,7 +14,7 @@
 #include <functional>
 #include <sstream>
 
-#include "mlops_ingest/config/memory_budget.hpp"
+#include "config_detail.hpp"
 #include "mlops_ingest/log/redact.hpp"
 #include "mlops_ingest/log/log.hpp"
 
@@ -183,6 +183,10 @@ std::vector<Setting> operation_settings() {
       {"idle_exit_ms", "0",
        "if > 0: exit 0 once every assigned partition is caught up and idle this long",
        millis<&Config::idle_exit>(0, 86400000)},
+      {"pg_connect_timeout_ms", "10000",
+       "longest one connection attempt to PostgreSQL may take (an outage past it, retried); a "
+       "connect_timeout in the pg DSN wins",
+       millis<&Config::pg_connect_timeout>(100, 3600000)},
   };
 }
 
@@ -204,13 +208,6 @@ std::string trim(std::string s) {
   s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
   s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
   return s;
-}
-
-// True if `key = value` puts a password into the config (a DSN password, a secret librdkafka
-// property): a file holding one must not be readable by other users.
-bool holds_secret(const std::string& key, const std::string& value) {
-  if (key == "pg") return !redact::dsn_passwords(value).empty();
-  return key.rfind("kafka.", 0) == 0 && redact::is_secret_kafka_property(key.substr(6)) && !value.empty();
 }
 
 // The file's content and, in `st`, the permissions of the very file that was read (fstat on the
@@ -240,6 +237,11 @@ std::string read_config_file(const std::string& path, struct stat& st) {
 
 }  // namespace
 
+bool config_detail::holds_secret(const std::string& key, const std::string& value) {
+  if (key == "pg") return !redact::dsn_passwords(value).empty();
+  return key.rfind("kafka.", 0) == 0 && redact::is_secret_kafka_property(key.substr(6)) && !value.empty();
+}
+
 void apply_setting(Config& config, const std::string& key, const std::string& value) {
   if (key.rfind("kafka.", 0) == 0 && key.size() > 6) {
     redact::remember_kafka_property(key.substr(6), value);
@@ -253,10 +255,14 @@ void apply_setting(Config& config, const std::string& key, const std::string& va
       return;
     }
   }
-  throw ConfigError("unknown setting '" + key + "' (see config/mlops-ingest.conf)");
+  std::vector<std::string> keys;
+  for (const Setting& s : settings()) keys.push_back(s.key);
+  const std::string hint = config_detail::closest(key, keys);
+  throw ConfigError("unknown setting '" + key + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                    "; see config/mlops-ingest.conf or `mlops-ingest settings`");
 }
 
-void apply_config_file(Config& config, const std::string& path) {
+void apply_config_file(Config& config, const std::string& path, const SettingObserver& observe) {
   struct stat st {};
   std::istringstream in(read_config_file(path, st));
   std::string line;
@@ -271,9 +277,10 @@ void apply_config_file(Config& config, const std::string& path) {
       throw ConfigError(path + ":" + std::to_string(line_no) + ": expected 'key = value'");
     }
     const std::string key = trim(content.substr(0, eq)), value = trim(content.substr(eq + 1));
-    if (secret_key.empty() && holds_secret(key, value)) secret_key = key;
+    if (secret_key.empty() && config_detail::holds_secret(key, value)) secret_key = key;
     try {
       apply_setting(config, key, value);
+      if (observe) observe(key, value, path + ":" + std::to_string(line_no));
     } catch (const ConfigError& e) {
       throw ConfigError(path + ":" + std::to_string(line_no) + ": " + e.what());
     }
@@ -334,56 +341,6 @@ void validate(const Config& c) {
   if (c.retry_backoff_initial > c.retry_backoff_max) {
     throw ConfigError("setting 'retry_backoff_initial_ms' exceeds 'retry_backoff_max_ms'");
   }
-}
-
-Config load_config(const std::vector<std::string>& args) {
-  Config config;
-  std::string config_path;
-  if (const char* env = std::getenv("MLOPS_INGEST_CONFIG")) config_path = env;
-  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--config") config_path = args[i + 1];
-  }
-  if (!config_path.empty()) apply_config_file(config, config_path);
-
-  for (const Setting& s : settings()) {
-    if (const char* env = std::getenv(setting_env_name(s.key).c_str())) {
-      try {
-        apply_setting(config, s.key, env);
-      } catch (const ConfigError& e) {
-        throw ConfigError(setting_env_name(s.key) + ": " + e.what());
-      }
-    }
-  }
-  // SASL credentials come from the environment, never from files in the repository.
-  redact::remember_environment_secrets();
-  if (const char* user = std::getenv("KAFKA_SASL_USERNAME")) config.kafka_properties["sasl.username"] = user;
-  if (const char* pass = std::getenv("KAFKA_SASL_PASSWORD")) config.kafka_properties["sasl.password"] = pass;
-
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
-    std::string key = arg.substr(2);
-    std::string value;
-    if (const auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) throw ConfigError("option '" + arg + "' needs a value");
-      value = args[++i];
-    }
-    if (key == "config") continue;
-    std::replace(key.begin(), key.end(), '-', '_');
-    if (key.rfind("kafka_", 0) == 0 && key.find('.') != std::string::npos) key[5] = '.';
-    apply_setting(config, key, value);
-    if (holds_secret(key, value)) {
-      log_warn("a password was given on the command line (--" + key +
-               "), where every local user can read it (ps, /proc/PID/cmdline); use PGPASSFILE, "
-               "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
-    }
-  }
-  apply_memory_budget(config, cgroup_memory_limit());  // logs the bound and its parts, if any
-  validate(config);
-  return config;
 }
 
 HostPort split_host_port(const std::string& key, const std::string& value) {

@@ -49,6 +49,7 @@ struct Endpoint::Impl {
     if (path == "/readyz") {
       ReadinessInput in;
       in.stopping = probes.stopping && probes.stopping();
+      if (probes.starting) in.starting = probes.starting();
       in.postgres = probe.status();
       return verdict_response(check_readiness(stats, in));
     }

@@ -62,6 +62,10 @@ Verdict check_readiness(const IngestStats& stats, const ReadinessInput& in) {
     lines += "stopping: draining after a stop request\n";
     ok = false;
   }
+  if (!in.starting.empty()) {
+    lines += in.starting + "\n";
+    ok = false;
+  }
   const int assigned = stats.partitions_assigned.load();
   if (assigned < 0) {
     lines += "partitions: not reported by the consumer (not checked)\n";

@@ -1,5 +1,6 @@
 #include "mlops_ingest/pg/pg_connection.hpp"
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "mlops_ingest/log/redact.hpp"
+#include "mlops_ingest/pg/connect_timeout.hpp"
 
 namespace mlops_ingest::pg {
 
@@ -61,6 +63,7 @@ PgConnection::PgConnection(asio::io_context& io, std::string dsn,
       timer_(io) {
   redact::remember_dsn_secrets(dsn_);  // before libpq sees it, and perhaps echoes it in an error
 }
+
 
 PgConnection::~PgConnection() { close(); }
 
@@ -121,11 +124,11 @@ void PgConnection::throw_connection_error(std::string_view what) {
   throw PgError(std::move(message), "");  // no SQLSTATE: an outage
 }
 
-asio::awaitable<void> PgConnection::wait_socket(Wait what) {
+asio::awaitable<bool> PgConnection::wait_socket_for(Wait what, std::chrono::milliseconds limit) {
   // A deadline that cancels the wait turns a frozen or unreachable server into an error the
   // caller retries, instead of a thread parked forever.
   bool timed_out = false;
-  timer_.expires_after(io_timeout_);
+  timer_.expires_after(limit);
   timer_.async_wait([this, &timed_out](const boost::system::error_code& ec) {
     if (!ec && socket_) {
       timed_out = true;
@@ -137,11 +140,17 @@ asio::awaitable<void> PgConnection::wait_socket(Wait what) {
                                                    : asio::posix::stream_descriptor::wait_write,
                                asio::redirect_error(use_awaitable, ec));
   timer_.cancel();
-  if (timed_out) {
-    throw_connection_error("PostgreSQL made no progress for " +
-                           std::to_string(io_timeout_.count()) + " ms");
-  }
+  if (timed_out) co_return false;
   if (ec) throw_connection_error("waiting on the PostgreSQL socket failed: " + ec.message());
+  co_return true;
+}
+
+asio::awaitable<void> PgConnection::wait_socket(Wait what) {
+  // The result in a variable first: GCC 12 miscompiles a co_await inside a condition.
+  const bool progressed = co_await wait_socket_for(what, io_timeout_);
+  if (!progressed) {
+    throw_connection_error("PostgreSQL made no progress for " + std::to_string(io_timeout_.count()) + " ms");
+  }
 }
 
 asio::awaitable<void> PgConnection::connect() {
@@ -152,11 +161,29 @@ asio::awaitable<void> PgConnection::connect() {
   conn_.reset(PQconnectStartParams(keywords, values, /*expand_dbname=*/1));
   if (!conn_) throw PgError("out of memory creating a PostgreSQL connection", "");
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_connection_error("connecting to PostgreSQL");
+  // libpq ignores connect_timeout in PQconnectPoll: the whole attempt (every host of a
+  // multi-host DSN, TLS, authentication) is bounded here.
+  using Clock = std::chrono::steady_clock;
+  const std::chrono::milliseconds connect_timeout = resolve_connect_timeout(dsn_, default_connect_timeout());
+  const auto deadline = Clock::now() + connect_timeout;
   PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
   while (poll != PGRES_POLLING_OK) {
     if (poll == PGRES_POLLING_FAILED) throw_connection_error("connecting to PostgreSQL");
     attach_socket();
-    co_await wait_socket(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite);
+    std::chrono::milliseconds limit = io_timeout_;
+    if (connect_timeout.count() > 0) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      limit = std::clamp(left, std::chrono::milliseconds(1), io_timeout_);
+    }
+    const bool progressed = co_await wait_socket_for(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, limit);
+    if (!progressed) {
+      if (connect_timeout.count() > 0 && Clock::now() >= deadline) {
+        // "timeout expired", as libpq words it: an outage (is_connect_outage), retried.
+        throw_connection_error("connecting to PostgreSQL: timeout expired after " +
+                               std::to_string(connect_timeout.count()) + " ms");
+      }
+      throw_connection_error("PostgreSQL made no progress for " + std::to_string(io_timeout_.count()) + " ms");
+    }
     poll = PQconnectPoll(conn_.get());
   }
   attach_socket();

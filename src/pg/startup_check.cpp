@@ -91,17 +91,17 @@ bool is_connect_outage(std::string_view libpq_message) {
   return false;
 }
 
-bool check_startup_connection(const std::string& dsn) {
+bool check_startup_connection(const std::string& dsn, const ConnectLimits& limits, std::string* outage) {
   const std::string target = dsn.empty() ? "libpq's PG* environment variables" : redact::redact_dsn(dsn);
   std::optional<BlockingConnection> conn;
   try {
-    conn.emplace(dsn);
+    conn.emplace(dsn, limits);
   } catch (const PgError& e) {
     const std::string hint = connection_hint(e.what());
     if (is_connect_outage(e.what())) {
       log_warn("PostgreSQL is unreachable at startup (pg = " + target + "): " + e.what() +
-               (hint.empty() ? std::string() : ". Hint: " + hint) +
-               ". Starting anyway: the writers retry until it is back (readiness says UNREACHABLE meanwhile)");
+               (hint.empty() ? std::string() : ". Hint: " + hint) + ". Retrying; /readyz says why meanwhile");
+      if (outage != nullptr) *outage = e.what();
       return false;
     }
     throw PgError("cannot connect to PostgreSQL at startup (pg = " + target + "); nothing was consumed. " + e.what() +

@@ -222,6 +222,7 @@ TEST(Config, ShippedConfigFileListsEveryKindsTopicSetting) {
   }
 }
 
+
 }  // namespace
 }  // namespace mlops_ingest
 
@@ -236,6 +237,93 @@ TEST(CommandFlags, ValuesSwitchesAndRefusals) {
   EXPECT_THROW(parse_command_flags({"--unknown", "1"}, {"pg"}), ConfigError);
   EXPECT_THROW(parse_command_flags({"stray"}, {"pg"}), ConfigError);
   EXPECT_THROW(parse_command_flags({"--pg"}, {"pg"}), ConfigError);
+}
+
+
+// Every setting from the environment, librdkafka's properties too: MLOPS_INGEST_KAFKA__ then the
+// property with '.' as '_' and '_' as '__', so that each name maps back to exactly one property.
+TEST(Config, KafkaPropertiesComeFromTheEnvironment) {
+  EXPECT_EQ(kafka_property_env_name("sasl.mechanism"), "MLOPS_INGEST_KAFKA__SASL_MECHANISM");
+  EXPECT_EQ(kafka_property_of_env_name("MLOPS_INGEST_KAFKA__SASL_MECHANISM"), "sasl.mechanism");
+  for (const char* property : {"security.protocol", "a_b.c", "x__y", "queued.max.messages.kbytes"}) {
+    EXPECT_EQ(kafka_property_of_env_name(kafka_property_env_name(property)), property) << property;
+  }
+  EXPECT_EQ(kafka_property_of_env_name("MLOPS_INGEST_BATCH_ROWS"), "");
+  const Config c = [] {
+    const ScopedEnv mechanism("MLOPS_INGEST_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512");
+    const ScopedEnv underscored("MLOPS_INGEST_KAFKA__A__B_C", "x");
+    return load_config({});
+  }();
+  EXPECT_EQ(c.kafka_properties.at("sasl.mechanism"), "SCRAM-SHA-512");
+  EXPECT_EQ(c.kafka_properties.at("a_b.c"), "x");
+  // The command line still wins over the environment.
+  const Config flagged = [] {
+    const ScopedEnv mechanism("MLOPS_INGEST_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512");
+    return load_config({"--kafka.sasl.mechanism", "PLAIN"});
+  }();
+  EXPECT_EQ(flagged.kafka_properties.at("sasl.mechanism"), "PLAIN");
+}
+
+// An MLOPS_INGEST_ variable that names no setting stops startup naming it and the nearest
+// setting; the two that are not settings are allowed; tools that do not ask are not stopped.
+TEST(Config, UnknownEnvironmentVariablesAreErrorsWithAHint) {
+  const std::optional<std::string> typo = config_error([] {
+    const ScopedEnv env("MLOPS_INGEST_BATCH_ROW", "5");
+    load_config({});
+  });
+  ASSERT_TRUE(typo.has_value()) << "MLOPS_INGEST_BATCH_ROW was accepted";
+  EXPECT_NE(typo->find("MLOPS_INGEST_BATCH_ROW names no setting (did you mean MLOPS_INGEST_BATCH_ROWS?)"),
+            std::string::npos)
+      << *typo;
+  const std::optional<std::string> far = config_error([] {
+    const ScopedEnv env("MLOPS_INGEST_SOMETHING_ELSE_ENTIRELY", "5");
+    load_config({});
+  });
+  ASSERT_TRUE(far.has_value());
+  EXPECT_EQ(far->find("did you mean"), std::string::npos) << *far;
+  for (std::string_view allowed : kNonSettingVariables) {
+    if (allowed == "MLOPS_INGEST_CONFIG") continue;  // would name a file to read
+    const ScopedEnv env(std::string(allowed), "fallback");
+    EXPECT_NO_THROW(load_config({})) << allowed;
+  }
+  const ScopedEnv env("MLOPS_INGEST_BATCH_ROW", "5");
+  LoadOptions lenient;
+  lenient.reject_unknown_environment = false;
+  EXPECT_NO_THROW(load_config({}, lenient));
+}
+
+TEST(Config, UnknownKeysAndFlagsHintTheNearestSetting) {
+  const std::string path = write_file("typo.conf", "batch_rowz = 5\n");
+  const std::optional<std::string> in_file = config_error([&] { load_config({"--config", path}); });
+  ASSERT_TRUE(in_file.has_value());
+  EXPECT_NE(in_file->find("did you mean 'batch_rows'?"), std::string::npos) << *in_file;
+  const std::optional<std::string> flag = config_error([] { load_config({"--pg-conect-timeout-ms", "5"}); });
+  ASSERT_TRUE(flag.has_value());
+  EXPECT_NE(flag->find("did you mean 'pg_connect_timeout_ms'?"), std::string::npos) << *flag;
+}
+
+// Where each value came from: the last layer that set it, with the file's line, the variable's
+// name or the flag.
+TEST(Config, SourcesSayWhereEachValueCameFrom) {
+  const std::string path = write_file("sources.conf", "group = g-file\nwriters = 3\n");
+  SettingSources sources;
+  LoadOptions options;
+  options.sources = &sources;
+  const Config c = [&] {
+    const ScopedEnv writers("MLOPS_INGEST_WRITERS", "4");
+    return load_config({"--config", path, "--batch-rows=200"}, options);
+  }();
+  EXPECT_EQ(c.writers, 4);
+  ASSERT_EQ(sources.count("group"), 1u);
+  EXPECT_EQ(sources["group"].origin, SettingOrigin::kFile);
+  EXPECT_EQ(sources["group"].where, path + ":1");
+  EXPECT_EQ(sources["writers"].origin, SettingOrigin::kEnvironment);
+  EXPECT_EQ(sources["writers"].where, "MLOPS_INGEST_WRITERS");
+  EXPECT_EQ(sources["writers"].value, "4");
+  EXPECT_EQ(sources["batch_rows"].origin, SettingOrigin::kFlag);
+  EXPECT_EQ(sources["batch_rows"].where, "--batch-rows");
+  EXPECT_EQ(sources.count("batch_linger_ms"), 0u);  // a default
+  EXPECT_EQ(origin_name(SettingOrigin::kDefault), "default");
 }
 
 }  // namespace

@@ -121,6 +121,13 @@ TEST(Health, ReadyOnlyWithPartitionsAndPostgres) {
   in.postgres.reachable = true;
   in.stopping = true;
   EXPECT_FALSE(observe::check_readiness(stats, in).ok);
+
+  // Startup still waiting for PostgreSQL: not ready, and the body says why.
+  in.stopping = false;
+  in.starting = "startup: waiting for PostgreSQL, 2 attempt(s) failed";
+  v = observe::check_readiness(stats, in);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.body.find(in.starting), std::string::npos) << v.body;
 }
 
 // Every hook field filled in, as the consumer and writers will once they record them.
@@ -226,7 +233,7 @@ TEST(Endpoint, ServesHealthOverHttpAndReportsAStuckWriter) {
   IngestStats stats;
   const Config config = endpoint_config(0);
   std::atomic<int> failed{0};  // read on the endpoint's thread
-  observe::Endpoint endpoint(config, stats, {[&failed] { return failed.load(); }, [] { return false; }});
+  observe::Endpoint endpoint(config, stats, {[&failed] { return failed.load(); }, [] { return false; }, {}});
   ASSERT_GT(endpoint.port(), 0);
 
   stats.consumer_heartbeat.beat();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <optional>
@@ -83,6 +84,8 @@ struct Config {
   std::chrono::milliseconds pending_sweep_interval{1000};
   std::chrono::milliseconds kafka_commit_interval{1000};
   std::chrono::milliseconds idle_exit{0};  // >0: exit once caught up and idle this long
+  // One connection attempt's limit (the DSN's connect_timeout wins): libpq has none by default.
+  std::chrono::milliseconds pg_connect_timeout{10000};
 
   // Operations: the HTTP endpoint with /metrics, /healthz and /readyz (HOST:PORT; empty: off).
   // Loopback by default: nothing is exposed beyond the machine unless asked for (a pod needs
@@ -107,13 +110,39 @@ struct SettingDoc {
   std::string help;
 };
 
-// Applies, in order of increasing precedence: the config file (if `--config FILE` is among the
-// arguments or MLOPS_INGEST_CONFIG is set), MLOPS_INGEST_<KEY> environment variables, then
-// `--<key-with-dashes> VALUE` arguments. Throws ConfigError naming the offending key.
-Config load_config(const std::vector<std::string>& args);
+// Where a setting's value came from, for `config check`: the last layer that set it.
+enum class SettingOrigin { kDefault, kFile, kEnvironment, kFlag };
+[[nodiscard]] std::string_view origin_name(SettingOrigin origin) noexcept;  // "default", "file", ...
+struct SettingSource {
+  std::string value;  // as given (unredacted: mask it before showing it)
+  SettingOrigin origin = SettingOrigin::kDefault;
+  std::string where;  // "FILE:LINE", the variable's name, or the flag; "" for a default
+};
+using SettingSources = std::map<std::string, SettingSource>;  // by key ("kafka.<property>" too)
 
-// Individual layers, for tests and tools.
-void apply_config_file(Config& config, const std::string& path);
+struct LoadOptions {
+  // An MLOPS_INGEST_* variable that names no setting (and is not in kNonSettingVariables) is a
+  // ConfigError naming it, with the nearest setting's variable as a hint. On for `run`,
+  // `replay` and `config check`, whose settings these are.
+  bool reject_unknown_environment = true;
+  SettingSources* sources = nullptr;  // if set: filled with every key set by a layer
+};
+
+// MLOPS_INGEST_ variables that are not settings, all of them: the config file's path, and the
+// parser-kernel override that tests and benchmarks use (event/event_parser.cpp).
+inline constexpr std::array<std::string_view, 2> kNonSettingVariables = {"MLOPS_INGEST_CONFIG",
+                                                                         "MLOPS_INGEST_PARSER_KERNEL"};
+
+// Applies, in order of increasing precedence: the config file (if `--config FILE` is among the
+// arguments or MLOPS_INGEST_CONFIG is set), MLOPS_INGEST_<KEY> environment variables (and
+// MLOPS_INGEST_KAFKA__<PROPERTY>, see kafka_property_env_name), then `--<key-with-dashes> VALUE`
+// arguments. Throws ConfigError naming the offending key.
+Config load_config(const std::vector<std::string>& args, const LoadOptions& options = {});
+
+// Individual layers, for tests and tools. `observe`, if set, hears each key the file sets, with
+// its value and "FILE:LINE".
+using SettingObserver = std::function<void(const std::string& key, const std::string& value, const std::string& where)>;
+void apply_config_file(Config& config, const std::string& path, const SettingObserver& observe = {});
 void apply_setting(Config& config, const std::string& key, const std::string& value);
 void validate(const Config& config);
 
@@ -123,6 +152,12 @@ const std::vector<SettingDoc>& setting_docs();
 // (--<key-with-dashes>).
 std::string setting_env_name(std::string_view key);
 std::string setting_flag(std::string_view key);
+
+// A librdkafka property in the environment: MLOPS_INGEST_KAFKA__ then the property upper-cased,
+// each '.' written '_' and each '_' written '__' (sasl.mechanism → MLOPS_INGEST_KAFKA__SASL_MECHANISM).
+// kafka_property_of_env_name is the inverse: "" for a name that is not of this form.
+std::string kafka_property_env_name(std::string_view property);
+std::string kafka_property_of_env_name(std::string_view name);
 
 // The options of the tool subcommands: `--key value` or `--key=value` for each of `known`, and
 // `--key` alone for each of `switches` (its value is then "true"). Anything else is a

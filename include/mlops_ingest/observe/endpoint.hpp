@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/stats/stats.hpp"
@@ -23,6 +24,7 @@ namespace mlops_ingest::observe {
 struct IngesterProbes {
   std::function<int()> failed_writers;  // writers that stopped on an unexpected error
   std::function<bool()> stopping;       // a stop was requested, or the pipeline is draining
+  std::function<std::string()> starting;  // what startup waits for; "" once it is done
 };
 
 class Endpoint {

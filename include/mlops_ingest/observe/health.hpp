@@ -36,6 +36,7 @@ struct LivenessInput {
 
 struct ReadinessInput {
   bool stopping = false;
+  std::string starting;  // what startup still waits for ("" once it is done)
   PostgresStatus postgres;
 };
 

@@ -1,17 +1,28 @@
 #pragma once
 // A plain blocking libpq connection for the rare paths that run outside the writers' event
 // loops: applying the schema, reading stored offsets on a partition assignment, tools, tests.
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mlops_ingest/pg/connect_timeout.hpp"
 #include "mlops_ingest/pg/pg_connection.hpp"
 
 namespace mlops_ingest::pg {
 
+// What bounds the connect: the DSN's connect_timeout, else default_connect_timeout()
+// (resolve_connect_timeout); and `stop`, when given, abandons the attempt within 100 ms of
+// becoming true. Past either the constructor throws PgError (a timeout says "timeout expired":
+// an outage).
+struct ConnectLimits {
+  const std::atomic<bool>* stop = nullptr;
+};
+
 class BlockingConnection {
  public:
-  explicit BlockingConnection(const std::string& dsn);  // throws PgError
+  explicit BlockingConnection(const std::string& dsn, ConnectLimits limits = {});  // throws PgError
   PgResult exec(const std::string& sql);                // throws PgError; last result
   // One statement with text parameters ($1, $2, ...); throws PgError.
   PgResult exec_params(const std::string& sql, const std::vector<std::string>& params);

@@ -62,6 +62,8 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   [[nodiscard]] bool connected() const noexcept;
+  // One attempt, within the connect timeout (resolve_connect_timeout: the DSN's connect_timeout,
+  // else default_connect_timeout()); past it, a PgError outage saying "timeout expired".
   awaitable<void> connect();
   void close() noexcept;
   // Makes a wait on the server in progress fail now, as an outage (the connection is closed),
@@ -99,6 +101,7 @@ class PgConnection {
  private:
   enum class Wait { kRead, kWrite };
   awaitable<void> wait_socket(Wait what);
+  awaitable<bool> wait_socket_for(Wait what, std::chrono::milliseconds limit);  // false: timed out
   awaitable<void> flush();
   awaitable<PgResult> next_result();  // nullptr when the command is complete
   awaitable<std::vector<PgResult>> drain_results(std::vector<PgResult> results);

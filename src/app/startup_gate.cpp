@@ -1,0 +1,73 @@
+#include "startup_gate.hpp"
+
+#include <thread>
+
+#include "../pg/retry_backoff.hpp"
+#include "mlops_ingest/log/log.hpp"
+#include "mlops_ingest/log/redact.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/pg_error.hpp"
+#include "mlops_ingest/pg/roles.hpp"
+#include "mlops_ingest/pg/startup_check.hpp"
+#include "mlops_ingest/stats/stats.hpp"
+
+namespace mlops_ingest {
+
+StartupGate::StartupGate(const Config& config, const std::atomic<bool>& stop) : config_(config), stop_(stop) {}
+
+std::string StartupGate::waiting_reason() const {
+  std::lock_guard lock(mutex_);
+  return reason_;
+}
+
+void StartupGate::set_reason(std::string reason) {
+  std::lock_guard lock(mutex_);
+  reason_ = std::move(reason);
+}
+
+bool StartupGate::attempt(std::string& outage) {
+  if (!pg::check_startup_connection(config_.pg, pg::ConnectLimits{&stop_}, &outage)) return false;
+  try {
+    if (config_.apply_schema) pg::apply_schema(config_.pg);
+    pg::check_ingest_privileges(config_.pg, pg::needed_ingest_grants(config_));
+  } catch (const pg::PgError& e) {
+    // Behind PgBouncer the first connection succeeds while PostgreSQL itself is down; the outage
+    // shows at the first query.
+    if (!pg::is_connect_outage(e.what())) throw;
+    outage = e.what();
+    log_warn("PostgreSQL is unreachable at startup (behind a pooler?): " + redact::scrub(outage) +
+             ". Retrying; /readyz says why meanwhile");
+    return false;
+  }
+  return true;
+}
+
+bool StartupGate::pass() {
+  RetryBackoff backoff(config_.retry_backoff_initial, config_.retry_backoff_max,
+                       static_cast<std::uint64_t>(monotonic_ns()));
+  for (int attempts = 1;; ++attempts) {
+    std::string outage;
+    try {
+      if (attempt(outage)) {
+        set_reason({});
+        return true;
+      }
+    } catch (const pg::PgError&) {
+      if (stop_.load()) return false;  // the attempt was abandoned for the stop, not failed
+      throw;
+    }
+    if (stop_.load()) return false;
+    const auto wait = backoff.next();
+    const std::string failed = "startup: waiting for PostgreSQL, " + std::to_string(attempts) +
+                               " attempt(s) failed, the last with: " + redact::scrub(outage) + "; ";
+    set_reason(failed + "next attempt in " + std::to_string(wait.count()) + " ms");
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (stop_.load()) return false;
+    set_reason(failed + "attempt " + std::to_string(attempts + 1) + " under way");
+  }
+}
+
+}  // namespace mlops_ingest
