@@ -159,13 +159,15 @@ std::vector<std::string> sample_labels() {
 
 void BM_ParseAndEncodeLabel(benchmark::State& state) {
   const auto events = sample_labels();
-  EventParser parser;
+  ParserKernel kernel;
+  if (!use_kernel(state, kernel)) return;
+  EventParser parser({}, kernel);
   parse_and_encode_each<LabelEvent>(
       state, events,
       [&](const std::string& e, LabelEvent& event) { return parser.parse_label(e.data(), e.size(), event); },
       [](const LabelEvent& event, std::string& tuple) { encode_label(event, 0, tuple); });
 }
-BENCHMARK(BM_ParseAndEncodeLabel);
+BENCHMARK(BM_ParseAndEncodeLabel)->DenseRange(1, 3);
 
 // A writer's batch of 10,000 slots, half predictions and half labels, a third of the labels
 // paired with a prediction of the same batch (as in a backfill).

@@ -2,9 +2,11 @@
 //
 // simdjson 3.0.1's On-Demand front end is compiled for one instruction set (the compiler's
 // -march); a binary built for baseline x86-64 would parse with its portable `fallback` kernel
-// on every machine. So the kernel (parser_kernel.cpp) is compiled three times and chosen here
-// by CPU features, the way simdjson's own DOM API dispatches: the binary stays portable and
-// still parses at full width where the CPU allows.
+// on every machine. So on x86-64 the kernel (parser_kernel.cpp) is compiled three times and
+// chosen here by CPU features, the way simdjson's own DOM API dispatches: the binary stays
+// portable and still parses at full width where the CPU allows. Other targets build only the
+// portable kernel (MLOPS_PARSER_X86_KERNELS=0, CMakeLists.txt): on arm64 simdjson's baseline is
+// NEON, which every arm64 CPU has, so there is nothing wider to dispatch to.
 #include "mlops_ingest/event/event_parser.hpp"
 
 #include <cassert>
@@ -13,9 +15,17 @@
 
 #include "parser_backend.hpp"
 
+#ifndef MLOPS_PARSER_X86_KERNELS
+#error "compile with -DMLOPS_PARSER_X86_KERNELS=0|1 (see CMakeLists.txt)"
+#endif
+#if MLOPS_PARSER_X86_KERNELS && !defined(__x86_64__)
+#error "the haswell and icelake parser kernels are x86-64 only"
+#endif
+
 namespace mlops_ingest {
 namespace {
 
+#if MLOPS_PARSER_X86_KERNELS
 // simdjson's icelake kernel needs AVX-512 F/DQ/CD/BW/VL/VBMI2, its haswell kernel AVX2, BMI1/2,
 // PCLMULQDQ (and LZCNT/POPCNT, implied by those CPUs).
 bool cpu_runs_icelake() noexcept {
@@ -30,6 +40,10 @@ bool cpu_runs_haswell() noexcept {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
          __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("popcnt");
 }
+#else
+constexpr bool cpu_runs_icelake() noexcept { return false; }
+constexpr bool cpu_runs_haswell() noexcept { return false; }
+#endif
 
 ParserKernel best_kernel() noexcept {
   if (cpu_runs_icelake()) return ParserKernel::kIcelake;
@@ -86,12 +100,14 @@ EventParser::EventParser(ParserLimits limits, ParserKernel kernel)
     throw std::invalid_argument("parser kernel " + std::string(kernel_name(kernel_)) + " is not supported by this CPU");
   }
   switch (kernel_) {
+#if MLOPS_PARSER_X86_KERNELS
     case ParserKernel::kIcelake:
       backend_ = parser_icelake::make_parser_backend(limits);
       break;
     case ParserKernel::kHaswell:
       backend_ = parser_haswell::make_parser_backend(limits);
       break;
+#endif
     default:
       backend_ = parser_fallback::make_parser_backend(limits);
       break;

@@ -9,7 +9,8 @@
 // typed fields (step 4), kernel/json_text.hpp the helpers and rejection messages they share.
 //
 // This file is compiled once per instruction set (CMakeLists.txt: fallback for any x86-64,
-// haswell with AVX2, icelake with AVX-512), each time into its own namespace
+// haswell with AVX2, icelake with AVX-512; off x86-64, fallback alone, for the target's
+// baseline, which on arm64 is simdjson's NEON implementation), each time into its own namespace
 // MLOPS_PARSER_KERNEL, and simdjson's On-Demand front end follows the compiler's -march (it has
 // no run-time dispatch of its own in 3.0.1). EventParser (event_parser.cpp) picks one kernel at
 // start-up by CPU features. Everything here must stay inside that namespace or an anonymous

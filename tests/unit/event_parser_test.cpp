@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -414,6 +415,26 @@ TEST(MalformedTable, IsLargeAndCoversEveryParseReason) {
     if (reason == RejectReason::kDatabaseRejected) continue;  // produced by the writer, not here
     EXPECT_TRUE(reasons.count(reason)) << "no row for " << reason_code(reason);
   }
+}
+
+// The widest kernel the CPU runs; off x86-64 only the portable one exists, so an arm64 build
+// (scripts/test-arm64.sh) proves here that it never reaches for an AVX kernel.
+TEST(EventParserKernel, AutoTakesTheWidestKernelTheTargetRuns) {
+  if (std::getenv("MLOPS_INGEST_PARSER_KERNEL") != nullptr) {
+    GTEST_SKIP() << "a kernel is forced (ForcedKernelEnvironment checks that one)";
+  }
+#if defined(__x86_64__)
+  const ParserKernel widest = kernel_supported(ParserKernel::kIcelake)   ? ParserKernel::kIcelake
+                              : kernel_supported(ParserKernel::kHaswell) ? ParserKernel::kHaswell
+                                                                         : ParserKernel::kFallback;
+#else
+  EXPECT_FALSE(kernel_supported(ParserKernel::kHaswell));
+  EXPECT_FALSE(kernel_supported(ParserKernel::kIcelake));
+  EXPECT_THROW(EventParser({}, ParserKernel::kHaswell), std::invalid_argument);
+  const ParserKernel widest = ParserKernel::kFallback;
+#endif
+  EXPECT_EQ(kernel_name(active_kernel()), kernel_name(widest));
+  EXPECT_EQ(kernel_name(EventParser().kernel()), kernel_name(widest));
 }
 
 // ---- positive cases ----

@@ -4,7 +4,8 @@
 // Thread model: one EventParser per consumer thread; not shareable. It owns a reused simdjson
 // On-Demand parser and a padded copy buffer, so parsing allocates nothing after warm-up.
 // The parsing kernel is chosen once per process by CPU features (fallback, haswell: AVX2,
-// icelake: AVX-512); every kernel gives the same verdicts and messages.
+// icelake: AVX-512; off x86-64 only the portable fallback is built, and haswell and icelake are
+// never supported); every kernel gives the same verdicts and messages.
 #include <cstddef>
 #include <memory>
 #include <string>
