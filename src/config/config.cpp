@@ -381,6 +381,16 @@ const std::vector<SettingDoc>& setting_docs() {
   return docs;
 }
 
+std::string config_detail::take_flag_value(const std::vector<std::string>& args, std::size_t& i, std::string& key) {
+  if (const auto eq = key.find('='); eq != std::string::npos) {
+    std::string value = key.substr(eq + 1);
+    key.resize(eq);
+    return value;
+  }
+  if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
+  return args[++i];
+}
+
 std::map<std::string, std::string> parse_command_flags(const std::vector<std::string>& args,
                                                        const std::vector<std::string>& known,
                                                        const std::vector<std::string>& switches) {
@@ -396,14 +406,7 @@ std::map<std::string, std::string> parse_command_flags(const std::vector<std::st
       flags[key] = "true";
       continue;
     }
-    std::string value;
-    if (const auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) throw ConfigError("option '--" + key + "' needs a value");
-      value = args[++i];
-    }
+    std::string value = config_detail::take_flag_value(args, i, key);
     if (!listed(known, key)) throw ConfigError("unknown option '--" + key + "'");
     flags[key] = value;
   }

@@ -14,4 +14,9 @@ bool holds_secret(const std::string& key, const std::string& value);
 // likely typo; "" otherwise. The one hint for unknown keys, flags and environment variables.
 std::string closest(std::string_view name, const std::vector<std::string>& candidates);
 
+// `args[i]` is "--key=value" or "--key" followed by its value in args[i + 1]: strips the value
+// off `key` (args[i] without its dashes) and returns it, advancing `i` past a separate value.
+// Throws ConfigError when the value is missing.
+std::string take_flag_value(const std::vector<std::string>& args, std::size_t& i, std::string& key);
+
 }  // namespace mlops_ingest::config_detail

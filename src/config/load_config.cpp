@@ -169,14 +169,7 @@ Config load_config(const std::vector<std::string>& args, const LoadOptions& opti
     const std::string& arg = args[i];
     if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
     std::string key = arg.substr(2);
-    std::string value;
-    if (const auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) throw ConfigError("option '" + arg + "' needs a value");
-      value = args[++i];
-    }
+    const std::string value = config_detail::take_flag_value(args, i, key);
     if (key == "config") continue;
     std::replace(key.begin(), key.end(), '-', '_');
     if (key.rfind("kafka_", 0) == 0 && key.find('.') != std::string::npos) key[5] = '.';

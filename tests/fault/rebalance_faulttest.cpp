@@ -17,6 +17,17 @@
 namespace mlops_ingest::fault {
 namespace {
 
+// SIGTERM, then exit 0 within 30 s: a member leaving the group hands its partitions over cleanly.
+::testing::AssertionResult stops_cleanly(ChildProcess& member, const char* name) {
+  member.signal(SIGTERM);
+  const std::optional<int> status = member.wait_exit(30s);
+  if (!status) return ::testing::AssertionFailure() << name << " did not exit 30 s after SIGTERM\n" << member.log_tail();
+  if (describe_status(*status) != "exit 0") {
+    return ::testing::AssertionFailure() << name << ": " << describe_status(*status) << "\n" << member.log_tail();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // The scenario above; `extra` picks the assignment strategy.
 void join_join_kill_leave(const std::string& scenario_name, std::vector<std::string> extra) {
   Scenario scenario(scenario_name, 25511);
@@ -77,10 +88,7 @@ void join_join_kill_leave(const std::string& scenario_name, std::vector<std::str
   part.emplace(stream(scenario.brokers(), 20000, 504));
   std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1200)(scenario.rng)));
   std::printf("[ stop A   ] SIGTERM with %lld predictions stored\n", static_cast<long long>(stored()));
-  a->signal(SIGTERM);
-  const std::optional<int> a_status = a->wait_exit(30s);
-  ASSERT_TRUE(a_status.has_value()) << "A did not exit 30 s after SIGTERM\n" << a->log_tail();
-  EXPECT_EQ(describe_status(*a_status), "exit 0") << a->log_tail();
+  ASSERT_TRUE(stops_cleanly(*a, "A"));
   sent = sent + part->report();
 
   // B alone takes over A's partitions (from the offsets A committed) and finishes the stream.
@@ -144,10 +152,7 @@ TEST(FaultRebalance, StaticMembersRestartWithinTheSessionTimeout) {
 
   part.emplace(stream(scenario.brokers(), 20000, 513));
   std::printf("[ stop B   ] SIGTERM with %lld predictions stored\n", static_cast<long long>(stored()));
-  b->signal(SIGTERM);
-  const std::optional<int> b_status = b->wait_exit(30s);
-  ASSERT_TRUE(b_status.has_value()) << "B did not exit 30 s after SIGTERM\n" << b->log_tail();
-  EXPECT_EQ(describe_status(*b_status), "exit 0") << b->log_tail();
+  ASSERT_TRUE(stops_cleanly(*b, "B"));
   sent = sent + part->report();
   finish_stream(scenario.pg, options.group, sent, *a, scenario.started);
 }
