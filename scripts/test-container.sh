@@ -12,12 +12,9 @@
 #      read-only root filesystem, becomes ready, stores events, and stops with exit 0.
 # usage: scripts/test-container.sh BUILD_DIR   (its mlops-ingest runs the broker and the producer)
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "test-container: needs root (apt-get, podman); skipped"; exit 77; }
 build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$(id -u)" != 0 ]; then
-  echo "test-container: needs root (apt-get, podman); skipped"
-  exit 77
-fi
 BIN=$build/mlops-ingest
 fail() { echo "test-container: FAILED: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
