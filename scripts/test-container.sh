@@ -148,8 +148,10 @@ grep -qE '^CapBnd:\s+0+$' <<<"$status" || fail "the sidecar keeps capabilities: 
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "the sidecar may gain privileges (NoNewPrivs is not 1)"
 grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter applies to the sidecar (RuntimeDefault)"
 # The bound comes from the container's limit (256Mi minus an eighth), read from the cgroup.
-podman logs "$sidecar" 2>&1 | grep -qE 'memory bound 224(\.0)? MiB \(.*memory' \
-  || { podman logs "$sidecar" 2>&1 | grep -i memory >&2; fail "the sidecar did not size itself from its 256Mi cgroup limit"; }
+# (Read into a file first: `podman logs | grep -q` under pipefail fails when grep exits early.)
+podman logs "$sidecar" >"$work/sidecar-start.log" 2>&1
+grep -qE 'memory bound 224(\.0)? MiB \(.*memory' "$work/sidecar-start.log" \
+  || { grep -i memory "$work/sidecar-start.log" >&2; fail "the sidecar did not size itself from its 256Mi cgroup limit"; }
 # Static membership from the downward API: the member id is the pod's name.
 [ "$(podman exec "$sidecar" printenv MLOPS_INGEST_GROUP_INSTANCE_ID)" = "$pod" ] \
   || fail "MLOPS_INGEST_GROUP_INSTANCE_ID is not the pod's name ($pod)"
