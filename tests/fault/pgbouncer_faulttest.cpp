@@ -22,6 +22,23 @@ namespace {
 
 using pgbouncer::PgBouncer;
 
+// A stream of predictions (0.1% invalid) into the scenario's broker while an ingester reaches
+// PostgreSQL only through a PgBouncer (transaction pooling, 2 server connections).
+struct PooledStream {
+  PooledStream(const std::string& name, int pg_port, int bouncer_port, std::uint64_t predictions, std::uint64_t seed)
+      : scenario(name, pg_port),
+        bouncer(scenario.pg, bouncer_port, 2),
+        producer(stream(scenario.brokers(), predictions, seed, 0.001)),
+        options(scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}) {}
+  // Predictions stored so far.
+  std::int64_t stored() const { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; }
+
+  Scenario scenario;
+  PgBouncer bouncer;
+  Producer producer;
+  IngesterOptions options;
+};
+
 std::size_t occurrences(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
@@ -29,15 +46,13 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 }
 
 TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
-  Scenario scenario("pgbouncer", 25541);
-  PgBouncer bouncer(scenario.pg, 25551, 2);
   const std::uint64_t kPredictions = 120000;
-
-  Producer producer(stream(scenario.brokers(), kPredictions, 601, 0.001));
-
-  IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
+  PooledStream pooled("pgbouncer", 25541, 25551, kPredictions, 601);
+  Scenario& scenario = pooled.scenario;
+  PgBouncer& bouncer = pooled.bouncer;
+  const IngesterOptions& options = pooled.options;
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, scenario.work.file("ingester.log"));
-  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
+  auto stored = [&] { return pooled.stored(); };
   auto outages_seen = [&] { return occurrences(ingester->log(), "PostgreSQL unavailable, will retry"); };
 
   const std::int64_t n = static_cast<std::int64_t>(kPredictions);
@@ -76,7 +91,7 @@ TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
                 static_cast<long long>(at_fault), outages_seen() - outages_before);
   }
 
-  const kafka::GeneratorReport sent = producer.report();
+  const kafka::GeneratorReport sent = pooled.producer.report();
   ASSERT_GT(sent.duplicate_predictions, 0u);
   ASSERT_GT(sent.early_labels, 0u);
   ASSERT_GT(sent.invalid_events, 0u);
@@ -85,17 +100,14 @@ TEST(FaultPgbouncer, RestartedKilledAndRebootedMidStream) {
 }
 
 TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
-  Scenario scenario("pgbouncer-pg", 25561);
-  PgBouncer bouncer(scenario.pg, 25571, 2);
-
   const std::uint64_t kPredictions = 100000;
-  Producer producer(stream(scenario.brokers(), kPredictions, 602, 0.001));
-
-  IngesterOptions options{scenario.brokers(), bouncer.dsn(), "fault-group", {"--batch-rows", "2000"}};
+  PooledStream pooled("pgbouncer-pg", 25561, 25571, kPredictions, 602);
+  Scenario& scenario = pooled.scenario;
+  const IngesterOptions& options = pooled.options;
   int run = 0;
   auto next_log = [&] { return scenario.work.file("ingester-" + std::to_string(++run) + ".log"); };
   std::unique_ptr<ChildProcess> ingester = spawn_ingester(options, next_log());
-  auto stored = [&] { return observe(scenario.pg, options.group).value_or(Observed{}).predictions; };
+  auto stored = [&] { return pooled.stored(); };
 
   // kill -9 of the ingester while it commits through the pooler: PgBouncer drops the dead
   // client's server connection, its transaction rolls back with its offsets.
@@ -119,7 +131,7 @@ TEST(FaultPgbouncer, IngesterKilledAndPostgresRestartedBehindThePooler) {
                          120s, 20ms))
       << "no progress after PostgreSQL's restart\n" << ingester->log_tail();
 
-  const kafka::GeneratorReport sent = producer.report();
+  const kafka::GeneratorReport sent = pooled.producer.report();
   finish_stream(scenario.pg, options.group, sent, *ingester, scenario.started);
 }
 
