@@ -126,7 +126,7 @@ MemoryPlan apply_memory_budget(Config& c, const std::optional<CgroupLimit>& cgro
     plan.source = cgroup->file + " (" + mib(cgroup->bytes) + ") minus " + mib(headroom) + " headroom";
     if (plan.limit == 0) throw ConfigError("the container's memory limit " + plan.source + " leaves nothing");
   } else {
-    return plan;  // no bound: today's sizes
+    return plan;  // no bound: the default sizes
   }
   const auto writers = static_cast<std::uint64_t>(c.writers);
   plan.base = 32 * kMiB + writers * 2 * kMiB + c.poll_batch * kPlannedSlotBytes / 2;

@@ -4,7 +4,7 @@
 // (VmRSS, sampled every 100 ms) must stay under the bound throughout, with every event stored
 // exactly once at the end.
 //
-// Why the bound is what holds it: with today's default sizes the same backlog takes more than
+// Why the bound is what holds it: with the default sizes the same backlog takes more than
 // 128 MiB (librdkafka's prefetch queue alone is allowed 64 MiB and 200,000 messages, the rings
 // 2 × 32,768 slots; docs/reliability.md), which MLOPS_MEMORY_TEST_NO_LIMIT=1 shows by running
 // the same scenario without the setting (the test then fails on the peak).

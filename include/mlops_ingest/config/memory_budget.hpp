@@ -16,7 +16,7 @@ namespace mlops_ingest {
 
 // The parts of the bound, in bytes, for the log line and the error message.
 struct MemoryPlan {
-  std::uint64_t limit = 0;        // the bound itself (0: none, today's sizes)
+  std::uint64_t limit = 0;        // the bound itself (0: none, the default sizes)
   std::string source;             // "memory_limit_mb" or the cgroup file it came from
   std::uint64_t base = 0;         // the process, its threads and libraries, one poll round's stash
   std::uint64_t librdkafka = 0;   // prefetch queue bytes + per-message structures + one fetch overshoot
