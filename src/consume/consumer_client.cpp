@@ -1,6 +1,7 @@
 #include "consumer_client.hpp"
 
 #include <map>
+#include <string_view>
 #include <vector>
 
 namespace mlops_ingest {
@@ -40,6 +41,15 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
   kafka::KafkaHandle rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk.get());
   return rk;
+}
+
+bool cooperative_assignment(rd_kafka_t* rk) {
+  char strategy[512];
+  std::size_t size = sizeof(strategy);
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "partition.assignment.strategy", strategy, &size) != RD_KAFKA_CONF_OK) {
+    return false;
+  }
+  return std::string_view(strategy).find("cooperative") != std::string_view::npos;
 }
 
 void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics) {

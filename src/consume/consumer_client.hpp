@@ -21,6 +21,15 @@ kafka::KafkaHandle open_consumer(const Config& cfg,
                                                    rd_kafka_topic_partition_list_t*, void*),
                                  void* opaque);
 
+// Whether rk's assignment strategy is cooperative (cooperative-sticky): read from the handle's
+// own configuration. librdkafka refuses a strategy list that mixes eager and cooperative
+// assignors, so the configuration decides the protocol for the member's whole life.
+//
+// Why not rd_kafka_rebalance_protocol(): it asks the group thread, and from the rebalance
+// callback that rd_kafka_consumer_close() runs it can wait forever (librdkafka #4041, not fixed
+// in Debian 12's 2.0.2): an instance stopping during a rebalance then never exits.
+bool cooperative_assignment(rd_kafka_t* rk);
+
 // Subscribes to `topics` (all their partitions, assigned by the group). Throws KafkaError.
 void subscribe(rd_kafka_t* rk, const std::vector<const std::string*>& topics);
 

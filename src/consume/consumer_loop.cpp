@@ -1,6 +1,5 @@
 #include "consumer_loop.hpp"
 
-#include <string_view>
 #include <thread>
 
 #include "consumer_client.hpp"
@@ -58,7 +57,7 @@ void ConsumerLoop::rebalance_trampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
 
 void ConsumerLoop::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   try {
-    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk_.get())) == "COOPERATIVE";
+    const bool cooperative = rebalancer_.cooperative();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       feed_.reset();
       alignment_.reset();

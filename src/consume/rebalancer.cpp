@@ -1,7 +1,6 @@
 #include "rebalancer.hpp"
 
 #include <algorithm>
-#include <string_view>
 
 #include "consumer_client.hpp"
 #include "mlops_ingest/log/log.hpp"
@@ -18,7 +17,13 @@ constexpr std::chrono::milliseconds kStartOffsetsTimeout{2000};
 
 Rebalancer::Rebalancer(rd_kafka_t* rk, const Config& config, IngestStats& stats, AssignedPartitions& partitions,
                        StoredOffsetsReader& reader, ReplayTracker* replay)
-    : rk_(rk), cfg_(config), stats_(stats), partitions_(partitions), reader_(reader), replay_(replay) {}
+    : rk_(rk),
+      cfg_(config),
+      stats_(stats),
+      partitions_(partitions),
+      reader_(reader),
+      replay_(replay),
+      cooperative_(cooperative_assignment(rk)) {}
 
 TopicKind Rebalancer::kind_of(const char* topic) const {
   return cfg_.kind_of_topic(topic).value_or(TopicKind::kPredictions);
@@ -171,7 +176,7 @@ void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const 
 
 void Rebalancer::revoke() {
   pending_.reset();
-  if (std::string_view(rd_kafka_rebalance_protocol(rk_)) == "COOPERATIVE") {
+  if (cooperative_) {
     rd_kafka_topic_partition_list_t* held = nullptr;
     if (rd_kafka_assignment(rk_, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
       kafka::PartitionList owned(held);

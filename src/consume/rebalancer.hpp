@@ -42,6 +42,9 @@ class Rebalancer {
   // member holds; the other partitions stay. Throws KafkaError when librdkafka refuses it.
   void assign_incremental(const rd_kafka_topic_partition_list_t* partitions);
   void revoke_incremental(const rd_kafka_topic_partition_list_t* partitions);
+  // The member's protocol, from its configuration (cooperative_assignment): eager rebalances
+  // revoke and assign everything, cooperative ones add or take away some partitions.
+  [[nodiscard]] bool cooperative() const noexcept { return cooperative_; }
   // A deferred assignment waits for a read of the stored offsets.
   [[nodiscard]] bool pending() const noexcept { return pending_ != nullptr; }
   // Completes a deferred assignment with `read` if it started after the assignment. Returns
@@ -60,6 +63,7 @@ class Rebalancer {
   AssignedPartitions& partitions_;
   StoredOffsetsReader& reader_;
   ReplayTracker* replay_;
+  const bool cooperative_;
   kafka::PartitionList pending_;  // a deferred assignment
   Clock::time_point pending_since_{};
   bool incremental_ = false;  // the pending assignment (and the last one) came from the cooperative protocol
