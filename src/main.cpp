@@ -45,8 +45,9 @@ constexpr const char* kUsage = R"(usage:
   mlops-ingest config check [--config FILE] [--<setting> VALUE ...]
       Print the effective settings of `run` with where each comes from (default, file,
       environment, flag), secrets masked; then check, without consuming: the PostgreSQL
-      connection, the role's privileges, the schema's tables, each topic's partitions and the
-      co-partitioning of predictions and labels, one line per problem.
+      connection, the role's privileges, the schema's tables and their columns, types and keys
+      (as `schema check`), each topic's partitions and the co-partitioning of predictions and
+      labels, one line per problem.
       Exit 0: all good; 1: a check failed; 2: bad settings or usage.
   mlops-ingest replay --brokers HOST:PORT --pg DSN --from earliest|RFC3339 --until now|RFC3339
                    [--topics predictions,labels] [--group NAME] [--config FILE] [--<setting> VALUE ...]
