@@ -226,14 +226,16 @@ void compare_columns(const std::string& table, const Expected& e, const Catalog&
     const bool filled = it != e.columns.end() && it->filled;
     if (filled || f.has_default) continue;
     if (f.not_null) {
-      out.push_back({table, name, "nullable or a default (mlops-ingest does not write it)", "NOT NULL without a default"});
+      out.push_back(
+          {table, name, "nullable or a default (mlops-ingest does not write it)", "NOT NULL without a default"});
     } else if (expected_names.count(name) == 0) {
       out.push_back({table, name, "no such column", f.type + ", nullable: mlops-ingest leaves it NULL (fine)", false});
     }
   }
 }
 
-void compare_keys(const std::string& table, const Expected& e, const Catalog& catalog, std::vector<SchemaFinding>& out) {
+void compare_keys(const std::string& table, const Expected& e, const Catalog& catalog,
+                  std::vector<SchemaFinding>& out) {
   const auto unique = catalog.unique.find(table);
   for (const Key& k : e.unique) {
     std::string joined, shown_cols;

@@ -42,7 +42,8 @@ const DriftCase kProblems[] = {
      "retraining_metrics.owner: expected nullable or a default (mlops-ingest does not write it), "
      "found NOT NULL without a default"},
     // The label foreign key needs the unique key: CASCADE drops it too.
-    {"UniqueKeyOnPredictionIdDropped", "ALTER TABLE prediction_logs DROP CONSTRAINT prediction_logs_prediction_id_key CASCADE",
+    {"UniqueKeyOnPredictionIdDropped",
+     "ALTER TABLE prediction_logs DROP CONSTRAINT prediction_logs_prediction_id_key CASCADE",
      "prediction_logs (prediction_id): expected a unique key (ON CONFLICT (prediction_id) needs it), found none",
      "label_store.prediction_id: expected a foreign key to prediction_logs(prediction_id) (a label is stored "
      "only with its prediction), found none"},
@@ -73,7 +74,9 @@ class SchemaDriftPgTest : public ::testing::TestWithParam<DriftCase> {
   ExitResult run(const std::string& log, std::vector<std::string> argv) {
     return run_to_exit(argv, work_.file(log), std::chrono::seconds(90));
   }
-  ExitResult schema_check() { return run("schema-check.log", {fault::ingester_binary(), "schema", "check", "--pg", db_.dsn()}); }
+  ExitResult schema_check() {
+    return run("schema-check.log", {fault::ingester_binary(), "schema", "check", "--pg", db_.dsn()});
+  }
   ExitResult config_check() {
     return run("config-check.log", {fault::ingester_binary(), "config", "check", "--pg", db_.dsn(), "--brokers",
                                     broker_->bootstrap_servers()});
