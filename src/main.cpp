@@ -24,6 +24,7 @@
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
+#include "mlops_ingest/pg/schema_drift.hpp"
 #include "mlops_ingest/pg/startup_check.hpp"
 #include "mlops_ingest/app/config_check.hpp"
 #include "mlops_ingest/app/ingester.hpp"
@@ -44,8 +45,9 @@ constexpr const char* kUsage = R"(usage:
   mlops-ingest config check [--config FILE] [--<setting> VALUE ...]
       Print the effective settings of `run` with where each comes from (default, file,
       environment, flag), secrets masked; then check, without consuming: the PostgreSQL
-      connection, the role's privileges, the schema's tables, each topic's partitions and the
-      co-partitioning of predictions and labels, one line per problem.
+      connection, the role's privileges, the schema's tables and their columns, types and keys
+      (as `schema check`), each topic's partitions and the co-partitioning of predictions and
+      labels, one line per problem.
       Exit 0: all good; 1: a check failed; 2: bad settings or usage.
   mlops-ingest replay --brokers HOST:PORT --pg DSN --from earliest|RFC3339 --until now|RFC3339
                    [--topics predictions,labels] [--group NAME] [--config FILE] [--<setting> VALUE ...]
@@ -57,6 +59,12 @@ constexpr const char* kUsage = R"(usage:
   mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]
       Create least-privilege roles (LOGIN, no password) and set their privileges: R may do
       exactly what `run` does, A may read the seed's tables. Idempotent. docs/security.md.
+  mlops-ingest schema check --pg DSN
+      Compare every table `run` writes with what it sends (column names and types, NOT NULL
+      columns it does not fill, the unique and foreign keys it relies on): one line per problem
+      (table.column: expected ..., found ...), then notes. `run` does the same at startup and
+      stops (exit 2) on a problem. docs/operations.md, "The table changed under it".
+      Exit 0: the tables match; 1: a problem; 2: bad usage.
   mlops-ingest dev-broker [--partitions N] [--topics predictions,labels] [--brokers N]
       Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
@@ -167,10 +175,30 @@ int cmd_schema_roles(const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmd_schema_check(const std::vector<std::string>& args) {
+  const auto flags = parse_flags(args, {"pg"});
+  const auto it = flags.find("pg");
+  pg::BlockingConnection conn(it == flags.end() ? std::string() : it->second);
+  const std::vector<std::string> tables = pg::written_tables(nullptr);
+  int problems = 0;
+  for (const pg::SchemaFinding& f : pg::schema_drift(conn, tables)) {
+    problems += f.problem ? 1 : 0;
+    std::printf("  %s  %s\n", f.problem ? "FAIL" : "note", redact::scrub(f.line()).c_str());
+  }
+  if (problems == 0) {
+    std::printf("schema check: the %zu tables match what mlops-ingest writes\n", tables.size());
+    return 0;
+  }
+  std::printf("schema check: %d problem(s)\n", problems);
+  return 1;
+}
+
 int cmd_schema(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "roles") return cmd_schema_roles({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "check") return cmd_schema_check({args.begin() + 1, args.end()});
   if (args.empty() || args[0] != "apply") {
-    throw ConfigError("usage: mlops-ingest schema apply --pg DSN | schema roles --pg DSN [--ingest-role R] [--analytics-role A]");
+    throw ConfigError("usage: mlops-ingest schema apply --pg DSN | schema roles --pg DSN [--ingest-role R] "
+                      "[--analytics-role A] | schema check --pg DSN");
   }
   const auto flags = parse_flags({args.begin() + 1, args.end()}, {"pg"});
   const auto it = flags.find("pg");
@@ -320,6 +348,9 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "mlops-ingest: configuration error: %s\n", redact::scrub(e.what()).c_str());
+    return 2;
+  } catch (const pg::SchemaDriftError& e) {
+    std::fprintf(stderr, "mlops-ingest: %s\n", redact::scrub(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mlops-ingest: %s\n", redact::scrub(e.what()).c_str());

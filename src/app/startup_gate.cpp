@@ -8,6 +8,7 @@
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
 #include "mlops_ingest/pg/roles.hpp"
+#include "mlops_ingest/pg/schema_drift.hpp"
 #include "mlops_ingest/pg/startup_check.hpp"
 #include "mlops_ingest/stats/stats.hpp"
 
@@ -30,6 +31,8 @@ bool StartupGate::attempt(std::string& outage) {
   try {
     if (config_.apply_schema) pg::apply_schema(config_.pg);
     pg::check_ingest_privileges(config_.pg, pg::needed_ingest_grants(config_));
+    pg::BlockingConnection conn(config_.pg, pg::ConnectLimits{&stop_});
+    pg::check_schema_drift(conn, pg::written_tables(&config_));
   } catch (const pg::PgError& e) {
     // Behind PgBouncer the first connection succeeds while PostgreSQL itself is down; the outage
     // shows at the first query.

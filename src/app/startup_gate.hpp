@@ -1,6 +1,7 @@
 #pragma once
 // What `run` and `replay` check before they consume: the first connection (a wrong CA, host name
-// or password stops startup), the schema (apply_schema) and the role's privileges. A database
+// or password stops startup), the schema (apply_schema), the role's privileges and the tables'
+// columns and keys (pg/schema_drift.hpp: a table changed under it stops startup). A database
 // that is down, slow or out of reach at start is an outage like any later one: the checks are
 // tried again with the retry backoff while the HTTP endpoint is already up, /healthz answering
 // 200 (the process is alive) and /readyz 503 with the reason (waiting_reason()).
@@ -21,7 +22,8 @@ class StartupGate {
 
   // Returns true once every check passed, false if `stop` became true first (within about
   // 100 ms, even in the middle of a connection attempt). Throws PgError for a failure that is
-  // not an outage (authentication, TLS, a missing table or privilege).
+  // not an outage (authentication, TLS, a missing table or privilege), pg::SchemaDriftError
+  // when a table differs from what mlops-ingest writes (retrying cannot fix either).
   bool pass();
 
   // "" once passed; otherwise what startup waits for, with the attempt count.

@@ -44,23 +44,8 @@ std::string_view json_type(ColumnType t) {
 }
 
 std::string column_type(const FieldSpec& f) {
-  switch (f.type) {
-    case ColumnType::kText:
-      return f.max_chars > 0 ? "VARCHAR(" + std::to_string(f.max_chars) + ")" : "TEXT";
-    case ColumnType::kInt4:
-      return "INTEGER";
-    case ColumnType::kFloat8:
-      return "FLOAT";
-    case ColumnType::kBoolean:
-      return "BOOLEAN";
-    case ColumnType::kTimestamp:
-      return "TIMESTAMP";
-    case ColumnType::kTextArray:
-      return "TEXT[]";
-    case ColumnType::kJsonb:
-      return "JSONB";
-  }
-  return "";
+  if (f.type == ColumnType::kText && f.max_chars > 0) return "VARCHAR(" + std::to_string(f.max_chars) + ")";
+  return std::string(column_type_names(f.type).sql);
 }
 
 std::string rule(const FieldSpec& f, const EventKindSpec& spec) {

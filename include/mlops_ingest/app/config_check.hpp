@@ -2,8 +2,9 @@
 // `mlops-ingest config check [--config F] [--<setting> VALUE ...]`: the effective settings of
 // `run` with where each came from (default, file, environment, flag), secrets masked; then what
 // can be checked without consuming: the PostgreSQL connection and the role's privileges, the
-// schema's tables, each configured topic and its partition count, and the co-partitioning of the
-// predictions and labels topics. One line per problem.
+// schema's tables and their columns, types and keys (pg/schema_drift.hpp), each configured
+// topic and its partition count, and the co-partitioning of the predictions and labels topics.
+// One line per problem.
 #include <string>
 #include <vector>
 

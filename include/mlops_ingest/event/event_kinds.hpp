@@ -41,6 +41,34 @@ enum class ColumnType : std::uint8_t {
   kJsonb,      // JSONB: a JSON object, stored as PostgreSQL's jsonb keeps it
 };
 
+// How each ColumnType is spelt in PostgreSQL, in one place: `sql` as a CREATE TABLE writes it
+// (docs/events.md), `catalog` as format_type() reports it. Binary COPY sends each field in its
+// type's binary format, so the column must have exactly this type (text: text or a VARCHAR at
+// least max_chars wide); the startup check (pg/schema_drift.hpp) compares the tables with it.
+struct ColumnTypeNames {
+  std::string_view sql;
+  std::string_view catalog;
+};
+constexpr ColumnTypeNames column_type_names(ColumnType t) noexcept {
+  switch (t) {
+    case ColumnType::kText:
+      return {"TEXT", "text"};  // VARCHAR(n) / character varying(n) with a max_chars
+    case ColumnType::kInt4:
+      return {"INTEGER", "integer"};
+    case ColumnType::kFloat8:
+      return {"FLOAT", "double precision"};
+    case ColumnType::kBoolean:
+      return {"BOOLEAN", "boolean"};
+    case ColumnType::kTimestamp:
+      return {"TIMESTAMP", "timestamp without time zone"};
+    case ColumnType::kTextArray:
+      return {"TEXT[]", "text[]"};
+    case ColumnType::kJsonb:
+      return {"JSONB", "jsonb"};
+  }
+  return {};
+}
+
 // What an absent (or null) field means.
 enum class WhenAbsent : std::uint8_t {
   kNull,            // SQL NULL (upserts: absent keeps the stored value, null sets NULL)
