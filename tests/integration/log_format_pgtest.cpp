@@ -28,7 +28,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
+    // ChildProcess's own header lines ("=== spawn: ...") are not the binary's.
+    if (!line.empty() && line.rfind("=== ", 0) != 0) out.push_back(line);
   }
   return out;
 }
