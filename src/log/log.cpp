@@ -38,11 +38,47 @@ std::string now_stamp() {
   return std::string(stamp) + frac;
 }
 
+// Length of the valid UTF-8 sequence starting at s[i] (1..4), or 0 if it is not one: text we do
+// not control (a libpq error in a LATIN1 server's language, a payload excerpt) must not make the
+// line invalid JSON.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = 0;
+  unsigned min = 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2, min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3, min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  unsigned cp = c & (0xff >> (n + 1));
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3fu);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (const char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
+    if (c >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out += "\\ufffd";  // not UTF-8: the replacement character
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+    } else if (ch == '"' || ch == '\\') {
       out += '\\';
       out += ch;
     } else if (ch == '\n') {

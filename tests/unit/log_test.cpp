@@ -24,6 +24,14 @@ TEST(Log, JsonEscapesControlCharacters) {
   EXPECT_EQ(line, "{\"time\":\"T\",\"level\":\"error\",\"message\":\"a\\u0001b\\\\\"}");
 }
 
+TEST(Log, JsonKeepsUtf8AndReplacesInvalidBytes) {
+  // "é" in UTF-8 is kept; a lone LATIN1 0xe9, a truncated sequence and an overlong one are not UTF-8.
+  const std::string message = std::string("caf\xc3\xa9 | caf\xe9 | \xe2\x82 | \xc0\xaf");
+  const std::string line = format_log_line(LogLevel::kInfo, message, {}, LogFormat::kJson, "T");
+  EXPECT_EQ(line, "{\"time\":\"T\",\"level\":\"info\",\"message\":\"caf\xc3\xa9 | caf\\ufffd | \\ufffd\\ufffd | "
+                  "\\ufffd\\ufffd\"}");
+}
+
 TEST(Log, TextLineKeepsTheReadableFormatAndLeavesFieldsOut) {
   const std::string line = format_log_line(LogLevel::kInfo, "rows 1,000 stored", {{"rows_stored", 1000}},
                                            LogFormat::kText, "2026-12-07T05:07:22.123Z");
