@@ -3,6 +3,7 @@
 // and an unknown value stops startup naming the setting.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,56 @@ TEST(LogFormatPgTest, JsonLinesParseAndCarryTheirFields) {
   }
   EXPECT_GT(progress, 0u) << log;
   EXPECT_GT(assigned, 0u) << log;
+}
+
+// A batch PostgreSQL refuses (a trigger on ingest_offsets raising P0001): the writer's line
+// carries its id and the SQLSTATE as fields, and the batch is stored once the cause is gone.
+TEST(LogFormatPgTest, AWritersRefusedBatchCarriesWriterAndSqlstate) {
+  TestDatabase db;
+  db.exec("CREATE FUNCTION refuse_offsets() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN RAISE EXCEPTION 'offsets refused by the test'; END $$");
+  db.exec("CREATE TRIGGER refuse_offsets BEFORE INSERT OR UPDATE ON ingest_offsets "
+          "FOR EACH ROW EXECUTE FUNCTION refuse_offsets()");
+  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  kafka::GeneratorOptions o;
+  o.brokers = broker.bootstrap_servers();
+  o.predictions = 300;
+  o.seed = 23;
+  const kafka::GeneratorReport sent = kafka::produce_events(o);
+  fault::IngesterOptions opts(broker.bootstrap_servers(), db.dsn(), "log-refused");
+  opts.extra = {"--log-format", "json"};
+  ChildProcess child(fault::ingester_argv(opts), log_path("refused"));
+
+  simdjson::dom::parser parser;
+  std::int64_t writer = -1;
+  std::string sqlstate;
+  const bool logged = wait_until(
+      [&] {
+        for (const std::string& line : lines_of(child.log())) {
+          simdjson::dom::element doc;
+          std::string_view state;
+          if (parser.parse(line).get(doc) != simdjson::SUCCESS) continue;
+          if (doc["sqlstate"].get(state) != simdjson::SUCCESS) continue;
+          if (doc["writer"].get(writer) != simdjson::SUCCESS) continue;
+          sqlstate = state;
+          return true;
+        }
+        return !child.running();
+      },
+      60s, 100ms);
+  ASSERT_TRUE(logged) << child.log_tail();
+  EXPECT_EQ(sqlstate, "P0001") << child.log_tail();
+  EXPECT_GE(writer, 0) << child.log_tail();
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), 0);
+
+  db.exec("DROP TRIGGER refuse_offsets ON ingest_offsets");
+  EXPECT_TRUE(wait_until(
+      [&] { return db.count("SELECT count(*) FROM prediction_logs") == static_cast<std::int64_t>(sent.unique_predictions); },
+      60s, 100ms))
+      << child.log_tail();
+  child.signal(SIGTERM);
+  const std::optional<int> status = child.wait_exit(60s);
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child.log_tail();
 }
 
 TEST(LogFormatPgTest, LevelWarnDropsInfoLines) {
