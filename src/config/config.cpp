@@ -196,7 +196,9 @@ std::vector<Setting> operation_settings() {
       {"log_level", "info", "lowest level written: debug, info, warn or error",
        [](Config& c, const std::string& key, const std::string& v) {
          const auto l = parse_log_level(v);
-         if (!l) throw ConfigError("setting '" + key + "': '" + v + "' is not a log level (debug, info, warn or error)");
+         if (!l) {
+           throw ConfigError("setting '" + key + "': '" + v + "' is not a log level (debug, info, warn or error)");
+         }
          c.log_level = *l;
        }},
   };
