@@ -94,6 +94,7 @@ served = {
     "mlops_ingest_messages_consumed_total", "mlops_ingest_consumer_lag_messages", "mlops_ingest_labels_pending",
     "mlops_ingest_labels_pending_oldest_seconds", "mlops_ingest_postgres_up", "mlops_ingest_batch_commit_seconds",
     "mlops_ingest_event_to_commit_seconds", "mlops_ingest_partitions_paused", "process_resident_memory_bytes",
+    "mlops_ingest_build_info",
 }
 dash = json.load(open("grafana-dashboard.json"))
 exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
@@ -104,6 +105,13 @@ for expr in exprs:
         base = re.sub(r"_(bucket|sum|count)$", "", name)
         if name not in served and base not in served:
             fail("the dashboard queries %s, which /metrics does not serve" % name)
+# Rows stored count each row once: a parked label is counted when it reaches label_store, and a
+# dead letter is not a row stored (it has its own panel).
+for expr in exprs:
+    if "mlops_ingest_rows_written_total" in expr and 'table!~"label_pending|ingest_dead_letters"' not in expr:
+        fail("the dashboard counts rows stored without leaving out label_pending and ingest_dead_letters: " + expr)
+if not any("mlops_ingest_dead_letters_total" in e and "mlops_ingest_rows_written_total" not in e for e in exprs):
+    fail("the dashboard has no panel of its own for dead letters")
 rules = yaml.safe_load(open("prometheus-rules.yml"))
 # The probes leave a PostgreSQL outage to an alert: it must exist.
 if not any(r.get("alert") == "MlopsIngestPostgresDown" and "mlops_ingest_postgres_up" in r["expr"]

@@ -77,9 +77,10 @@ constexpr const char* kUsage = R"(usage:
       model/alert/retraining topics (--all-kinds: models, alerts, retraining) it also produces a
       model lifecycle (a new version every N predictions, default N/5), an alert every N
       predictions (default 20000) and retraining decisions.
-  mlops-ingest status --pg DSN [--brokers HOST:PORT] [--json]
-      Stored offsets per group and partition (and the lag, with --brokers), rows in the last
-      5 min / 24 h per table, dead letters by reason, pending labels, the Common Queries.
+  mlops-ingest status --pg DSN [--brokers HOST:PORT] [--rate-seconds S] [--json]
+      Stored offsets per group and partition (and the lag, with --brokers), the ingest rate per
+      topic from the stored offsets' progress over S seconds (default 3, 0: skip), rows in the
+      last 5 min / 24 h per table, dead letters by reason, pending labels, the Common Queries.
   mlops-ingest loadtest --brokers HOST:PORT --pg DSN --rate N --duration S [--label-ratio F]
                    [--report DIR] [--cleanup]
       Load a running deployment at a steady rate; a line per second, then sustained rows/s,

@@ -187,6 +187,20 @@ std::vector<Setting> operation_settings() {
        "longest one connection attempt to PostgreSQL may take (an outage past it, retried); a "
        "connect_timeout in the pg DSN wins",
        millis<&Config::pg_connect_timeout>(100, 3600000)},
+      {"log_format", "text", "stderr lines: text (readable) or json (one object per line, with fields)",
+       [](Config& c, const std::string& key, const std::string& v) {
+         const auto f = parse_log_format(v);
+         if (!f) throw ConfigError("setting '" + key + "': '" + v + "' is not a log format (text or json)");
+         c.log_format = *f;
+       }},
+      {"log_level", "info", "lowest level written: debug, info, warn or error",
+       [](Config& c, const std::string& key, const std::string& v) {
+         const auto l = parse_log_level(v);
+         if (!l) {
+           throw ConfigError("setting '" + key + "': '" + v + "' is not a log level (debug, info, warn or error)");
+         }
+         c.log_level = *l;
+       }},
   };
 }
 

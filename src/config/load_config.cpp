@@ -165,6 +165,7 @@ Config load_config(const std::vector<std::string>& args, const LoadOptions& opti
     }
   }
 
+  std::vector<std::string> warnings;  // logged once log_level and log_format are known
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg.rfind("--", 0) != 0) throw ConfigError("unexpected argument '" + arg + "'");
@@ -176,11 +177,13 @@ Config load_config(const std::vector<std::string>& args, const LoadOptions& opti
     apply_setting(config, key, value);
     record(options.sources, key, value, SettingOrigin::kFlag, "--" + arg.substr(2, arg.find('=') - 2));
     if (config_detail::holds_secret(key, value)) {
-      log_warn("a password was given on the command line (--" + key +
-               "), where every local user can read it (ps, /proc/PID/cmdline); use PGPASSFILE, "
-               "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
+      warnings.push_back("a password was given on the command line (--" + key +
+                         "), where every local user can read it (ps, /proc/PID/cmdline); use PGPASSFILE, "
+                         "KAFKA_SASL_PASSWORD or a config file with mode 600 instead");
     }
   }
+  set_log_options(config.log_level, config.log_format);
+  for (const std::string& warning : warnings) log_warn(warning);
   apply_memory_budget(config, cgroup_memory_limit());  // logs the bound and its parts, if any
   validate(config);
   return config;

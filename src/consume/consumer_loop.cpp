@@ -196,15 +196,19 @@ void ConsumerLoop::report_error(const rd_kafka_message_t* msg) {
     const std::string topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : text;
     if (missing_topics_warned_.insert(topic).second) {
       log_warn("topic '" + topic + "' does not exist (yet): its events are consumed once it is created; " +
-               "the other topics keep flowing (" + text + ")");
+                   "the other topics keep flowing (" + text + ")",
+               {{"topic", topic}});
     }
     return;
   }
   ++stats_.kafka_errors;
+  // The topic and partition the error came with, when it came with one (a fetch error does).
+  const std::string topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : std::string();
+  const LogFields fields{{"topic", topic}, {"partition", msg->partition}, {"kafka_error", rd_kafka_err2name(msg->err)}};
   if (kafka::is_transient(msg->err)) {
-    log_warn("Kafka (retried by librdkafka): " + text);
+    log_warn("Kafka (retried by librdkafka): " + text, fields);
   } else {
-    log_error("Kafka: " + text);
+    log_error("Kafka: " + text, fields);
   }
 }
 

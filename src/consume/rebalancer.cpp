@@ -69,7 +69,8 @@ void Rebalancer::defer(kafka::PartitionList partitions, Clock::time_point since)
   pending_since_ = since;
   log_warn("assigned " + std::to_string(pending_->cnt) +
            " partitions, but the offsets stored in PostgreSQL cannot be read yet: they start once they can be "
-           "(polling Kafka meanwhile)");
+           "(polling Kafka meanwhile)",
+           {{"partitions", pending_->cnt}});
 }
 
 void Rebalancer::assign_incremental(const rd_kafka_topic_partition_list_t* partitions) {
@@ -114,7 +115,8 @@ void Rebalancer::revoke_incremental(const rd_kafka_topic_partition_list_t* parti
   partitions_.replace(std::move(kept));
   stats_.partitions_assigned = static_cast<int>(partitions_.size());
   log_info("revoked " + std::to_string(partitions->cnt) + " partitions; keeping " +
-           std::to_string(partitions_.size()));
+           std::to_string(partitions_.size()),
+           {{"revoked", partitions->cnt}, {"partitions", partitions_.size()}});
 }
 
 bool Rebalancer::complete(const StoredOffsetsReader::Read& read) {
@@ -171,7 +173,8 @@ void Rebalancer::assign_from(rd_kafka_topic_partition_list_t* partitions, const 
   }
   if (incremental_ && partitions->cnt == 0) return;  // a cooperative rebalance that adds nothing here
   log_info("assigned " + std::to_string(partitions->cnt) + " partitions; resuming from the offsets stored in PostgreSQL" +
-           fresh_note);
+           fresh_note,
+           {{"assigned", partitions->cnt}});
 }
 
 void Rebalancer::revoke() {

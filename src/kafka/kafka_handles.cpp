@@ -10,8 +10,13 @@ namespace {
 // librdkafka's own log lines go through our logger, hence through the redactor, and share the
 // format of every other line. Called on librdkafka's threads; log_line is thread-safe.
 void on_kafka_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
-  const LogLevel ours = level <= 3 ? LogLevel::kError : level == 4 ? LogLevel::kWarn : LogLevel::kInfo;
-  log_line(ours, std::string("kafka ") + facility + ": " + rd_kafka_name(rk) + ": " + text);
+  const LogLevel ours = level <= 3   ? LogLevel::kError
+                        : level == 4 ? LogLevel::kWarn
+                        : level >= 7 ? LogLevel::kDebug
+                                     : LogLevel::kInfo;
+  if (!log_enabled(ours)) return;
+  log_line(ours, std::string("kafka ") + facility + ": " + rd_kafka_name(rk) + ": " + text,
+           {{"facility", facility}});
 }
 
 }  // namespace

@@ -81,6 +81,14 @@ std::string format_status_json(const Status& s) {
   }
   o += s.partitions.empty() ? "],\n" : "\n  ],\n";
   o += "  \"kafka_error\": " + (s.kafka_error.empty() ? std::string("null") : json_string(s.kafka_error)) + ",\n";
+  o += "  \"ingest_rate\": {\"window_seconds\": " + json_number(s.rate_window_seconds) + ", \"topics\": [";
+  for (std::size_t i = 0; i < s.ingest_rate.size(); ++i) {
+    const IngestRate& r = s.ingest_rate[i];
+    o += (i == 0 ? "" : ", ") + std::string("{\"group\": ") + json_string(r.group) + ", \"topic\": " +
+         json_string(r.topic) + ", \"messages\": " + std::to_string(r.messages) +
+         ", \"per_second\": " + json_number(r.per_second) + "}";
+  }
+  o += "]},\n";
   o += "  \"rows\": {";
   for (std::size_t i = 0; i < s.tables.size(); ++i) {
     const TableActivity& t = s.tables[i];
@@ -126,7 +134,19 @@ std::string format_status_text(const Status& s) {
   }
   if (!s.kafka_error.empty()) o += "  Kafka: " + s.kafka_error + "\n";
 
-  o += "\n== Rows by time window (UTC)\n";
+  o += "\n== Ingest rate: offsets committed to ingest_offsets";
+  if (s.rate_window_seconds <= 0) {
+    o += " (not measured: --rate-seconds 0)\n";
+  } else {
+    o += " over " + fixed(s.rate_window_seconds, 1) + " s\n";
+    if (s.ingest_rate.empty()) o += "  none: no offsets stored\n";
+    for (const IngestRate& r : s.ingest_rate) {
+      o += "  " + pad(r.group, 16) + " " + pad(r.topic, 18) + " " + pad(fixed(r.per_second, 1) + " msg/s", 14) + " (" +
+           std::to_string(r.messages) + " messages)\n";
+    }
+  }
+
+  o += "\n== Rows by the tables' own time columns (UTC; a backfill of old events shows above, not here)\n";
   for (const TableActivity& t : s.tables) {
     o += "  " + pad(t.table + "." + t.column, 38) + " last 5 min " + pad(std::to_string(t.last_5m), 9) + " last 24 h " +
          std::to_string(t.last_24h) + "\n";

@@ -4,6 +4,7 @@
 #include <tuple>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "mlops_ingest/observe/status.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
@@ -53,8 +54,13 @@ void read_activity(pg::BlockingConnection& conn, Status& out) {
     const char* column;
     std::string now;
   };
+  // The five tables the kinds write (event_kinds.hpp), each by its own time column, then the
+  // dead letters.
   const Window windows[] = {{"prediction_logs", "created_at", kUtcNow},
                             {"label_store", "label_timestamp", kUtcNow},
+                            {"model_metadata", "created_at", kUtcNow},
+                            {"monitoring_alerts", "created_at", kUtcNow},
+                            {"retraining_metrics", "created_at", kUtcNow},
                             {"ingest_dead_letters", "dead_lettered_at", "now()"}};
   for (const Window& w : windows) {
     const std::string col = w.column;
@@ -72,6 +78,42 @@ void read_activity(pg::BlockingConnection& conn, Status& out) {
   const PendingLabels pending = parse_pending_labels(r.get());
   out.labels_pending = pending.count;
   out.oldest_pending_label_seconds = pending.oldest_seconds;
+}
+
+// Each partition's committed offset: its next_offset moves by the messages taken from it
+// (stored, skipped or dead-lettered), whatever their event time.
+using StoredOffsets = std::map<std::tuple<std::string, std::string, std::int32_t>, std::int64_t>;
+
+StoredOffsets stored_offsets(pg::BlockingConnection& conn) {
+  pg::PgResult r = conn.exec("SELECT consumer_group, topic, kafka_partition, next_offset FROM ingest_offsets");
+  StoredOffsets out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out[{PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1), static_cast<std::int32_t>(integer(r.get(), i, 2))}] =
+        integer(r.get(), i, 3);
+  }
+  return out;
+}
+
+void read_ingest_rate(pg::BlockingConnection& conn, std::chrono::milliseconds window, Status& out) {
+  using Clock = std::chrono::steady_clock;
+  const StoredOffsets before = stored_offsets(conn);
+  const Clock::time_point start = Clock::now();
+  std::this_thread::sleep_for(window);
+  const StoredOffsets after = stored_offsets(conn);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  out.rate_window_seconds = seconds;
+  std::map<std::pair<std::string, std::string>, std::int64_t> moved;  // (group, topic) -> messages
+  for (const auto& [key, next] : after) {
+    std::int64_t& m = moved[{std::get<0>(key), std::get<1>(key)}];
+    const auto it = before.find(key);
+    // A partition without a committed offset before the window (-1, or no row) has no starting
+    // point: its offset is not this window's work.
+    if (it == before.end() || it->second < 0) continue;
+    m += std::max<std::int64_t>(0, next - it->second);
+  }
+  for (const auto& [key, m] : moved) {
+    out.ingest_rate.push_back({key.first, key.second, m, seconds > 0 ? static_cast<double>(m) / seconds : 0});
+  }
 }
 
 // The Common Queries of the database documentation, as they must be written to run on
@@ -141,7 +183,7 @@ void add_watermarks(Status& out, const std::string& brokers) {
 
 }  // namespace
 
-Status collect_status(const std::string& pg_dsn, const std::string& brokers) {
+Status collect_status(const std::string& pg_dsn, const std::string& brokers, std::chrono::milliseconds rate_window) {
   Status out;
   pg::BlockingConnection conn(pg_dsn);
   // One snapshot for every figure, and nothing written.
@@ -150,6 +192,7 @@ Status collect_status(const std::string& pg_dsn, const std::string& brokers) {
   read_activity(conn, out);
   read_common_queries(conn, out);
   conn.exec("COMMIT");
+  if (rate_window.count() > 0) read_ingest_rate(conn, rate_window, out);
   if (!brokers.empty()) add_watermarks(out, brokers);
   return out;
 }

@@ -38,7 +38,8 @@ class BatchWriter::Session {
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
-        log_error("writer " + std::to_string(w_.id_) + " stopped on an unexpected error: " + e.what());
+        log_error("writer " + std::to_string(w_.id_) + " stopped on an unexpected error: " + e.what(),
+                  {{"writer", w_.id_}});
       }
       w_.lane_.mark_failed();
     });
@@ -100,7 +101,7 @@ void BatchWriter::start() {
       Session session(*this);
       session.run();
     } catch (const std::exception& e) {
-      log_error("writer " + std::to_string(id_) + " failed: " + e.what());
+      log_error("writer " + std::to_string(id_) + " failed: " + e.what(), {{"writer", id_}});
       lane_.mark_failed();
     }
     finished_ = true;

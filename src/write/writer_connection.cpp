@@ -32,7 +32,7 @@ awaitable<void> WriterConnection::ensure_connected() {
   co_await conn_.connect();
   if (ever_connected_) {
     ++stats_.pg_reconnects;
-    log_info("writer " + std::to_string(id_) + ": reconnected to PostgreSQL");
+    log_info("writer " + std::to_string(id_) + ": reconnected to PostgreSQL", {{"writer", id_}});
   }
   ever_connected_ = true;
 }
@@ -45,12 +45,14 @@ void WriterConnection::enter_outage(const pg::PgError& e) {
   }
   const std::string detail = (e.sqlstate().empty() ? std::string() : "SQLSTATE " + e.sqlstate() + ": ") + e.what();
   if (e.is_retryable()) {
-    log_warn("writer " + std::to_string(id_) + ": PostgreSQL unavailable, will retry (" + detail + ")");
+    log_warn("writer " + std::to_string(id_) + ": PostgreSQL unavailable, will retry (" + detail + ")",
+             {{"writer", id_}, {"sqlstate", e.sqlstate()}});
   } else {
     // Not an outage and not one row's fault (the dead-letter COPY, the offsets UPDATE, a rule
     // on ingest_offsets...): the batch is kept and retried until an operator fixes the cause.
     log_error("writer " + std::to_string(id_) +
-              ": PostgreSQL refused the batch transaction, retrying until this is fixed (" + detail + ")");
+              ": PostgreSQL refused the batch transaction, retrying until this is fixed (" + detail + ")",
+              {{"writer", id_}, {"sqlstate", e.sqlstate()}});
   }
   conn_.close();
 }

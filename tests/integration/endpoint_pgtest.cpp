@@ -91,6 +91,18 @@ TEST(EndpointPgTest, LiveScrapePassesPromtoolAndMatchesTheDatabase) {
   EXPECT_TRUE(settled) << text;
 
   EXPECT_EQ(promtool_check_metrics(text), "") << text;
+  // build_info names the build `--version` prints: "mlops-ingest VERSION (commit COMMIT)".
+  std::string version_line;
+  ASSERT_EQ(fault::shell(std::string(MLOPS_BINARY) + " --version", &version_line), 0);
+  const std::string version = version_line.substr(13, version_line.find(' ', 13) - 13);
+  const std::string commit = version_line.substr(version_line.find("(commit ") + 8,
+                                                 version_line.find(')') - version_line.find("(commit ") - 8);
+  const auto info = text.find("\nmlops_ingest_build_info{");
+  ASSERT_NE(info, std::string::npos) << text;
+  const std::string info_line = text.substr(info + 1, text.find('\n', info + 1) - info - 1);
+  EXPECT_NE(info_line.find("version=\"" + version + "\""), std::string::npos) << info_line << " / " << version_line;
+  EXPECT_NE(info_line.find("commit=\"" + commit + "\""), std::string::npos) << info_line << " / " << version_line;
+  EXPECT_EQ(info_line.substr(info_line.rfind(' ') + 1), "1") << info_line;
   EXPECT_EQ(sample_value(text, "mlops_ingest_rows_written_total", R"(table="prediction_logs")"),
             static_cast<double>(db.count("SELECT count(*) FROM prediction_logs")));
   EXPECT_EQ(sample_value(text, "mlops_ingest_rows_written_total", R"(table="ingest_dead_letters")"),

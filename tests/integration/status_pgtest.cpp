@@ -4,8 +4,10 @@
 #include <simdjson.h>
 
 #include <cstdio>
+#include <future>
 
 #include "mlops_ingest/devtools/dev_broker.hpp"
+#include "fault_env.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {
@@ -47,7 +49,12 @@ void seed(const TestDatabase& db) {
   db.exec("INSERT INTO monitoring_alerts (created_at, alert_type, severity, drift_share) "
           "SELECT timestamp '2026-01-01 00:00:00' + i * interval '1 hour', 'drift', "
           "  CASE WHEN i % 2 = 0 THEN 'high' ELSE 'low' END, i / 100.0 FROM generate_series(1, 12) i");
-  db.exec("INSERT INTO monitoring_alerts (created_at, alert_type, severity) VALUES (timestamp '2027-01-01', 'latency', 'high')");
+  db.exec("INSERT INTO monitoring_alerts (created_at, alert_type, severity) VALUES (timestamp '2026-06-01', 'latency', 'high'),"
+          "(" + utc + " - interval '3 hours', 'latency', 'low')");
+  db.exec("INSERT INTO model_metadata (model_version, created_at) VALUES "
+          "('v1', " + utc + " - interval '2 minutes'), ('v2', " + utc + " - interval '2 days')");
+  db.exec("INSERT INTO retraining_metrics (created_at, promoted) VALUES "
+          "(" + utc + " - interval '1 hour', true), (" + utc + " - interval '20 seconds', false)");
   db.exec("INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES "
           "('g1', 'predictions', 0, 3), ('g1', 'labels', 0, -1), ('g2', 'predictions', 0, 10)");
 }
@@ -92,6 +99,14 @@ TEST(StatusPgTest, ExactFiguresAsJsonAndText) {
   EXPECT_EQ(std::int64_t(doc["rows"]["prediction_logs"]["last_24h"]), 3);
   EXPECT_EQ(std::int64_t(doc["rows"]["label_store"]["last_5m"]), 1);
   EXPECT_EQ(std::int64_t(doc["rows"]["label_store"]["last_24h"]), 2);
+  // All five tables the kinds write, each by its own time column.
+  EXPECT_EQ(std::int64_t(doc["rows"]["model_metadata"]["last_5m"]), 1);
+  EXPECT_EQ(std::int64_t(doc["rows"]["model_metadata"]["last_24h"]), 1);
+  EXPECT_EQ(std::int64_t(doc["rows"]["monitoring_alerts"]["last_5m"]), 0);
+  EXPECT_EQ(std::int64_t(doc["rows"]["monitoring_alerts"]["last_24h"]), 1);
+  EXPECT_EQ(std::int64_t(doc["rows"]["retraining_metrics"]["last_5m"]), 1);
+  EXPECT_EQ(std::int64_t(doc["rows"]["retraining_metrics"]["last_24h"]), 2);
+  EXPECT_EQ(doc["rows"].get_object().size(), 6u);
   EXPECT_EQ(std::int64_t(doc["rows"]["ingest_dead_letters"]["last_5m"]), 2);
   EXPECT_EQ(std::int64_t(doc["rows"]["ingest_dead_letters"]["last_24h"]), 3);
   EXPECT_EQ(std::int64_t(doc["dead_letters_24h"]["invalid_json"]), 2);
@@ -146,6 +161,69 @@ TEST(StatusPgTest, WithoutBrokersOrDataNothingIsMadeUp) {
   ASSERT_EQ(parser.parse(with_offset).get(doc), simdjson::SUCCESS) << with_offset;
   EXPECT_EQ(std::int64_t(doc["offsets"].at(0)["next_offset"]), 5);
   EXPECT_TRUE(doc["offsets"].at(0)["lag"].is_null());
+}
+
+// A backfill: offsets move while every row it stores is old by event time. The rows by time
+// window show nothing recent; the ingest rate, taken from ingest_offsets, shows the work.
+TEST(StatusPgTest, IngestRateComesFromTheOffsetsProgress) {
+  TestDatabase db;
+  db.exec("INSERT INTO prediction_logs (prediction_id, created_at, model_version, prediction, probability) VALUES "
+          "('old', (now() AT TIME ZONE 'UTC') - interval '30 days', 'v1', 1, 0.9)");
+  db.exec("INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES "
+          "('g1', 'predictions', 0, 100), ('g1', 'predictions', 1, 200), ('g1', 'labels', 0, -1), "
+          "('g2', 'predictions', 0, 7)");
+  auto status = std::async(std::launch::async, [&] { return run_status("--pg '" + db.dsn() + "' --rate-seconds 3 --json"); });
+  // Once status has read the offsets the first time (its connection idle after that query),
+  // the offsets move as a writer's commits would move them.
+  const bool first_read = fault::wait_until(
+      [&] {
+        return db.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle' "
+                        "AND query = 'SELECT consumer_group, topic, kafka_partition, next_offset FROM ingest_offsets'") > 0;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  ASSERT_TRUE(first_read);
+  db.exec("UPDATE ingest_offsets SET next_offset = next_offset + CASE kafka_partition WHEN 0 THEN 300 ELSE 150 END "
+          "WHERE consumer_group = 'g1' AND topic = 'predictions'");
+  db.exec("UPDATE ingest_offsets SET next_offset = 50 WHERE topic = 'labels'");  // first commit: no starting point
+  const std::string json = status.get();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  const double window = double(doc["ingest_rate"]["window_seconds"]);
+  EXPECT_GE(window, 3.0) << json;
+  simdjson::dom::array topics = doc["ingest_rate"]["topics"].get_array();
+  ASSERT_EQ(topics.size(), 3u) << json;
+  struct Expected {
+    const char* group;
+    const char* topic;
+    std::int64_t messages;
+  };
+  const Expected expected[] = {{"g1", "labels", 0}, {"g1", "predictions", 450}, {"g2", "predictions", 0}};
+  std::size_t i = 0;
+  for (simdjson::dom::element t : topics) {
+    EXPECT_EQ(std::string_view(t["group"]), expected[i].group) << json;
+    EXPECT_EQ(std::string_view(t["topic"]), expected[i].topic) << json;
+    EXPECT_EQ(std::int64_t(t["messages"]), expected[i].messages) << json;
+    EXPECT_NEAR(double(t["per_second"]) * window, static_cast<double>(expected[i].messages), 1e-6) << json;
+    ++i;
+  }
+  EXPECT_EQ(std::int64_t(doc["rows"]["prediction_logs"]["last_5m"]), 0) << json;
+
+  // The text report says the same; --rate-seconds 0 leaves it out and says so.
+  db.exec("UPDATE ingest_offsets SET next_offset = next_offset + 1");
+  const std::string off = run_status("--pg '" + db.dsn() + "' --rate-seconds 0");
+  EXPECT_NE(off.find("not measured: --rate-seconds 0"), std::string::npos) << off;
+}
+
+TEST(StatusPgTest, ABadRateWindowIsRefusedNamingTheOption) {
+  TestDatabase db;
+  try {
+    (void)run_status("--pg '" + db.dsn() + "' --rate-seconds soon");
+    FAIL() << "accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--rate-seconds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'soon'"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -181,6 +181,15 @@ TEST(Metrics, ExpositionHasExactValuesAndPassesPromtool) {
   EXPECT_EQ(sample_value(text, "mlops_ingest_labels_pending"), 25);
   EXPECT_EQ(sample_value(text, "mlops_ingest_labels_pending_oldest_seconds"), 12.5);
   EXPECT_EQ(sample_value(text, "mlops_ingest_postgres_up"), 1);
+  {
+    const std::size_t at = text.find("\nmlops_ingest_build_info{");
+    ASSERT_NE(at, std::string::npos) << text;
+    const std::string line = text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+    EXPECT_NE(line.find("version=\""), std::string::npos) << line;
+    EXPECT_NE(line.find("commit=\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("version=\"\""), std::string::npos) << line;
+    EXPECT_EQ(line.substr(line.rfind(' ') + 1), "1") << line;
+  }
   EXPECT_GT(sample_value(text, "process_resident_memory_bytes"), 1e6);
   EXPECT_EQ(sample_value(text, "mlops_ingest_batch_commit_seconds_count"), 2);
   EXPECT_NEAR(sample_value(text, "mlops_ingest_batch_commit_seconds_sum"), 0.1, 1e-9);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mlops_ingest/event/event_kinds.hpp"
+#include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest {
 
@@ -91,6 +92,8 @@ struct Config {
   // Loopback by default: nothing is exposed beyond the machine unless asked for (a pod needs
   // 0.0.0.0:8397 so that the kubelet and Prometheus reach it).
   std::string http_listen = "127.0.0.1:8397";
+  LogFormat log_format = LogFormat::kText;  // stderr lines as text or one JSON object per line
+  LogLevel log_level = LogLevel::kInfo;     // lines below it are not formatted at all
 
   // Extra librdkafka properties ("kafka.<property>" keys), e.g. security.protocol.
   std::map<std::string, std::string> kafka_properties;

@@ -3,10 +3,14 @@
 // database (and Kafka, when brokers are given), without a running ingester:
 //   - per consumer group and partition, the stored next offset (ingest_offsets) and, with
 //     --brokers, the high watermark and the lag behind it;
-//   - rows in the last 5 minutes and 24 hours per table, dead letters by reason in 24 hours;
+//   - the ingest rate per group and topic: how far the stored offsets moved in a few seconds
+//     (a backfill of old events shows here, not in the rows by event time);
+//   - rows in the last 5 minutes and 24 hours for each of the five tables (by the table's own
+//     time column), dead letters by reason in 24 hours;
 //   - pending labels and the age of the oldest;
 //   - the database documentation's four Common Queries (made to run on PostgreSQL, in UTC).
 // All database figures come from one read-only REPEATABLE READ snapshot.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,6 +35,15 @@ struct TableActivity {
   std::int64_t last_24h = 0;
 };
 
+// Messages whose offsets were committed to ingest_offsets during the sampling window, for one
+// consumer group and topic (every partition), and that per second.
+struct IngestRate {
+  std::string group;
+  std::string topic;
+  std::int64_t messages = 0;
+  double per_second = 0;
+};
+
 struct DriftAlert {
   std::string created_at;  // as stored (UTC by convention), RFC 3339 without offset
   std::string severity;
@@ -45,6 +58,8 @@ struct ModelAccuracy {
 struct Status {
   std::vector<PartitionStatus> partitions;
   std::string kafka_error;  // with --brokers: why watermarks are missing, if they are
+  double rate_window_seconds = 0;   // how long the offsets were watched; 0: not measured
+  std::vector<IngestRate> ingest_rate;
   std::vector<TableActivity> tables;
   std::vector<std::pair<std::string, std::int64_t>> dead_letters_24h;  // by reason code
   std::int64_t labels_pending = 0;
@@ -58,7 +73,9 @@ struct Status {
 
 // Throws pg::PgError when PostgreSQL cannot answer. Kafka problems do not throw: they leave the
 // watermarks empty and say why in kafka_error.
-Status collect_status(const std::string& pg_dsn, const std::string& brokers);
+// rate_window > 0: ingest_offsets is read again after that long, for the ingest rate.
+Status collect_status(const std::string& pg_dsn, const std::string& brokers,
+                      std::chrono::milliseconds rate_window = std::chrono::milliseconds(0));
 
 std::string format_status_text(const Status& status);
 std::string format_status_json(const Status& status);
