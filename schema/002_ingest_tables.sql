@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS ingest_dead_letters (
 
 CREATE INDEX IF NOT EXISTS idx_dead_letters_reason ON ingest_dead_letters(reason_code, dead_lettered_at);
 CREATE INDEX IF NOT EXISTS idx_dead_letters_position ON ingest_dead_letters(topic, kafka_partition, kafka_offset);
+-- `mlops-ingest dead-letters requeue`: how many times a letter was re-driven and failed again,
+-- and when last (its reason and sqlstate are then the latest failure's). Added, not created
+-- with the table, so that a database of an earlier version upgrades in place.
+ALTER TABLE ingest_dead_letters ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ingest_dead_letters ADD COLUMN IF NOT EXISTS last_attempt_at TIMESTAMPTZ;
+-- Retention (dead_letter_retention) deletes by age.
+CREATE INDEX IF NOT EXISTS idx_dead_letters_age ON ingest_dead_letters(dead_lettered_at);
 
 -- Exactly once for the kinds that append without a natural key (monitoring_alerts,
 -- retraining_metrics): the Kafka position of every appended row, written in the same
@@ -57,3 +64,5 @@ CREATE TABLE IF NOT EXISTS ingest_appended (
     appended_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (topic, kafka_partition, kafka_offset)
 );
+-- Retention (appended_retention) deletes by age.
+CREATE INDEX IF NOT EXISTS idx_appended_age ON ingest_appended(appended_at);

@@ -7,6 +7,7 @@
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/observe/endpoint.hpp"
+#include "mlops_ingest/operate/retention_pruner.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/connect_timeout.hpp"
 #include "startup_gate.hpp"
@@ -55,6 +56,9 @@ int Ingester::run() {
     return 0;
   }
   for (auto& w : writers) w->start();
+  // Retention, on its own thread and connection (off the writers' transactions); stopped first.
+  std::unique_ptr<operate::RetentionPruner> pruner;
+  if (operate::RetentionPruner::wanted(config_)) pruner = std::make_unique<operate::RetentionPruner>(config_, stats_);
 
   std::vector<Lane*> lanes;
   for (auto& w : writers) lanes.push_back(&w->lane());

@@ -61,6 +61,15 @@ Setter size(long long min, long long max) {
 }
 
 template <auto Member>
+Setter age() {
+  return [](Config& c, const std::string& key, const std::string& v) {
+    const std::optional<std::chrono::seconds> a = parse_age(v);
+    if (!a) throw ConfigError("setting '" + key + "': '" + v + "' is not an age (0, 90s, 30m, 24h or 7d)");
+    c.*Member = *a;
+  };
+}
+
+template <auto Member>
 Setter millis(long long min, long long max) {
   return [min, max](Config& c, const std::string& key, const std::string& value) {
     c.*Member = std::chrono::milliseconds(parse_integer(key, value, min, max));
@@ -201,6 +210,13 @@ std::vector<Setting> operation_settings() {
          }
          c.log_level = *l;
        }},
+      // Retention of the ingester's own tables (src/operate/retention_pruner): off by default.
+      {"dead_letter_retention", "0", "dead letters older than this are deleted (90s, 30m, 24h, 7d); 0: kept for ever",
+       age<&Config::dead_letter_retention>()},
+      {"appended_retention", "0",
+       "ingest_appended positions older than this are deleted; a replay reaching further back appends "
+       "alerts and retraining rows again; 0: kept for ever",
+       age<&Config::appended_retention>()},
   };
 }
 
@@ -314,6 +330,23 @@ std::array<std::string, kTopicKindCount> Config::default_kind_topics() {
   std::array<std::string, kTopicKindCount> out;
   for (const EventKindSpec& spec : kEventKinds) out[kind_index(spec.kind)] = spec.default_topic;
   return out;
+}
+
+std::optional<std::chrono::seconds> parse_age(std::string_view text) {
+  if (text == "0") return std::chrono::seconds(0);
+  if (text.size() < 2) return std::nullopt;
+  std::int64_t n = 0;
+  for (const char ch : text.substr(0, text.size() - 1)) {
+    if (ch < '0' || ch > '9' || n > 1000000000) return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  switch (text.back()) {
+    case 's': return std::chrono::seconds(n);
+    case 'm': return std::chrono::seconds(n * 60);
+    case 'h': return std::chrono::seconds(n * 3600);
+    case 'd': return std::chrono::seconds(n * 86400);
+    default: return std::nullopt;
+  }
 }
 
 std::optional<TopicKind> Config::kind_of_topic(std::string_view name) const noexcept {

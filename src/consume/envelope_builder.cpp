@@ -13,17 +13,24 @@ EnvelopeBuilder::EnvelopeBuilder(const Config& config)
     : cfg_(config), parser_(ParserLimits{config.max_message_bytes, 64}) {}
 
 void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic) {
-  env.topic = topic;
-  env.partition = msg->partition;
-  env.offset = msg->offset;
-  const char* payload = static_cast<const char*>(msg->payload);
-  const std::size_t len = msg->len;
   rd_kafka_timestamp_type_t ts_type;
   std::int64_t ts_ms = rd_kafka_message_timestamp(msg, &ts_type);
   if (ts_ms < 0) {
     ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch()).count();
   }
+  const std::optional<std::string_view> key =
+      msg->key != nullptr ? std::optional<std::string_view>({static_cast<const char*>(msg->key), msg->key_len})
+                          : std::nullopt;
+  fill(env, topic, msg->partition, msg->offset, static_cast<const char*>(msg->payload), msg->len, key, ts_ms);
+}
+
+void EnvelopeBuilder::fill(Envelope& env, TopicKind topic, std::int32_t partition, std::int64_t offset,
+                           const char* payload, std::size_t len, std::optional<std::string_view> key,
+                           std::int64_t ts_ms) {
+  env.topic = topic;
+  env.partition = partition;
+  env.offset = offset;
   env.kafka_ts_ms = ts_ms;
   const PgTimestamp kafka_ts = pg_timestamp_from_unix_ms(ts_ms);
 
@@ -46,9 +53,6 @@ void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKi
       encode_label(event, kafka_ts, env);
     }
   }
-  const std::optional<std::string_view> key =
-      msg->key != nullptr ? std::optional<std::string_view>({static_cast<const char*>(msg->key), msg->key_len})
-                          : std::nullopt;
   if (reason == RejectReason::kNone) {
     // Kept in case PostgreSQL refuses the row and it must be dead-lettered as received.
     env.key.assign(key.value_or(std::string_view{}));
@@ -62,7 +66,7 @@ void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKi
   env.reason_text.assign(parser_.last_error());
   const std::optional<std::string_view> body =
       payload != nullptr ? std::optional<std::string_view>({payload, len}) : std::nullopt;
-  encode_dead_letter({topic_name(topic), msg->partition, msg->offset, key, body, reason,
+  encode_dead_letter({topic_name(topic), partition, offset, key, body, reason,
                       parser_.last_error(), std::nullopt},
                      cfg_.dead_letter_payload_max_bytes, env.tuple);
 }

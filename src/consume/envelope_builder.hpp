@@ -7,6 +7,10 @@
 // Thread model: the consumer thread's; the parser's buffers are reused message after message.
 #include <librdkafka/rdkafka.h>
 
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
 #include "mlops_ingest/config/config.hpp"
 #include "mlops_ingest/event/event_parser.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
@@ -19,6 +23,10 @@ class EnvelopeBuilder {
 
   // Overwrites every field of `env` that the writer reads for `msg` of `topic`.
   void fill(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
+  // The same from a message's parts (a dead letter re-driven by `dead-letters requeue`):
+  // `payload` null for a tombstone, `key` null for no key.
+  void fill(Envelope& env, TopicKind topic, std::int32_t partition, std::int64_t offset, const char* payload,
+            std::size_t len, std::optional<std::string_view> key, std::int64_t kafka_ts_ms);
 
  private:
   [[nodiscard]] const std::string& topic_name(TopicKind topic) const noexcept {

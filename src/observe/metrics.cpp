@@ -98,6 +98,11 @@ class StatsCollectable : public prometheus::Collectable {
                                     {{"reason", std::string(reason_code(static_cast<RejectReason>(i)))}}));
     }
     out.push_back(std::move(dead));
+    // Retention (dead_letter_retention, appended_retention): zeros while it is off.
+    out.push_back({"mlops_ingest_retention_pruned_rows_total", "Rows deleted by retention, by table",
+                   MetricType::Counter,
+                   {counter(as_double(s.dead_letters_pruned.load()), {{"table", "ingest_dead_letters"}}),
+                    counter(as_double(s.appended_pruned.load()), {{"table", "ingest_appended"}})}});
     MetricFamily consumed{"mlops_ingest_messages_consumed_total", "Kafka messages taken from each topic",
                           MetricType::Counter, {}};
     for (const EventKindSpec& spec : kEventKinds) {

@@ -52,7 +52,7 @@ struct OwnColumn {
   std::string_view type;
   bool filled;
 };
-constexpr std::array<OwnColumn, 22> kOwnColumns = {{
+constexpr std::array<OwnColumn, 24> kOwnColumns = {{
     {"ingest_offsets", "consumer_group", "text", true},
     {"ingest_offsets", "topic", "text", true},
     {"ingest_offsets", "kafka_partition", "integer", true},
@@ -70,6 +70,8 @@ constexpr std::array<OwnColumn, 22> kOwnColumns = {{
     {"ingest_dead_letters", "reason", "text", true},
     {"ingest_dead_letters", "sqlstate", "text", true},
     {"ingest_dead_letters", "dead_lettered_at", "timestamp with time zone", false},
+    {"ingest_dead_letters", "attempts", "integer", false},
+    {"ingest_dead_letters", "last_attempt_at", "timestamp with time zone", false},
     {"ingest_appended", "topic", "text", true},
     {"ingest_appended", "kafka_partition", "integer", true},
     {"ingest_appended", "kafka_offset", "bigint", true},

@@ -31,12 +31,16 @@ class DeadLetters {
   // After COMMIT: the table is the record, the topic a mirror (see DeadLetterPublisher).
   void mirror(const WriteContext& ctx, kafka::DeadLetterPublisher& topic) const;
 
- private:
+  // A row PostgreSQL refused in this attempt: its slot, the message and the SQLSTATE.
   struct RejectedRow {
     std::uint32_t slot;
     std::string message;
     std::string sqlstate;
   };
+  // For a caller that records the refusals itself (`dead-letters requeue`) instead of write().
+  [[nodiscard]] const std::vector<RejectedRow>& refused() const noexcept { return rejected_meta_; }
+
+ private:
   std::vector<std::string> rejected_;  // dead-letter tuples of rows PostgreSQL refused
   std::vector<RejectedRow> rejected_meta_;
 };

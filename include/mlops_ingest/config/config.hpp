@@ -75,6 +75,8 @@ struct Config {
   std::size_t max_message_bytes = 1u << 20;
   std::size_t dead_letter_payload_max_bytes = 64u << 10;
   std::string dead_letter_topic;  // also publish dead letters here (after they commit); empty: off
+  // Retention: rows older than this are deleted off the hot path; 0 (the default): kept for ever.
+  std::chrono::seconds dead_letter_retention{0}, appended_retention{0};
 
   // Timing.
   std::chrono::milliseconds progress_interval{5000};
@@ -168,6 +170,9 @@ std::string kafka_property_of_env_name(std::string_view name);
 std::map<std::string, std::string> parse_command_flags(const std::vector<std::string>& args,
                                                        const std::vector<std::string>& known,
                                                        const std::vector<std::string>& switches = {});
+
+// An age: "0", or digits and a unit s, m, h or d ("90s", "24h", "7d"); nullopt otherwise.
+std::optional<std::chrono::seconds> parse_age(std::string_view text);
 
 // "HOST:PORT", "[IPv6]:PORT" or ":PORT" (all interfaces) split and checked; throws ConfigError
 // naming `key`. Port 0 asks the system for a free port (tests).

@@ -32,6 +32,8 @@ struct IngestStats {
   Counter stale_skipped{0};  // already committed by another instance (rebalance overlap)
   Counter dead_letters{0};
   std::array<Counter, kRejectReasonCount> dead_letters_by_reason{};
+  Counter dead_letters_pruned{0};  // deleted by dead_letter_retention (RetentionPruner)
+  Counter appended_pruned{0};      // ingest_appended rows deleted by appended_retention
   Counter batches_committed{0};
   Counter pg_retries{0};     // batch attempts that hit an outage and were retried
   Counter pg_reconnects{0};  // successful reconnections after an outage
