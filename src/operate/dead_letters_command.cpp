@@ -253,9 +253,12 @@ int cmd_requeue(pg::BlockingConnection& conn, const Config& cfg, const Args& a) 
   std::printf("requeue%s: %zu dead letter(s)\n", a.dry_run ? " (dry run: every transaction is rolled back)" : "",
               letters.size());
   const RequeueCounts c = requeue_dead_letters(cfg, letters, a.dry_run, [&](const RequeueItem& item) {
-    std::printf("  %-8lld %-28s %s%s: %s\n", static_cast<long long>(item.letter.id), position(item.letter).c_str(),
-                item.outcome == RequeueOutcome::kLeft || item.outcome == RequeueOutcome::kGone ? "" : would,
-                outcome_name(item.outcome), redact::scrub(item.detail).c_str());
+    const bool changes = item.outcome != RequeueOutcome::kLeft && item.outcome != RequeueOutcome::kGone;
+    const std::string what = !a.dry_run || !changes ? outcome_name(item.outcome)
+                             : item.outcome == RequeueOutcome::kFailedAgain ? "would fail again"
+                                                                            : std::string(would) + outcome_name(item.outcome);
+    std::printf("  %-8lld %-28s %s: %s\n", static_cast<long long>(item.letter.id), position(item.letter).c_str(),
+                what.c_str(), redact::scrub(item.detail).c_str());
     std::fflush(stdout);
   });
   std::printf("requeue%s: %s%llu requeued (stored %llu, already stored %llu, parked %llu), failed again %llu, "

@@ -38,11 +38,17 @@ void RetentionPruner::loop() {
 void RetentionPruner::pass() {
   if (cfg_.dead_letter_retention.count() > 0) {
     const std::uint64_t n = prune("ingest_dead_letters", "dead_lettered_at", cfg_.dead_letter_retention);
-    if (n > 0) log_info("retention: deleted dead letters older than dead_letter_retention", {{"rows", n}});
+    if (n > 0) {
+      log_info("retention: deleted " + std::to_string(n) + " dead letters older than dead_letter_retention",
+               {{"rows", n}, {"table", "ingest_dead_letters"}});
+    }
   }
   if (cfg_.appended_retention.count() > 0) {
     const std::uint64_t n = prune("ingest_appended", "appended_at", cfg_.appended_retention);
-    if (n > 0) log_info("retention: deleted ingest_appended positions older than appended_retention", {{"rows", n}});
+    if (n > 0) {
+      log_info("retention: deleted " + std::to_string(n) + " ingest_appended positions older than appended_retention",
+               {{"rows", n}, {"table", "ingest_appended"}});
+    }
   }
 }
 
