@@ -326,5 +326,26 @@ TEST(Config, SourcesSayWhereEachValueCameFrom) {
   EXPECT_EQ(origin_name(SettingOrigin::kDefault), "default");
 }
 
+TEST(Config, RetentionsAreAgesAndOffByDefault) {
+  Config c;
+  EXPECT_EQ(c.dead_letter_retention.count(), 0);
+  EXPECT_EQ(c.appended_retention.count(), 0);
+  apply_setting(c, "dead_letter_retention", "7d");
+  apply_setting(c, "appended_retention", "90s");
+  EXPECT_EQ(c.dead_letter_retention, std::chrono::seconds(7 * 86400));
+  EXPECT_EQ(c.appended_retention, std::chrono::seconds(90));
+  EXPECT_EQ(parse_age("30m"), std::chrono::seconds(1800));
+  EXPECT_EQ(parse_age("24h"), std::chrono::seconds(86400));
+  EXPECT_EQ(parse_age("0"), std::chrono::seconds(0));
+  for (const char* bad : {"", "d", "7", "7w", "-1d", "1.5h", "yesterday"}) EXPECT_FALSE(parse_age(bad)) << bad;
+  try {
+    apply_setting(c, "dead_letter_retention", "7 days");
+    ADD_FAILURE() << "accepted '7 days'";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("setting 'dead_letter_retention': '7 days' is not an age"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mlops_ingest
