@@ -29,8 +29,9 @@ void RetentionPruner::loop() {
     try {
       pass();
     } catch (const std::exception& e) {
-      // An outage or a missing privilege (DELETE on the table) skips this pass; the next one tries again.
-      log_warn(std::string("retention: pruning failed, retried in a minute: ") + e.what());
+      // An outage or a missing privilege (DELETE on the table) skips this pass; the next one
+      // tries again. A pass cut short by the ingester stopping is not a failure.
+      if (!stop_flag_.load()) log_warn(std::string("retention: pruning failed, retried in a minute: ") + e.what());
     }
   } while (wait(kInterval));
 }
@@ -43,7 +44,7 @@ void RetentionPruner::pass() {
                {{"rows", n}, {"table", "ingest_dead_letters"}});
     }
   }
-  if (cfg_.appended_retention.count() > 0) {
+  if (cfg_.appended_retention.count() > 0 && !stop_flag_.load()) {
     const std::uint64_t n = prune("ingest_appended", "appended_at", cfg_.appended_retention);
     if (n > 0) {
       log_info("retention: deleted " + std::to_string(n) + " ingest_appended positions older than appended_retention",
