@@ -167,6 +167,27 @@ TEST(DeadLettersPgTest, DryRunTruncatedUnknownTopicAndBadInputChangeNothing) {
   EXPECT_EQ(state(db), before);
 }
 
+// An append kind (no natural key): exactly once by its Kafka position in ingest_appended, which
+// the requeue records in the same transaction as the row and the deletion of the letter.
+TEST(DeadLettersPgTest, AnAlertIsAppendedOnceByItsPosition) {
+  TestDatabase db;
+  pg::BlockingConnection conn(db.dsn());
+  const std::string alert = R"({"created_at": "2026-01-05T12:00:00Z", "alert_type": "drift", "severity": "high", )"
+                            R"("drift_share": 0.42, "drifted_features": ["age"], "message": "drift on 1 of 4 features"})";
+  add_letter(conn, {"alerts", 7, "", alert});
+  std::string out;
+  EXPECT_EQ(cli("requeue --pg '" + db.dsn() + "'", out), 0) << out;
+  EXPECT_NE(out.find("stored: monitoring_alerts"), std::string::npos) << out;
+  EXPECT_EQ(db.count("SELECT count(*) FROM monitoring_alerts"), 1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_appended WHERE topic = 'alerts' AND kafka_offset = 7"), 1);
+  // The same message dead-lettered again (say, by a replay that failed): already appended.
+  add_letter(conn, {"alerts", 7, "", alert});
+  EXPECT_EQ(cli("requeue --pg '" + db.dsn() + "'", out), 0) << out;
+  EXPECT_NE(out.find("already_stored"), std::string::npos) << out;
+  EXPECT_EQ(db.count("SELECT count(*) FROM monitoring_alerts"), 1);
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
+}
+
 // kill -9 in the middle of a large requeue, then run again: every event stored exactly once,
 // each letter deleted exactly when its row was stored.
 TEST(DeadLettersPgTest, KilledMidRequeueAndRunAgainStoresEachEventOnce) {
