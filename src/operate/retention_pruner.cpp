@@ -56,10 +56,13 @@ void RetentionPruner::pass() {
 std::uint64_t RetentionPruner::prune(const std::string& table, const char* age_column,
                                      std::chrono::seconds retention) {
   pg::BlockingConnection conn(cfg_.pg, pg::ConnectLimits{&stop_flag_});
-  // By ctid, a batch at a time: each DELETE is a short transaction of its own and holds its row
-  // locks briefly, and the age index finds the oldest rows without a scan.
-  const std::string sql = "DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " + table + " WHERE " +
-                          age_column + " < now() - make_interval(secs => $1::bigint) LIMIT " +
+  // A batch at a time: each DELETE is a short transaction of its own and holds its row locks
+  // briefly, and the age index finds the oldest rows without a scan. Dead letters by their id,
+  // not their ctid: a ctid needs SELECT on the whole table, payloads included, which the ingest
+  // role is not given (docs/security.md); SELECT on (id, dead_lettered_at) is enough.
+  const std::string key = table == "ingest_dead_letters" ? "id" : "ctid";
+  const std::string sql = "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table +
+                          " WHERE " + age_column + " < now() - make_interval(secs => $1::bigint) LIMIT " +
                           std::to_string(kBatchRows) + ")";
   std::uint64_t total = 0;
   IngestStats::Counter& counter = table == "ingest_appended" ? stats_.appended_pruned : stats_.dead_letters_pruned;

@@ -3,6 +3,7 @@
 // ingester writes them (the table is the record), with payloads of the event generator.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/pg_error.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {
@@ -258,6 +260,43 @@ TEST(DeadLettersPgTest, RetentionPrunesOldRowsInBatchesAndKeepsYoungOnes) {
   });
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters WHERE kafka_offset = 9000"), 1);
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_appended WHERE kafka_offset = 0"), 1);
+}
+
+// The least-privilege ingest role of `schema roles`, plus exactly the grants docs/operations.md
+// gives for retention: it prunes, and still cannot read a payload.
+TEST(DeadLettersPgTest, RetentionRunsAsTheIngestRoleWithTheDocumentedGrants) {
+  const std::string role = "mlops_prune_t" + std::to_string(::getpid());
+  struct DropRole {
+    std::string name;
+    ~DropRole() {
+      try {
+        pg::BlockingConnection(admin_dsn()).exec("DROP ROLE IF EXISTS " + name);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dropping " << name << ": " << e.what();
+      }
+    }
+  } drop{role};
+  TestDatabase db;  // after the role's guard: the database (and its grants) go first
+  std::string out;
+  ASSERT_EQ(fault::shell(fault::ingester_binary() + " schema roles --pg '" + db.dsn() + "' --ingest-role " + role + " 2>&1", &out), 0) << out;
+  db.exec("GRANT SELECT (id, dead_lettered_at), DELETE ON ingest_dead_letters TO " + role);
+  db.exec("GRANT DELETE ON ingest_appended TO " + role);
+  seed_old_and_young(db);
+  const std::string as_role = db.dsn() + " user=" + role;
+  EXPECT_THROW(pg::BlockingConnection(as_role).exec("SELECT payload FROM ingest_dead_letters"), pg::PgError);
+  kafka::DevBroker broker({"predictions", "labels"}, 2);
+  Config config = test_config(broker.bootstrap_servers(), as_role);
+  config.apply_schema = false;
+  config.http_listen.clear();
+  apply_setting(config, "dead_letter_retention", "2d");
+  apply_setting(config, "appended_retention", "1d");
+  Ingester ingester(config);
+  std::thread t([&] { ingester.run(); });
+  EXPECT_TRUE(fault::wait_until([&] {
+    return db.count("SELECT count(*) FROM ingest_dead_letters") == 1 && db.count("SELECT count(*) FROM ingest_appended") == 1;
+  }, 30s));
+  ingester.request_stop();
+  t.join();
 }
 
 TEST(DeadLettersPgTest, RetentionOffDeletesNothing) {
