@@ -3,6 +3,7 @@
 // ingester writes them (the table is the record), with payloads of the event generator.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -221,6 +222,28 @@ TEST(DeadLettersPgTest, KilledMidRequeueAndRunAgainStoresEachEventOnce) {
   std::string out;
   EXPECT_EQ(cli("requeue --pg '" + db.dsn() + "'", out), 0) << out.substr(out.size() > 2000 ? out.size() - 2000 : 0);
   consistent();
+  EXPECT_EQ(db.count("SELECT count(DISTINCT prediction_id) FROM prediction_logs"), static_cast<std::int64_t>(kEvents));
+  EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
+}
+
+// Two requeues of the same letters at once: the letter's row lock makes each store it at most
+// once; the one that comes second finds it gone.
+TEST(DeadLettersPgTest, TwoRequeuesAtOnceStoreEachEventOnce) {
+  TestDatabase db;
+  pg::BlockingConnection conn(db.dsn());
+  constexpr std::size_t kEvents = 1000;
+  const Messages p = synthetic_predictions(9, kEvents);
+  conn.exec("BEGIN");
+  for (std::size_t i = 0; i < p.size(); ++i) add_letter(conn, {"predictions", static_cast<std::int64_t>(i), p[i].first, p[i].second});
+  conn.exec("COMMIT");
+  const std::vector<std::string> argv = {fault::ingester_binary(), "dead-letters", "requeue", "--pg", db.dsn()};
+  fault::ChildProcess a(argv, ::testing::TempDir() + "/requeue_a.log");
+  fault::ChildProcess b(argv, ::testing::TempDir() + "/requeue_b.log");
+  const std::optional<int> ea = a.wait_exit(120s), eb = b.wait_exit(120s);
+  ASSERT_TRUE(ea && eb);
+  EXPECT_TRUE(WIFEXITED(*ea) && WEXITSTATUS(*ea) == 0) << a.log_tail();
+  EXPECT_TRUE(WIFEXITED(*eb) && WEXITSTATUS(*eb) == 0) << b.log_tail();
+  EXPECT_EQ(db.count("SELECT count(*) FROM prediction_logs"), static_cast<std::int64_t>(kEvents));
   EXPECT_EQ(db.count("SELECT count(DISTINCT prediction_id) FROM prediction_logs"), static_cast<std::int64_t>(kEvents));
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_dead_letters"), 0);
 }
