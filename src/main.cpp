@@ -57,7 +57,7 @@ constexpr const char* kUsage = R"(usage:
       live group). Exits 0 at the window's end; 3 if stopped before it (run it again to continue).
   mlops-ingest schema apply --pg DSN
       Create the seed's tables and the ingester's own, idempotently.
-  mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]
+  mlops-ingest schema roles --pg DSN [--ingest-role R [--retention]] [--analytics-role A]
       Create least-privilege roles (LOGIN, no password) and set their privileges: R may do
       exactly what `run` does, A may read the seed's tables. Idempotent. docs/security.md.
   mlops-ingest schema check --pg DSN
@@ -176,12 +176,14 @@ int cmd_run(const std::vector<std::string>& args) {
 }
 
 int cmd_schema_roles(const std::vector<std::string>& args) {
-  const auto flags = parse_flags(args, {"pg", "ingest-role", "analytics-role"});
+  const auto flags = parse_command_flags(args, {"pg", "ingest-role", "analytics-role"}, {"retention"});
   auto get = [&](const char* k) { return flags.count(k) ? flags.at(k) : std::string(); };
   if (get("ingest-role").empty() && get("analytics-role").empty()) {
-    throw ConfigError("usage: mlops-ingest schema roles --pg DSN [--ingest-role R] [--analytics-role A]");
+    throw ConfigError("usage: mlops-ingest schema roles --pg DSN [--ingest-role R [--retention]] [--analytics-role A]");
   }
-  for (const std::string& line : pg::apply_roles(get("pg"), {get("ingest-role"), get("analytics-role")})) {
+  if (flags.count("retention") && get("ingest-role").empty()) throw ConfigError("--retention needs --ingest-role");
+  const pg::RoleNames roles{get("ingest-role"), get("analytics-role"), flags.count("retention") > 0};
+  for (const std::string& line : pg::apply_roles(get("pg"), roles)) {
     std::printf("%s\n", redact::scrub(line).c_str());
   }
   return 0;

@@ -131,7 +131,7 @@ std::string prepare_role(BlockingConnection& conn, const ManagedObjects& managed
   return id;
 }
 
-void grant_ingest(BlockingConnection& conn, const ManagedObjects& managed, const std::string& role,
+void grant_ingest(BlockingConnection& conn, const ManagedObjects& managed, const std::string& role, bool retention,
                   std::vector<std::string>& report) {
   const std::string id = prepare_role(conn, managed, role, report);
   std::string database_privileges;
@@ -145,6 +145,14 @@ void grant_ingest(BlockingConnection& conn, const ManagedObjects& managed, const
     if (g.serial_id) {
       if (auto seq = serial_sequence(conn, g.table)) conn.exec("GRANT USAGE ON SEQUENCE " + *seq + " TO " + id);
     }
+  }
+  if (retention) {
+    for (const TableGrant& g : kRetentionGrants) {
+      conn.exec("GRANT " + std::string(g.privileges) + " ON TABLE " + std::string(g.table) + " TO " + id);
+    }
+    conn.exec("GRANT SELECT (" + std::string(kDeadLetterAgeColumns) + ") ON TABLE ingest_dead_letters TO " + id);
+    report.push_back(role + ": DELETE on ingest_dead_letters and ingest_appended, SELECT (" +
+                     std::string(kDeadLetterAgeColumns) + ") on ingest_dead_letters (--retention)");
   }
   report.push_back(role + ": " + database_privileges + " on the database; USAGE on the serial sequences it inserts through");
 }
@@ -190,7 +198,7 @@ std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNam
   conn.exec("SET LOCAL client_min_messages = warning");  // LOCAL: nothing outlives it behind a pooler
   conn.exec(advisory_lock::xact_lock_sql(advisory_lock::kSchemaRoles));
   const ManagedObjects managed = inspect_managed_objects(conn);
-  if (!roles.ingest.empty()) grant_ingest(conn, managed, roles.ingest, report);
+  if (!roles.ingest.empty()) grant_ingest(conn, managed, roles.ingest, roles.retention, report);
   if (!roles.analytics.empty()) grant_analytics(conn, managed, roles.analytics, report);
   conn.exec("COMMIT");
   warn_public_create(conn, managed, roles, report);
@@ -203,6 +211,8 @@ std::vector<TableGrant> needed_ingest_grants(const Config& config) {
     const bool paired = spec.mode == WriteMode::kDependsOnKind || detail::awaited_by_another_kind(spec);
     if (!config.topic_of(spec.kind).empty() || paired) out.push_back(detail::kind_grant(spec));
   }
+  if (config.dead_letter_retention.count() > 0) out.push_back(kRetentionGrants[0]);
+  if (config.appended_retention.count() > 0) out.push_back(kRetentionGrants[1]);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
+#include "mlops_ingest/pg/roles.hpp"
 #include "test_env.hpp"
 
 namespace mlops_ingest::testing {
@@ -285,9 +286,10 @@ TEST(DeadLettersPgTest, RetentionPrunesOldRowsInBatchesAndKeepsYoungOnes) {
   EXPECT_EQ(db.count("SELECT count(*) FROM ingest_appended WHERE kafka_offset = 0"), 1);
 }
 
-// The least-privilege ingest role of `schema roles`, plus exactly the grants docs/operations.md
-// gives for retention: it prunes, and still cannot read a payload.
-TEST(DeadLettersPgTest, RetentionRunsAsTheIngestRoleWithTheDocumentedGrants) {
+// The least-privilege ingest role of `schema roles`: without --retention, `run` with retention on
+// is refused at startup for the DELETEs it lacks; with it, the role prunes and still cannot read a
+// payload.
+TEST(DeadLettersPgTest, RetentionRunsAsTheIngestRoleOfSchemaRolesWithRetention) {
   const std::string role = "mlops_prune_t" + std::to_string(::getpid());
   struct DropRole {
     std::string name;
@@ -300,19 +302,22 @@ TEST(DeadLettersPgTest, RetentionRunsAsTheIngestRoleWithTheDocumentedGrants) {
     }
   } drop{role};
   TestDatabase db;  // after the role's guard: the database (and its grants) go first
-  std::string out;
-  ASSERT_EQ(fault::shell(fault::ingester_binary() + " schema roles --pg '" + db.dsn() + "' --ingest-role " + role + " 2>&1", &out), 0) << out;
-  db.exec("GRANT SELECT (id, dead_lettered_at), DELETE ON ingest_dead_letters TO " + role);
-  db.exec("GRANT DELETE ON ingest_appended TO " + role);
-  seed_old_and_young(db);
+  const std::string roles_command = fault::ingester_binary() + " schema roles --pg '" + db.dsn() + "' --ingest-role " + role;
   const std::string as_role = db.dsn() + " user=" + role;
-  EXPECT_THROW(pg::BlockingConnection(as_role).exec("SELECT payload FROM ingest_dead_letters"), pg::PgError);
   kafka::DevBroker broker({"predictions", "labels"}, 2);
   Config config = test_config(broker.bootstrap_servers(), as_role);
   config.apply_schema = false;
   config.http_listen.clear();
   apply_setting(config, "dead_letter_retention", "2d");
   apply_setting(config, "appended_retention", "1d");
+  std::string out;
+  ASSERT_EQ(fault::shell(roles_command + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(pg::missing_ingest_privileges(as_role, pg::needed_ingest_grants(config)),
+            (std::vector<std::string>{"DELETE on ingest_dead_letters", "DELETE on ingest_appended"}));
+  ASSERT_EQ(fault::shell(roles_command + " --retention 2>&1", &out), 0) << out;
+  EXPECT_TRUE(pg::missing_ingest_privileges(as_role, pg::needed_ingest_grants(config)).empty());
+  seed_old_and_young(db);
+  EXPECT_THROW(pg::BlockingConnection(as_role).exec("SELECT payload FROM ingest_dead_letters"), pg::PgError);
   Ingester ingester(config);
   std::thread t([&] { ingester.run(); });
   EXPECT_TRUE(fault::wait_until([&] {

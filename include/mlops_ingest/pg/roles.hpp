@@ -89,6 +89,19 @@ inline constexpr std::array<TableGrant, kIngesterTableGrants.size() + kTopicKind
   return out;
 }();
 
+// What the retention pass does (src/operate/retention_pruner.cpp, dead_letter_retention and
+// appended_retention). `schema roles --retention` grants these (and SELECT on
+// kDeadLetterAgeColumns of the dead letters) on top of kIngestGrants: an opt-in, because deleting
+// is a right the ingester needs only with retention on; `run` asks for each only when its
+// retention is on (needed_ingest_grants). The pass deletes dead letters by id, so the ingest role
+// reads kDeadLetterAgeColumns of them and never a payload.
+inline constexpr std::array<TableGrant, 2> kRetentionGrants = {{
+    {"ingest_dead_letters", "DELETE", false,
+     "dead_letter_retention: DELETE ... WHERE id IN (SELECT id ... WHERE dead_lettered_at < ...)"},
+    {"ingest_appended", "DELETE", false, "appended_retention: DELETE of positions older than the retention"},
+}};
+inline constexpr std::string_view kDeadLetterAgeColumns = "id, dead_lettered_at";
+
 // On the database: CONNECT only. The writers stage nothing in temp tables (rows travel as COPY
 // data and array parameters, which also keeps them pooler-safe), so no TEMP.
 inline constexpr std::array<std::string_view, 1> kIngestDatabasePrivileges = {"CONNECT"};
@@ -103,6 +116,7 @@ inline constexpr std::array<std::string_view, kTopicKindCount> kSeedTables = [] 
 struct RoleNames {
   std::string ingest;     // empty: not created
   std::string analytics;  // empty: not created
+  bool retention = false;  // the ingest role also gets kRetentionGrants
 };
 
 // Creates the roles (LOGIN, no password: set one with ALTER ROLE or use client certificates)
@@ -112,7 +126,7 @@ struct RoleNames {
 std::vector<std::string> apply_roles(const std::string& admin_dsn, const RoleNames& roles);
 
 // What `run` needs with `config`'s kinds: kIngestGrants less the tables of the kinds that are off
-// (an empty topic setting). The tables of a kind that waits for another, and of the one it waits
+// (an empty topic setting), plus kRetentionGrants' rows whose retention is on. The tables of a kind that waits for another, and of the one it waits
 // for, stay: the writers' sweep of label_pending reads and fills them whatever the settings.
 std::vector<TableGrant> needed_ingest_grants(const Config& config);
 
