@@ -5,11 +5,13 @@
 // fixes it everything is stored exactly once without a restart. A CHECK a DBA adds still
 // dead-letters exactly the rows it refuses.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,7 +50,7 @@ class Ingesting {
       : broker_(kAllTopics, 2), log_("/tmp/mlops-table-outage-" + name + "-" + std::to_string(::getpid()) + ".log") {
     fault::IngesterOptions opts(broker_.bootstrap_servers(), db_.dsn());
     opts.group = "table-outage";
-    opts.extra = {"--http-listen", "127.0.0.1:0"};
+    opts.extra = {"--http-listen", "127.0.0.1:0", "--log-format", "json"};
     child_ = std::make_unique<ChildProcess>(fault::ingester_argv(opts), log_);
     wait_until(
         [&] {
@@ -88,6 +90,22 @@ class Ingesting {
                      "AND topic = '" + topic + "'");
   }
   [[nodiscard]] std::string log_tail() const { return child_->log_tail(); }
+  // The structured fields "column" and "sqlstate" of the WARN line that names `table` out
+  // (a JSON line with "table" and "column"); empty if there is none.
+  [[nodiscard]] std::pair<std::string, std::string> outage_fields(const std::string& table) const {
+    simdjson::dom::parser parser;
+    std::istringstream lines(child_->log());
+    for (std::string line; std::getline(lines, line);) {
+      simdjson::dom::element doc;
+      std::string_view named, column, sqlstate;
+      if (parser.parse(line).get(doc) != simdjson::SUCCESS) continue;
+      if (doc["table"].get(named) != simdjson::SUCCESS || named != table) continue;
+      if (doc["column"].get(column) != simdjson::SUCCESS) continue;
+      if (doc["sqlstate"].get(sqlstate) != simdjson::SUCCESS) continue;
+      return {std::string(column), std::string(sqlstate)};
+    }
+    return {};
+  }
   [[nodiscard]] bool running() const { return child_->running(); }
 
  private:
@@ -99,7 +117,7 @@ class Ingesting {
 };
 
 struct Change {
-  std::string table, topic;
+  std::string table, column, topic;
   Messages before, during;  // produced before the DBA's change, and while it stands
   std::string break_sql, fix_sql;
 };
@@ -124,6 +142,9 @@ void expect_outage_then_recovery(Ingesting& run, const Change& c, std::int64_t r
   EXPECT_EQ(run.rows(c.table), rows_before);
   EXPECT_EQ(run.outage(c.table), 1);
   EXPECT_TRUE(run.running());
+  const auto [column, sqlstate] = run.outage_fields(c.table);
+  EXPECT_EQ(column, c.column) << run.log_tail();
+  EXPECT_EQ(sqlstate.size(), 5u) << run.log_tail();
 
   run.db().exec(c.fix_sql);
   EXPECT_TRUE(wait_until([&] { return run.rows(c.table) == all && run.outage(c.table) == 0; }, 60s, 100ms))
@@ -140,7 +161,7 @@ TEST(TableOutagePgTest, PredictionColumnTypeChangedThenChangedBack) {
   const Messages p = synthetic_predictions(301, 400);
   expect_outage_then_recovery(
       run,
-      {"prediction_logs", "predictions", slice(p, 0, 200), slice(p, 200, 400),
+      {"prediction_logs", "probability", "predictions", slice(p, 0, 200), slice(p, 200, 400),
        "ALTER TABLE prediction_logs ALTER COLUMN probability TYPE numeric",
        "ALTER TABLE prediction_logs ALTER COLUMN probability TYPE double precision"},
       200);
@@ -151,7 +172,7 @@ TEST(TableOutagePgTest, PredictionColumnDroppedThenAddedBack) {
   Ingesting run("drop");
   const Messages p = synthetic_predictions(302, 400);
   expect_outage_then_recovery(run,
-                              {"prediction_logs", "predictions", slice(p, 0, 200), slice(p, 200, 400),
+                              {"prediction_logs", "model_version", "predictions", slice(p, 0, 200), slice(p, 200, 400),
                                "ALTER TABLE prediction_logs DROP COLUMN model_version",
                                "ALTER TABLE prediction_logs ADD COLUMN model_version VARCHAR(50)"},
                               200);
@@ -164,7 +185,7 @@ TEST(TableOutagePgTest, PredictionNotNullColumnWithoutDefaultThenGivenOne) {
   const Messages p = synthetic_predictions(303, 400);
   expect_outage_then_recovery(
       run,
-      {"prediction_logs", "predictions", slice(p, 0, 200), slice(p, 200, 400),
+      {"prediction_logs", "reviewed_by", "predictions", slice(p, 0, 200), slice(p, 200, 400),
        // Filled for the rows already there, then without a default: what the ingester's rows lack.
        "ALTER TABLE prediction_logs ADD COLUMN reviewed_by text NOT NULL DEFAULT 'dba'; "
        "ALTER TABLE prediction_logs ALTER COLUMN reviewed_by DROP DEFAULT",
@@ -180,7 +201,7 @@ TEST(TableOutagePgTest, LabelNotNullColumnWithoutDefaultThenDropped) {
   run.produce("predictions", p);
   ASSERT_TRUE(wait_until([&] { return run.rows("prediction_logs") == 300; }, 120s, 100ms)) << run.log_tail();
   expect_outage_then_recovery(run,
-                              {"label_store", "labels", slice(l, 0, 150), slice(l, 150, 300),
+                              {"label_store", "audited", "labels", slice(l, 0, 150), slice(l, 150, 300),
                                "ALTER TABLE label_store ADD COLUMN audited boolean NOT NULL DEFAULT true; "
                                "ALTER TABLE label_store ALTER COLUMN audited DROP DEFAULT",
                                "ALTER TABLE label_store DROP COLUMN audited"},
@@ -191,7 +212,7 @@ TEST(TableOutagePgTest, LabelNotNullColumnWithoutDefaultThenDropped) {
 TEST(TableOutagePgTest, AlertColumnTypeChangedThenChangedBack) {
   Ingesting run("alerts");
   expect_outage_then_recovery(run,
-                              {"monitoring_alerts", "alerts", alerts(0, 50), alerts(50, 100),
+                              {"monitoring_alerts", "drift_share", "alerts", alerts(0, 50), alerts(50, 100),
                                "ALTER TABLE monitoring_alerts ALTER COLUMN drift_share TYPE real",
                                "ALTER TABLE monitoring_alerts ALTER COLUMN drift_share TYPE double precision"},
                               50);
