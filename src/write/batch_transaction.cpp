@@ -108,7 +108,7 @@ awaitable<bool> BatchTransaction::commit(std::size_t n) {
       link_.enter_outage(*failed);
     } else {
       link_.enter_table_outage();
-      outages_.enter(problems, failed->sqlstate());
+      outages_.enter(problems, *failed);
     }
     co_await link_.back_off();
   }

@@ -22,10 +22,11 @@ constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, E
                                        ElementType::kText, ElementType::kInt4};
 constexpr ElementType kIdTypes[] = {ElementType::kText};
 
-const Savepoint kPairedSavepoint{"paired"};
+const Savepoint kPairedSavepoint{"paired"};  // the paired labels' COPY, undone when refused
 
+// What each write fills: the tables checked for drift when PostgreSQL refuses it (table_outage.hpp).
 constexpr std::string_view kPairedTables[] = {"label_store"};
-constexpr std::string_view kSplitTables[] = {"label_store", "label_pending"};  // the paired labels' COPY, undone when refused
+constexpr std::string_view kSplitTables[] = {"label_store", "label_pending"};
 
 // Books a move out of label_pending (see pg::sql::release_pending) into `out`.
 void count_moved(const pg::PgResult& r, BatchOutcome& out) {

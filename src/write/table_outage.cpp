@@ -6,18 +6,8 @@
 
 namespace mlops_ingest {
 
-namespace {
-
-std::string outage_message(const pg::PgError& cause, const std::vector<pg::SchemaFinding>& problems) {
-  std::string text = "the table changed under the ingester:";
-  for (const pg::SchemaFinding& f : problems) text += " " + f.line() + ";";
-  return text + " PostgreSQL said: " + cause.what();
-}
-
-}  // namespace
-
 TableOutageError::TableOutageError(const pg::PgError& cause, std::vector<pg::SchemaFinding> problems)
-    : pg::PgError(outage_message(cause, problems), cause.sqlstate(), pg::ErrorAction::kRetry),
+    : pg::PgError(cause.what(), cause.sqlstate(), pg::ErrorAction::kRetry),
       problems_(std::move(problems)) {}
 
 boost::asio::awaitable<std::vector<pg::SchemaFinding>> table_problems(pg::PgConnection& conn,
@@ -63,7 +53,7 @@ TableOutages::~TableOutages() {
   }
 }
 
-void TableOutages::enter(const std::vector<pg::SchemaFinding>& problems, const std::string& sqlstate) {
+void TableOutages::enter(const std::vector<pg::SchemaFinding>& problems, const pg::PgError& cause) {
   std::array<bool, pg::kIngestGrants.size()> now{};
   std::vector<std::string> lines;
   for (const pg::SchemaFinding& f : problems) {
@@ -78,10 +68,13 @@ void TableOutages::enter(const std::vector<pg::SchemaFinding>& problems, const s
   out_ = now;
   if (lines == logged_) return;  // said once per change, not once per retry
   logged_ = std::move(lines);
+  const std::string& sqlstate = cause.sqlstate();
+  std::string said = cause.what();
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
   for (const pg::SchemaFinding& f : problems) {
     log_warn("writer " + std::to_string(id_) + ": table " + f.table +
                  " is out: it changed under the ingester, its rows wait and are retried until it is fixed (" +
-                 f.line() + "; SQLSTATE " + sqlstate + ")",
+                 f.line() + "; SQLSTATE " + sqlstate + ": " + said + ")",
              {{"writer", id_}, {"table", f.table}, {"column", f.column}, {"sqlstate", sqlstate}});
   }
 }

@@ -34,8 +34,8 @@
 
 namespace mlops_ingest {
 
-// A refusal found to be a table's: retryable (the batch is kept and retried), with the problems
-// the drift check found.
+// A refusal found to be a table's: PostgreSQL's error, made retryable (the batch is kept and
+// retried), with the problems the drift check found.
 class TableOutageError : public pg::PgError {
  public:
   TableOutageError(const pg::PgError& cause, std::vector<pg::SchemaFinding> problems);
@@ -70,7 +70,8 @@ class TableOutages {
   TableOutages(const TableOutages&) = delete;
   TableOutages& operator=(const TableOutages&) = delete;
 
-  void enter(const std::vector<pg::SchemaFinding>& problems, const std::string& sqlstate);
+  // `cause`: PostgreSQL's refusal (its SQLSTATE and message go into the log lines).
+  void enter(const std::vector<pg::SchemaFinding>& problems, const pg::PgError& cause);
   void leave();  // the batch committed
   [[nodiscard]] bool any() const noexcept { return !logged_.empty(); }
 
