@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,6 +146,7 @@ void expect_outage_then_recovery(Ingesting& run, const Change& c, std::int64_t r
   const auto [column, sqlstate] = run.outage_fields(c.table);
   EXPECT_EQ(column, c.column) << run.log_tail();
   EXPECT_EQ(sqlstate.size(), 5u) << run.log_tail();
+  std::cout << "table out: " << c.table << "." << column << ", SQLSTATE " << sqlstate << "\n";
 
   run.db().exec(c.fix_sql);
   EXPECT_TRUE(wait_until([&] { return run.rows(c.table) == all && run.outage(c.table) == 0; }, 60s, 100ms))
