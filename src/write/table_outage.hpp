@@ -12,8 +12,8 @@
 //     dead-letters exactly the rows it refuses).
 //   - a failure that already retries the batch (class 42: a dropped column, a type no cast
 //     fits, a missing table or unique key; 08P01, a binary field too short for a widened type;
-//     or a refusal outside the rows' writes) runs the check
-//     for every table the ingester writes, over a fresh connection, so that the log, /readyz and
+//     or a refusal outside the rows' writes) runs the check for every table the ingester writes,
+//     after a ROLLBACK on the same connection, so that the log, /readyz and
 //     mlops_ingest_table_outage name the table and column.
 //
 // Thread model: TableOutages belongs to one writer session and runs on its io_context; the
