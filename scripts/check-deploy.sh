@@ -94,7 +94,7 @@ served = {
     "mlops_ingest_messages_consumed_total", "mlops_ingest_consumer_lag_messages", "mlops_ingest_labels_pending",
     "mlops_ingest_labels_pending_oldest_seconds", "mlops_ingest_postgres_up", "mlops_ingest_batch_commit_seconds",
     "mlops_ingest_event_to_commit_seconds", "mlops_ingest_partitions_paused", "process_resident_memory_bytes",
-    "mlops_ingest_build_info",
+    "mlops_ingest_build_info", "mlops_ingest_table_outage",
 }
 dash = json.load(open("grafana-dashboard.json"))
 exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]

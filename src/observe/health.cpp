@@ -89,6 +89,13 @@ Verdict check_readiness(const IngestStats& stats, const ReadinessInput& in) {
   } else {
     lines += "postgres: reachable\n";
   }
+  for (std::size_t i = 0; i < pg::kIngestGrants.size(); ++i) {
+    const int writers = stats.writers_with_table_out[i].load();
+    if (writers == 0) continue;
+    lines += "table " + std::string(pg::kIngestGrants[i].table) + ": OUT, it changed under the ingester; " +
+             std::to_string(writers) + " writer(s) retry their batch until it is fixed (see the log)\n";
+    ok = false;
+  }
   return {ok, (ok ? "ready\n" : "not ready\n") + lines};
 }
 

@@ -170,40 +170,40 @@ struct Catalog {
   std::map<std::string, std::set<std::string>> foreign;  // "column>ref_table.ref_column"
 };
 
-std::string cell(const PgResult& r, int row, int col) { return PQgetvalue(r.get(), row, col); }
+// The catalog queries, each with one parameter (text_array of the tables): columns; indexes
+// ON CONFLICT can infer (unique, valid, on plain columns, not partial); foreign keys.
+const std::array<std::string, 3> kCatalogQueries = {
+    "SELECT t.name, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+    "       a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' "
+    "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n) "
+    "JOIN pg_attribute a ON a.attrelid = to_regclass(t.name) AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY t.n, a.attnum",
+    "SELECT t.name, array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) k "
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k ORDER BY a.attname), ',') "
+    "FROM unnest($1::text[]) AS t(name) JOIN pg_index i ON i.indrelid = to_regclass(t.name) "
+    "WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL",
+    "SELECT t.name, array_to_string(ARRAY(SELECT a.attname FROM unnest(c.conkey) k "
+    "  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k), ',') || '>' || r.relname || '.' || "
+    "  array_to_string(ARRAY(SELECT a.attname FROM unnest(c.confkey) k "
+    "  JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k), ',') "
+    "FROM unnest($1::text[]) AS t(name) JOIN pg_constraint c ON c.conrelid = to_regclass(t.name) "
+    "  AND c.contype = 'f' JOIN pg_class r ON r.oid = c.confrelid",
+};
 
-Catalog read_catalog(BlockingConnection& conn, const std::vector<std::string>& tables) {
-  const std::vector<std::string> params = {text_array(tables)};
+std::string cell(const PGresult* r, int row, int col) { return PQgetvalue(r, row, col); }
+
+Catalog read_catalog(const std::array<const PGresult*, 3>& answers) {
   Catalog out;
-  const PgResult cols = conn.exec_params(
-      "SELECT t.name, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-      "       a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' "
-      "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n) "
-      "JOIN pg_attribute a ON a.attrelid = to_regclass(t.name) AND a.attnum > 0 AND NOT a.attisdropped "
-      "ORDER BY t.n, a.attnum",
-      params);
-  for (int i = 0; i < PQntuples(cols.get()); ++i) {
+  const PGresult* cols = answers[0];
+  for (int i = 0; i < PQntuples(cols); ++i) {
     const std::string table = cell(cols, i, 0), name = cell(cols, i, 1);
     out.columns[table][name] = {cell(cols, i, 2), cell(cols, i, 3) == "t", cell(cols, i, 4) == "t"};
     out.column_order[table].push_back(name);
   }
-  // Indexes ON CONFLICT can infer: unique, valid, on plain columns, not partial.
-  const PgResult unique = conn.exec_params(
-      "SELECT t.name, array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) k "
-      "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k ORDER BY a.attname), ',') "
-      "FROM unnest($1::text[]) AS t(name) JOIN pg_index i ON i.indrelid = to_regclass(t.name) "
-      "WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL",
-      params);
-  for (int i = 0; i < PQntuples(unique.get()); ++i) out.unique[cell(unique, i, 0)].insert(cell(unique, i, 1));
-  const PgResult foreign = conn.exec_params(
-      "SELECT t.name, array_to_string(ARRAY(SELECT a.attname FROM unnest(c.conkey) k "
-      "  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k), ',') || '>' || r.relname || '.' || "
-      "  array_to_string(ARRAY(SELECT a.attname FROM unnest(c.confkey) k "
-      "  JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k), ',') "
-      "FROM unnest($1::text[]) AS t(name) JOIN pg_constraint c ON c.conrelid = to_regclass(t.name) "
-      "  AND c.contype = 'f' JOIN pg_class r ON r.oid = c.confrelid",
-      params);
-  for (int i = 0; i < PQntuples(foreign.get()); ++i) out.foreign[cell(foreign, i, 0)].insert(cell(foreign, i, 1));
+  const PGresult* unique = answers[1];
+  for (int i = 0; i < PQntuples(unique); ++i) out.unique[cell(unique, i, 0)].insert(cell(unique, i, 1));
+  const PGresult* foreign = answers[2];
+  for (int i = 0; i < PQntuples(foreign); ++i) out.foreign[cell(foreign, i, 0)].insert(cell(foreign, i, 1));
   return out;
 }
 
@@ -277,8 +277,20 @@ std::vector<std::string> written_tables(const Config* config) {
   return out;
 }
 
+const std::array<std::string, 3>& schema_drift_queries() { return kCatalogQueries; }
+
+std::string schema_drift_param(const std::vector<std::string>& tables) { return text_array(tables); }
+
 std::vector<SchemaFinding> schema_drift(BlockingConnection& conn, const std::vector<std::string>& tables) {
-  const Catalog catalog = read_catalog(conn, tables);
+  const std::vector<std::string> params = {text_array(tables)};
+  std::array<PgResult, 3> answers;
+  for (std::size_t i = 0; i < answers.size(); ++i) answers[i] = conn.exec_params(kCatalogQueries[i], params);
+  return schema_drift_from(tables, {answers[0].get(), answers[1].get(), answers[2].get()});
+}
+
+std::vector<SchemaFinding> schema_drift_from(const std::vector<std::string>& tables,
+                                             const std::array<const PGresult*, 3>& answers) {
+  const Catalog catalog = read_catalog(answers);
   std::vector<SchemaFinding> out;
   for (const std::string& table : tables) {
     if (catalog.columns.count(table) == 0) {

@@ -48,6 +48,20 @@ std::string IngestStats::kind_rows_text() const {
   return out;
 }
 
+namespace {
+
+// " | tables OUT: prediction_logs" while a table changed under the writers; "" otherwise.
+std::string tables_out(const IngestStats& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.writers_with_table_out.size(); ++i) {
+    if (s.writers_with_table_out[i].load() == 0) continue;
+    out += (out.empty() ? " | tables OUT: " : ", ") + std::string(pg::kIngestGrants[i].table);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string format_progress(const IngestStats& s, double rows_per_second, std::int64_t lag) {
   const int waiting = s.writers_waiting_for_pg.load();
   char rate_text[32];
@@ -62,7 +76,7 @@ std::string format_progress(const IngestStats& s, double rows_per_second, std::i
          with_commas(s.dead_letters) + " (" + s.dead_letter_breakdown() + ") | lag " +
          (lag < 0 ? std::string("?") : with_commas(static_cast<std::uint64_t>(lag))) + " | postgres " +
          (waiting > 0 ? "UNREACHABLE (" + std::to_string(waiting) + " writers retrying)" : std::string("ok")) +
-         ", retries " + with_commas(s.pg_retries) + ", reconnects " + with_commas(s.pg_reconnects);
+         ", retries " + with_commas(s.pg_retries) + ", reconnects " + with_commas(s.pg_reconnects) + tables_out(s);
 }
 
 std::string format_summary(const IngestStats& s) {

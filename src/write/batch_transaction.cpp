@@ -1,6 +1,7 @@
 #include "batch_transaction.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -73,11 +74,15 @@ BatchTransaction::BatchTransaction(WriterConnection& link, Lane& lane, const Con
       ledger_(ledger),
       dead_letter_topic_(dead_letter_topic),
       offsets_(config),
-      ctx_(link.pg(), lane.ring(), config, planner_) {}
+      ctx_(link.pg(), lane.ring(), config, planner_),
+      tables_(pg::written_tables(&config)),
+      outages_(stats, link.id()) {}
 
 awaitable<bool> BatchTransaction::commit(std::size_t n) {
   for (;;) {
     if (link_.should_abort()) co_return false;
+    std::optional<pg::PgError> failed;  // handled below: co_await is not allowed inside a handler
+    std::vector<pg::SchemaFinding> problems;
     try {
       co_await link_.ensure_connected();
       const std::int64_t started = monotonic_ns();
@@ -87,14 +92,39 @@ awaitable<bool> BatchTransaction::commit(std::size_t n) {
       stats_.batch_commit_seconds.observe(std::chrono::nanoseconds(took));
       link_.heartbeat().beat();
       link_.leave_outage();
+      outages_.leave();
       co_return true;
+    } catch (const TableOutageError& e) {
+      failed = e;
+      problems = e.problems();
     } catch (const pg::PgError& e) {
       // Rejections of single rows are handled inside commit_batch; whatever arrives here is an
-      // outage or a problem an operator must fix. The batch stays in the ring and is retried.
-      link_.enter_outage(e);
+      // outage, a table that changed under the ingester, or a problem an operator must fix. The
+      // batch stays in the ring and is retried.
+      failed = e;
+    }
+    problems = co_await tables_out(*failed, std::move(problems));
+    if (problems.empty()) {
+      link_.enter_outage(*failed);
+    } else {
+      link_.enter_table_outage();
+      outages_.enter(problems, *failed);
     }
     co_await link_.back_off();
   }
+}
+
+awaitable<std::vector<pg::SchemaFinding>> BatchTransaction::tables_out(const pg::PgError& failed,
+                                                                         std::vector<pg::SchemaFinding> found) {
+  if (found.empty() && !may_be_a_table(failed)) co_return found;
+  if (!conn().connected()) co_return std::vector<pg::SchemaFinding>{};
+  try {
+    co_await conn().exec("ROLLBACK");
+    if (found.empty()) found = co_await table_problems(conn(), tables_);
+  } catch (const pg::PgError&) {
+    found.clear();  // cannot tell: a plain outage (enter_outage closes the connection)
+  }
+  co_return found;
 }
 
 awaitable<void> BatchTransaction::commit_batch(std::size_t n) {

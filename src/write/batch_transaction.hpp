@@ -9,6 +9,8 @@
 //
 // Thread model: owned by one writer session and used on its io_context only.
 #include <cstddef>
+#include <string>
+#include <vector>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio/awaitable.hpp>
@@ -22,6 +24,7 @@
 #include "dead_letters.hpp"
 #include "label_writes.hpp"
 #include "offsets_store.hpp"
+#include "table_outage.hpp"
 #include "write_context.hpp"
 #include "writer_connection.hpp"
 
@@ -48,6 +51,11 @@ class BatchTransaction {
 
  private:
   boost::asio::awaitable<void> commit_batch(std::size_t n);
+  // After a failed attempt: the tables' problems, from `found` (a TableOutageError's) or, when
+  // the failure may be a table's, from the drift check run again. With problems the failed
+  // transaction is rolled back and the connection kept; without, it is a plain outage.
+  boost::asio::awaitable<std::vector<pg::SchemaFinding>> tables_out(const pg::PgError& failed,
+                                                                    std::vector<pg::SchemaFinding> found);
   // BEGIN and lock (starting the predictions' COPY in the same round trip), then plan.
   boost::asio::awaitable<void> begin(std::size_t n);
   // The planned rows, table by table, and the dead letters; booked into `out`.
@@ -74,6 +82,8 @@ class BatchTransaction {
   DeadLetters dead_;
   LabelWrites labels_;
   LatencyBatch latency_;
+  const std::vector<std::string> tables_;  // every table this configuration writes
+  TableOutages outages_;
 };
 
 }  // namespace mlops_ingest

@@ -11,6 +11,8 @@
 // Thread model: runs on its writer's io_context, like the connection it is given.
 #include <cstddef>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio/awaitable.hpp>
@@ -18,6 +20,7 @@
 #include "mlops_ingest/pg/pg_connection.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
 #include "savepoint.hpp"
+#include "table_outage.hpp"
 
 namespace mlops_ingest {
 
@@ -29,15 +32,20 @@ inline const Savepoint kRowsSavepoint{"rows"};
 //   on_written(R&, lo, hi)      books what a successful write did;
 //   on_refused(i, const PgError&) dead-letters position i, which PostgreSQL refused on its own.
 // A retryable error (an outage) propagates: the caller retries the whole transaction.
+// `tables`: what the write fills. When the first write of the range is refused, they are
+// checked for drift (table_outage.hpp): TableOutageError if they changed under the ingester, so
+// that no row is dead-lettered for a table's fault. The halves are not checked again.
 template <typename Write, typename OnWritten, typename OnRefused>
 boost::asio::awaitable<void> write_bisecting(pg::PgConnection& conn, std::size_t lo, std::size_t hi, Write& write,
-                                             OnWritten& on_written, OnRefused& on_refused) {
+                                             OnWritten& on_written, OnRefused& on_refused,
+                                             std::span<const std::string_view> tables = {}) {
   if (lo >= hi) co_return;
   using Result = typename decltype(write(lo, hi))::value_type;
   std::optional<Result> result;
   auto attempt = [&]() -> boost::asio::awaitable<void> { result.emplace(co_await write(lo, hi)); };
   const std::optional<pg::PgError> refused =
       co_await try_under_savepoint(conn, kRowsSavepoint, SavepointMode::kOpen, attempt);
+  if (refused) co_await check_refusal(conn, tables, *refused);
   if (!refused) {
     on_written(*result, lo, hi);
   } else if (hi - lo == 1) {

@@ -45,7 +45,8 @@ awaitable<KindRowsWritten> upsert_rows(WriteContext& ctx, DeadLetters& dead, Bat
   KindRowsWritten total;
   auto written = [&](std::uint64_t& n, std::size_t, std::size_t) { total.written += n; };
   auto refuse = [&](std::size_t k, const pg::PgError& error) { dead.reject_row(ctx, slots[k], error, out); };
-  co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse);
+  const std::string_view tables[] = {spec.table};
+  co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse, tables);
   co_return total;
 }
 
@@ -93,7 +94,8 @@ awaitable<KindRowsWritten> append_rows(WriteContext& ctx, DeadLetters& dead, Bat
     total.replayed += r.replayed;
   };
   auto refuse = [&](std::size_t k, const pg::PgError& error) { dead.reject_row(ctx, slots[k], error, out); };
-  co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse);
+  const std::string_view tables[] = {spec.table};
+  co_await write_bisecting(ctx.conn, 0, slots.size(), write, written, refuse, tables);
   co_return total;
 }
 

@@ -8,6 +8,7 @@
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "savepoint.hpp"
 #include "staged_rows.hpp"
+#include "table_outage.hpp"
 
 namespace mlops_ingest {
 
@@ -22,6 +23,10 @@ constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, E
 constexpr ElementType kIdTypes[] = {ElementType::kText};
 
 const Savepoint kPairedSavepoint{"paired"};  // the paired labels' COPY, undone when refused
+
+// What each write fills: the tables checked for drift when PostgreSQL refuses it (table_outage.hpp).
+constexpr std::string_view kPairedTables[] = {"label_store"};
+constexpr std::string_view kSplitTables[] = {"label_store", "label_pending"};
 
 // Books a move out of label_pending (see pg::sql::release_pending) into `out`.
 void count_moved(const pg::PgResult& r, BatchOutcome& out) {
@@ -53,6 +58,7 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
   const std::optional<pg::PgError> refused =
       co_await try_under_savepoint(ctx.conn, kPairedSavepoint, SavepointMode::kOpen, copy);
   if (refused) {
+    co_await check_refusal(ctx.conn, kPairedTables, *refused);
     ctx.planner.unpair();
   } else {
     out.labels += copied;
@@ -61,7 +67,7 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
 }
 
 boost::asio::awaitable<void> LabelWrites::write_split(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
-  co_await insert_staged(ctx, dead, out, pg::sql::split_labels(), kLabelTypes, ctx.plan().labels,
+  co_await insert_staged(ctx, dead, out, pg::sql::split_labels(), kLabelTypes, ctx.plan().labels, kSplitTables,
                          [this, &out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
                            const PGresult* rows = r.front().get();
                            std::uint64_t stored = 0, pended = 0;

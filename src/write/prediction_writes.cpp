@@ -5,6 +5,7 @@
 #include "../pg/ingest_sql.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "staged_rows.hpp"
+#include "table_outage.hpp"
 
 namespace mlops_ingest {
 
@@ -17,9 +18,11 @@ constexpr ElementType kPredictionTypes[] = {
     ElementType::kInt4,   ElementType::kFloat8,    ElementType::kInt4,   ElementType::kFloat8,
     ElementType::kFloat8, ElementType::kInt4,      ElementType::kText,   ElementType::kInt4};
 
+constexpr std::string_view kPredictionTables[] = {"prediction_logs"};
+
 boost::asio::awaitable<void> insert_predictions_staged(WriteContext& ctx, DeadLetters& dead, BatchOutcome& out) {
   co_await insert_staged(ctx, dead, out, pg::sql::insert_predictions_skip_duplicates(), kPredictionTypes,
-                         ctx.plan().predictions,
+                         ctx.plan().predictions, kPredictionTables,
                          [&out](const std::vector<pg::PgResult>& r, std::size_t lo, std::size_t hi) {
                            const std::uint64_t inserted = pg::affected_rows(r.front().get());
                            out.predictions += inserted;
@@ -49,6 +52,9 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
   const std::optional<pg::PgError> refused =
       co_await try_under_savepoint(ctx.conn, kPredictionsSavepoint, SavepointMode::kAlreadyOpen, copy);
   if (refused) {
+    // A type a DBA changed refuses the binary COPY but may pass the staged path's casts: the
+    // table is out either way, as the startup check would say.
+    co_await check_refusal(ctx.conn, kPredictionTables, *refused);
     // Paired labels assumed every prediction of the batch new, with the created_at sent.
     ctx.planner.unpair();
     co_await insert_predictions_staged(ctx, dead, out);

@@ -57,6 +57,14 @@ void WriterConnection::enter_outage(const pg::PgError& e) {
   conn_.close();
 }
 
+void WriterConnection::enter_table_outage() {
+  ++stats_.pg_retries;
+  if (waiting_for_pg_) {
+    waiting_for_pg_ = false;
+    --stats_.writers_waiting_for_pg;
+  }
+}
+
 void WriterConnection::leave_outage() {
   backoff_.reset();
   if (waiting_for_pg_) {

@@ -30,12 +30,17 @@ class WriterConnection {
   [[nodiscard]] pg::PgConnection& pg() noexcept { return conn_; }
   [[nodiscard]] bool should_abort() const noexcept { return control_.should_abort(); }
   [[nodiscard]] Heartbeat& heartbeat() noexcept { return heartbeat_; }
+  [[nodiscard]] int id() const noexcept { return id_; }
 
   // Connects unless connected; a connection after the first counts as a reconnect.
   boost::asio::awaitable<void> ensure_connected();
   // An attempt failed with `e` (an outage, or a refusal an operator must fix): counted, logged,
   // and the connection closed; the writer waits for PostgreSQL until leave_outage().
   void enter_outage(const pg::PgError& e);
+  // An attempt failed because a table changed under the ingester (table_outage.hpp, which logs
+  // it): counted as a retry; PostgreSQL itself is reachable, so the writer does not count as
+  // waiting for it, and the connection, rolled back, is kept.
+  void enter_table_outage();
   // An attempt succeeded: the next outage backs off from the start again.
   void leave_outage();
   // The wait before the next attempt, cut short once the writer must abort.

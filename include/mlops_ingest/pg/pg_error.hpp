@@ -33,6 +33,11 @@ class PgError : public std::runtime_error {
   [[nodiscard]] ErrorAction action() const noexcept { return action_; }
   [[nodiscard]] bool is_retryable() const noexcept { return action_ == ErrorAction::kRetry; }
 
+ protected:
+  // A failure whose meaning is not its SQLSTATE's (a refusal found to be a table's outage).
+  PgError(std::string message, std::string sqlstate, ErrorAction action)
+      : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)), action_(action) {}
+
  private:
   std::string sqlstate_;
   ErrorAction action_;

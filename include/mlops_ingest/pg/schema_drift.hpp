@@ -11,7 +11,11 @@
 // ingester's own tables as schema/002_ingest_tables.sql creates them. Fine, and at most a note:
 // an extra nullable column or one with a default, an extra index, a wider VARCHAR (or TEXT).
 //
-// Used by the startup checks (app/startup_gate), `config check` and `schema check`.
+// Used by the startup checks (app/startup_gate), `config check` and `schema check`, and by the
+// writers when PostgreSQL refuses a table's rows (src/write/table_outage.hpp).
+#include <libpq-fe.h>
+
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,6 +48,14 @@ std::vector<std::string> written_tables(const Config* config);
 // the number of tables and columns (columns; unique indexes; foreign keys). Problems first, in
 // table order. Throws PgError when it cannot ask.
 std::vector<SchemaFinding> schema_drift(BlockingConnection& conn, const std::vector<std::string>& tables);
+
+// The same over a connection of another kind (a writer's, asynchronously, inside its batch
+// transaction when PostgreSQL refused a table's rows): run each of schema_drift_queries() with
+// the one parameter schema_drift_param(tables), then compare their answers, in that order.
+const std::array<std::string, 3>& schema_drift_queries();
+std::string schema_drift_param(const std::vector<std::string>& tables);
+std::vector<SchemaFinding> schema_drift_from(const std::vector<std::string>& tables,
+                                             const std::array<const PGresult*, 3>& answers);
 
 // Thrown by check_schema_drift: not an outage (retrying cannot fix it) and not bad settings.
 // The CLI prints what() — a first line, then one line per problem — and exits 2.

@@ -8,6 +8,7 @@
 
 #include "mlops_ingest/event/event_kinds.hpp"
 #include "mlops_ingest/event/reject_reason.hpp"
+#include "mlops_ingest/pg/roles.hpp"
 #include "mlops_ingest/stats/heartbeat.hpp"
 #include "mlops_ingest/stats/latency_histogram.hpp"
 #include "mlops_ingest/stats/partition_lag.hpp"
@@ -60,6 +61,9 @@ struct IngestStats {
   LatencyHistogram event_to_commit_seconds;  // per row: Kafka message timestamp -> its COMMIT
   Heartbeat consumer_heartbeat;              // the consumer thread, each time round its loop
   std::array<Heartbeat, kMaxWriters> writer_heartbeats{};  // writer i, each time round its loop
+  // Per table of pg::kIngestGrants (same index): the writers whose batch waits because the table
+  // changed under them (src/write/table_outage.hpp); > 0: that table is out.
+  std::array<std::atomic<int>, pg::kIngestGrants.size()> writers_with_table_out{};
 
   [[nodiscard]] std::uint64_t rows_stored() const noexcept {
     std::uint64_t kinds = 0;
