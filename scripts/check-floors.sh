@@ -4,7 +4,7 @@
 # names every include that breaks the order. Run by the unit tier (ctest -R layout_floors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-floors=(log event config kafka pg stats handoff encode replay consume write observe loadtest app devtools)
+floors=(log event config kafka pg stats handoff encode replay consume write observe operate loadtest app devtools)
 status=0
 for ((i = 0; i < ${#floors[@]}; i++)); do
   floor=${floors[$i]}
