@@ -10,6 +10,8 @@
 #include <thread>
 #include <sys/wait.h>
 
+#include <csignal>
+
 #include "fault_env.hpp"
 #include "mlops_ingest/devtools/dev_broker.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
@@ -274,8 +276,13 @@ TEST(OffsetsPgTest, AnInstanceStartingWhileAResetExecutesResumesFromTheResetOffs
   reset.exec("BEGIN");
   reset.exec("SELECT pg_advisory_xact_lock(" + pg::advisory_lock::group_key_args("'g'") + ")");
   reset.exec("UPDATE ingest_offsets SET next_offset = 0 WHERE consumer_group = 'g' AND topic = 'predictions'");
-  auto child = fault::spawn_ingester(instance(s, {"--idle-exit-ms", "2000"}), (dir.path() / "run.log").string());
-  std::this_thread::sleep_for(3s);
+  // apply_schema off: its DDL would wait for the open transaction by itself, and the test is
+  // about the offsets.
+  auto child = fault::spawn_ingester(instance(s, {"--idle-exit-ms", "2000", "--apply-schema", "false"}),
+                                     (dir.path() / "run.log").string());
+  // Long enough for an instance that did not wait to have joined the group (about 3 s on the
+  // embedded broker) and read the offsets it could see.
+  std::this_thread::sleep_for(8s);
   EXPECT_TRUE(child->running()) << child->log_tail();
   EXPECT_FALSE(lease_held(s));
   EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 0);
@@ -286,30 +293,37 @@ TEST(OffsetsPgTest, AnInstanceStartingWhileAResetExecutesResumesFromTheResetOffs
   EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 16);
 }
 
-// The real command racing a starting instance: either the reset refuses (the instance's lease
-// came first, and it consumed from the old offsets) or it applies and the instance consumes
-// from the new ones. Never both halves.
+// The real command racing a starting instance, at three moments: before it starts, while it
+// joins the group (about 3 s on the embedded broker), once it consumes. Either the reset refuses (the instance's lease came first: the old
+// offsets, at the log end, stand and nothing is stored) or it applies and the instance consumes
+// from the new offsets (every prediction stored). Never the reset applied under an instance
+// that goes on from the old ones.
 TEST(OffsetsPgTest, AResetRacingAStartingInstanceIsAllOrNothing) {
   for (int round = 0; round < 3; ++round) {
     Stores s;
     s.db.exec("UPDATE ingest_offsets SET next_offset = 10 WHERE consumer_group = 'g' AND topic = 'predictions' AND kafka_partition = 0");
     fault::WorkDir dir("offsets-real-race");
     auto reset = std::async(std::launch::async, [&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(150 * round));
+      std::this_thread::sleep_for(std::chrono::milliseconds(3000 * round * round));  // 0, 3 s, 12 s
       return offsets("reset --group g --to earliest --topics predictions --execute " + s.flags);
     });
-    auto child = fault::spawn_ingester(instance(s, {"--idle-exit-ms", "2000"}), (dir.path() / "run.log").string());
+    auto child = fault::spawn_ingester(instance(s, {"--apply-schema", "false"}), (dir.path() / "run.log").string());
     const Cli r = reset.get();
-    const std::optional<int> done = child->wait_exit(90s);
-    ASSERT_TRUE(done.has_value()) << child->log_tail();
-    const std::int64_t rows = s.db.count("SELECT count(*) FROM prediction_logs");
     if (r.code == 0) {
-      EXPECT_EQ(rows, 16) << "round " << round << ": applied, so the instance must consume from 0\n" << r.out;
+      EXPECT_TRUE(fault::wait_until([&] { return s.db.count("SELECT count(*) FROM prediction_logs") == 16; }, 30s, 100ms))
+          << "round " << round << ": applied, so the instance must consume from 0\n" << r.out << child->log_tail();
     } else {
       EXPECT_EQ(r.code, 1) << r.out;
-      EXPECT_EQ(rows, 0) << "round " << round << ": refused, so the old offsets (at the log end) stand";
+      std::this_thread::sleep_for(3s);
+      EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 0)
+          << "round " << round << ": refused, so the old offsets (at the log end) stand";
     }
+    child->signal(SIGTERM);
+    const std::optional<int> done = child->wait_exit(60s);
+    ASSERT_TRUE(done.has_value()) << child->log_tail();
+    EXPECT_EQ(fault::describe_status(*done), "exit 0") << child->log_tail();
     EXPECT_EQ(s.stored("predictions", 0), 10);
+    std::printf("[ race     ] round %d: reset %s\n", round, r.code == 0 ? "applied" : "refused");
   }
 }
 
