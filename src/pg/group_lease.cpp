@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
-#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/pg/advisory_locks.hpp"
@@ -10,7 +12,21 @@
 #include "mlops_ingest/pg/pg_error.hpp"
 
 namespace mlops_ingest::pg {
+
+struct GroupLease::State {
+  std::string dsn, group, id;
+  std::function<void()> on_reset;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool quit = false;                          // under mutex
+  bool finished = false;                      // under mutex: the renewal thread returned
+  bool last_ok = true;                        // under mutex: the last renewal reached PostgreSQL
+  std::unique_ptr<BlockingConnection> conn;   // the renewal thread's
+};
+
 namespace {
+
+using State = GroupLease::State;
 
 std::string make_instance_id() {
   char host[256] = {};
@@ -23,94 +39,112 @@ std::string make_instance_id() {
 
 std::string interval(std::chrono::seconds s) { return "interval '" + std::to_string(s.count()) + " seconds'"; }
 
-}  // namespace
-
-GroupLease::GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop,
-                       std::function<void()> on_reset)
-    : dsn_(std::move(dsn)), group_(std::move(group)), id_(make_instance_id()), on_reset_(std::move(on_reset)) {
-  while (!stop.load()) {
-    if (write_lease()) {
-      held_ = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  if (held_) thread_ = std::thread([this] { renew_loop(); });
-}
-
-GroupLease::~GroupLease() {
-  {
-    std::lock_guard lock(mutex_);
-    quit_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  renewal_conn_.reset();
-  if (!held_) return;
+// The first write (and a rewrite of a lease found gone); false when PostgreSQL cannot be reached.
+bool write_lease(const State& s) {
   try {
-    BlockingConnection conn(dsn_);
-    conn.exec_params("DELETE FROM ingest_instances WHERE consumer_group = $1 AND instance_id = $2", {group_, id_});
-  } catch (const std::exception& e) {
-    log_warn(std::string("could not remove this instance's lease on its group (it expires by itself): ") + e.what(),
-             {{"group", group_}});
-  }
-}
-
-bool GroupLease::write_lease() {
-  try {
-    BlockingConnection conn(dsn_);
-    const std::string g = conn.escape_literal(group_);
+    BlockingConnection conn(s.dsn);
+    const std::string g = conn.escape_literal(s.group);
     // One transaction: the shared group lock waits for a reset that is executing, so the
     // lease (and every offset this instance reads after it) comes after that reset's commit.
     conn.exec("BEGIN; SELECT pg_advisory_xact_lock_shared(" + advisory_lock::group_key_args(g) +
               "); INSERT INTO ingest_instances (consumer_group, instance_id, expires_at) VALUES (" + g + ", " +
-              conn.escape_literal(id_) + ", now() + " + interval(kLeaseFor) +
+              conn.escape_literal(s.id) + ", now() + " + interval(GroupLease::kLeaseFor) +
               "); DELETE FROM ingest_instances WHERE consumer_group = " + g +
               " AND expires_at < now() - interval '1 day'; COMMIT");
     return true;
   } catch (const PgError& e) {
     log_warn(std::string("cannot write this instance's lease on its group yet (retrying): ") + e.what(),
-             {{"group", group_}});
+             {{"group", s.group}});
     return false;
   }
 }
 
-GroupLease::Renewal GroupLease::renew() {
+enum class Renewal { kRenewed, kUnreachable, kOffsetsReset };
+
+Renewal renew(State& s) {
   try {
     // One connection kept for the renewals (idle between them: behind a transaction pooler it
     // holds no server connection), opened again after an outage.
-    if (!renewal_conn_) renewal_conn_ = std::make_unique<BlockingConnection>(dsn_);
-    PgResult r = renewal_conn_->exec_params(
-        "UPDATE ingest_instances SET renewed_at = now(), expires_at = now() + " + interval(kLeaseFor) +
+    if (!s.conn) s.conn = std::make_unique<BlockingConnection>(s.dsn);
+    PgResult r = s.conn->exec_params(
+        "UPDATE ingest_instances SET renewed_at = now(), expires_at = now() + " + interval(GroupLease::kLeaseFor) +
             " WHERE consumer_group = $1 AND instance_id = $2 RETURNING offsets_reset_at IS NOT NULL",
-        {group_, id_});
+        {s.group, s.id});
     if (PQntuples(r.get()) == 0) {
       // Deleted by hand, or a database restored from before this start: write it again (the
       // writers' own check stops this instance if the restore took its offsets back).
       log_warn("this instance's lease on its group was gone from ingest_instances: writing it again",
-               {{"group", group_}});
-      return write_lease() ? Renewal::kRenewed : Renewal::kUnreachable;
+               {{"group", s.group}});
+      return write_lease(s) ? Renewal::kRenewed : Renewal::kUnreachable;
     }
     return std::string(PQgetvalue(r.get(), 0, 0)) == "t" ? Renewal::kOffsetsReset : Renewal::kRenewed;
   } catch (const PgError&) {
-    renewal_conn_.reset();
+    s.conn.reset();
     return Renewal::kUnreachable;  // an outage: the writers and the probe report it
   }
 }
 
-void GroupLease::renew_loop() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, kRenewEvery, [this] { return quit_; })) {
+void renew_loop(const std::shared_ptr<State>& s) {
+  std::unique_lock lock(s->mutex);
+  while (!s->wake.wait_for(lock, GroupLease::kRenewEvery, [&] { return s->quit; })) {
     lock.unlock();
-    const Renewal r = renew();
+    const Renewal r = renew(*s);
     lock.lock();
-    if (r == Renewal::kOffsetsReset) {
+    s->last_ok = r != Renewal::kUnreachable;
+    if (r == Renewal::kOffsetsReset && !s->quit) {
       log_error("the offsets of this group were moved by `mlops-ingest offsets reset --execute` while this instance "
                 "consumed it: stopping; a restart resumes from the reset offsets",
-                {{"group", group_}});
-      if (on_reset_) on_reset_();
-      return;
+                {{"group", s->group}});
+      if (s->on_reset) s->on_reset();  // under the mutex: never after the destructor set quit
+      break;
     }
+  }
+  s->conn.reset();
+  s->finished = true;
+  s->wake.notify_all();
+}
+
+}  // namespace
+
+GroupLease::GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop,
+                       std::function<void()> on_reset)
+    : state_(std::make_shared<State>()) {
+  state_->dsn = std::move(dsn);
+  state_->group = std::move(group);
+  state_->id = make_instance_id();
+  state_->on_reset = std::move(on_reset);
+  while (!stop.load()) {
+    if (write_lease(*state_)) {
+      held_ = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (held_) {
+    std::thread(renew_loop, state_).detach();  // the destructor waits for it (bounded) below
+  } else {
+    state_->finished = true;
+  }
+}
+
+GroupLease::~GroupLease() {
+  bool delete_row = false;
+  {
+    std::unique_lock lock(state_->mutex);
+    state_->quit = true;
+    state_->wake.notify_all();
+    // A renewal in flight takes one round trip; one stuck longer is on an unresponsive server.
+    const bool finished = state_->wake.wait_for(lock, std::chrono::seconds(3), [this] { return state_->finished; });
+    delete_row = held_ && finished && state_->last_ok;
+  }
+  if (!delete_row) return;
+  try {
+    BlockingConnection conn(state_->dsn);
+    conn.exec_params("DELETE FROM ingest_instances WHERE consumer_group = $1 AND instance_id = $2",
+                     {state_->group, state_->id});
+  } catch (const std::exception& e) {
+    log_warn(std::string("could not remove this instance's lease on its group (it expires by itself): ") + e.what(),
+             {{"group", state_->group}});
   }
 }
 

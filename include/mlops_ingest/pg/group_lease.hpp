@@ -13,16 +13,11 @@
 // thread of its own with its own connection.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 namespace mlops_ingest::pg {
-
-class BlockingConnection;
 
 class GroupLease {
  public:
@@ -31,31 +26,24 @@ class GroupLease {
 
   // Writes the lease, waiting while a reset of the group executes; retries (every second, a
   // warning each time) while PostgreSQL cannot be reached, until `stop`. `on_reset` runs (on the
-  // renewal thread) when a renewal finds that `offsets reset --execute` moved the group's
-  // offsets under this lease (with --force, or after it expired). A lease found gone (deleted by
-  // hand, a restored database) is written again.
+  // renewal thread, never after the destructor started) when a renewal finds that `offsets
+  // reset --execute` moved the group's offsets under this lease (with --force, or after it
+  // expired). A lease found gone (deleted by hand, a restored database) is written again.
   GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop, std::function<void()> on_reset);
-  ~GroupLease();  // stops renewing, deletes the row (best effort: an outage leaves it to expire)
+  // Stops renewing and deletes the row. A renewal stuck on an unresponsive server (a frozen
+  // PostgreSQL) is left behind rather than waited for: the stop is not held up, and the lease
+  // expires by itself.
+  ~GroupLease();
   GroupLease(const GroupLease&) = delete;
   GroupLease& operator=(const GroupLease&) = delete;
 
   [[nodiscard]] bool held() const noexcept { return held_; }
-  [[nodiscard]] const std::string& instance_id() const noexcept { return id_; }
+
+  struct State;  // shared with the renewal thread (group_lease.cpp)
 
  private:
-  bool write_lease();  // the first write; false when PostgreSQL cannot be reached
-  void renew_loop();
-  enum class Renewal { kRenewed, kUnreachable, kOffsetsReset };
-  Renewal renew();
-
-  std::string dsn_, group_, id_;
-  std::unique_ptr<BlockingConnection> renewal_conn_;  // the renewal thread's
-  std::function<void()> on_reset_;
+  std::shared_ptr<State> state_;
   bool held_ = false;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool quit_ = false;
-  std::thread thread_;
 };
 
 }  // namespace mlops_ingest::pg
