@@ -20,7 +20,6 @@ struct GroupLease::State {
   std::condition_variable wake;
   bool quit = false;                          // under mutex
   bool finished = false;                      // under mutex: the renewal thread returned
-  bool last_ok = true;                        // under mutex: the last renewal reached PostgreSQL
   std::unique_ptr<BlockingConnection> conn;   // the renewal thread's
 };
 
@@ -84,22 +83,36 @@ Renewal renew(State& s) {
   }
 }
 
+// At a stop: the row deleted on the renewal connection, so that a reset right after a clean
+// stop is not refused. Best effort: an outage leaves the lease to expire.
+void delete_lease(State& s) {
+  try {
+    if (!s.conn) s.conn = std::make_unique<BlockingConnection>(s.dsn);
+    s.conn->exec_params("DELETE FROM ingest_instances WHERE consumer_group = $1 AND instance_id = $2", {s.group, s.id});
+  } catch (const PgError& e) {
+    log_warn(std::string("could not remove this instance's lease on its group (it expires by itself): ") + e.what(),
+             {{"group", s.group}});
+  }
+}
+
 void renew_loop(const std::shared_ptr<State>& s) {
   std::unique_lock lock(s->mutex);
   while (!s->wake.wait_for(lock, GroupLease::kRenewEvery, [&] { return s->quit; })) {
     lock.unlock();
     const Renewal r = renew(*s);
     lock.lock();
-    s->last_ok = r != Renewal::kUnreachable;
     if (r == Renewal::kOffsetsReset && !s->quit) {
       log_error("the offsets of this group were moved by `mlops-ingest offsets reset --execute` while this instance "
                 "consumed it: stopping; a restart resumes from the reset offsets",
                 {{"group", s->group}});
       if (s->on_reset) s->on_reset();  // under the mutex: never after the destructor set quit
-      break;
+      s->wake.wait(lock, [&] { return s->quit; });
     }
   }
+  lock.unlock();
+  delete_lease(*s);
   s->conn.reset();
+  lock.lock();
   s->finished = true;
   s->wake.notify_all();
 }
@@ -128,24 +141,12 @@ GroupLease::GroupLease(std::string dsn, std::string group, const std::atomic<boo
 }
 
 GroupLease::~GroupLease() {
-  bool delete_row = false;
-  {
-    std::unique_lock lock(state_->mutex);
-    state_->quit = true;
-    state_->wake.notify_all();
-    // A renewal in flight takes one round trip; one stuck longer is on an unresponsive server.
-    const bool finished = state_->wake.wait_for(lock, std::chrono::seconds(3), [this] { return state_->finished; });
-    delete_row = held_ && finished && state_->last_ok;
-  }
-  if (!delete_row) return;
-  try {
-    BlockingConnection conn(state_->dsn);
-    conn.exec_params("DELETE FROM ingest_instances WHERE consumer_group = $1 AND instance_id = $2",
-                     {state_->group, state_->id});
-  } catch (const std::exception& e) {
-    log_warn(std::string("could not remove this instance's lease on its group (it expires by itself): ") + e.what(),
-             {{"group", state_->group}});
-  }
+  std::unique_lock lock(state_->mutex);
+  state_->quit = true;
+  state_->wake.notify_all();
+  // The row's DELETE takes one round trip; a renewal or DELETE stuck longer is on an
+  // unresponsive server (a frozen PostgreSQL): the thread is left to it and the lease expires.
+  state_->wake.wait_for(lock, std::chrono::milliseconds(500), [this] { return state_->finished; });
 }
 
 }  // namespace mlops_ingest::pg

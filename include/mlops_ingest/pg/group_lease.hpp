@@ -30,9 +30,9 @@ class GroupLease {
   // reset --execute` moved the group's offsets under this lease (with --force, or after it
   // expired). A lease found gone (deleted by hand, a restored database) is written again.
   GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop, std::function<void()> on_reset);
-  // Stops renewing and deletes the row. A renewal stuck on an unresponsive server (a frozen
-  // PostgreSQL) is left behind rather than waited for: the stop is not held up, and the lease
-  // expires by itself.
+  // Stops renewing and deletes the row, waiting at most 500 ms: a renewal or DELETE stuck on an
+  // unresponsive server (a frozen PostgreSQL) is left behind rather than waited for, so the stop
+  // is not held up, and the lease expires by itself.
   ~GroupLease();
   GroupLease(const GroupLease&) = delete;
   GroupLease& operator=(const GroupLease&) = delete;
