@@ -66,3 +66,19 @@ CREATE TABLE IF NOT EXISTS ingest_appended (
 );
 -- Retention (appended_retention) deletes by age.
 CREATE INDEX IF NOT EXISTS idx_appended_age ON ingest_appended(appended_at);
+
+-- Who consumes each consumer group right now: one row per running `run`/`replay` process,
+-- renewed every 2 s and valid for 15 s (pg/group_lease.hpp). `mlops-ingest offsets reset
+-- --execute` refuses while a group has a valid lease, and marks the group's leases when it
+-- moves the offsets (--force), so an instance that held them stops instead of mixing its
+-- in-memory positions with the new offsets. Rows, not session advisory locks, because session
+-- state does not survive a transaction-pooling PgBouncer (docs/operations.md, "Offsets").
+CREATE TABLE IF NOT EXISTS ingest_instances (
+    consumer_group   TEXT        NOT NULL,
+    instance_id      TEXT        NOT NULL,  -- host:pid:start time
+    started_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    renewed_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at       TIMESTAMPTZ NOT NULL,
+    offsets_reset_at TIMESTAMPTZ,           -- set by `offsets reset --execute` while the lease existed
+    PRIMARY KEY (consumer_group, instance_id)
+);

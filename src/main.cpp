@@ -22,6 +22,7 @@
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/loadtest/loadtest.hpp"
 #include "mlops_ingest/observe/status.hpp"
+#include "mlops_ingest/operate/offsets.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/roles.hpp"
 #include "mlops_ingest/pg/schema_drift.hpp"
@@ -66,6 +67,17 @@ constexpr const char* kUsage = R"(usage:
       (table.column: expected ..., found ...), then notes. `run` does the same at startup and
       stops (exit 2) on a problem. docs/operations.md, "The table changed under it".
       Exit 0: the tables match; 1: a problem; 2: bad usage.
+  mlops-ingest offsets show [--group G] [--json] [--config FILE] [--<setting> VALUE ...]
+      Per topic and partition: the stored next offset (PostgreSQL's ingest_offsets, where the
+      ingester resumes: Kafka's committed offsets are only a mirror), Kafka's log start and end,
+      the lag, and when it last moved; then every group and replay group stored. Default group:
+      the live one (setting `group`).
+  mlops-ingest offsets reset --group G --to earliest|latest|RFC3339|OFFSET [--topics T,...]
+                   [--partitions 0,2,4-7] [--execute [--force]] [--config FILE] [--<setting> VALUE ...]
+      Move a group's stored offsets. A dry run printing old -> new per partition unless
+      --execute, which applies them in one transaction and refuses while an instance holds the
+      group (--force: it stops at its next lease renewal). A time resolves as `replay` does.
+      docs/operations.md, "Offsets". Exit 0: done; 1: refused or failed; 2: bad input.
   mlops-ingest dev-broker [--partitions N] [--topics predictions,labels] [--brokers N]
       Run the embedded Kafka broker (librdkafka mock cluster); prints its bootstrap address.
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
@@ -354,6 +366,7 @@ int main(int argc, char** argv) {
     }
     if (command == "status") return observe::run_status_command(args);
     if (command == "dead-letters") return operate::run_dead_letters_command(args);
+    if (command == "offsets") return operate::run_offsets_command(args);
     if (command == "loadtest") return loadtest::run_loadtest_command(args);
     if (command == "help" || command == "--help" || command == "-h") {
       std::fputs(kUsage, stdout);

@@ -8,8 +8,10 @@
 #include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/observe/endpoint.hpp"
 #include "mlops_ingest/operate/retention_pruner.hpp"
+#include "mlops_ingest/operate/mirror_check.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/connect_timeout.hpp"
+#include "mlops_ingest/pg/group_lease.hpp"
 #include "startup_gate.hpp"
 
 namespace mlops_ingest {
@@ -55,6 +57,18 @@ int Ingester::run() {
     log_info(summary());
     return 0;
   }
+  // The lease on the group, before anything is consumed or an offset read: `offsets reset`
+  // refuses while it is held, and one that is executing makes this wait for its commit.
+  std::atomic<bool> offsets_moved{false};
+  pg::GroupLease lease(config_.pg, config_.group, stop_, [this, &offsets_moved] {
+    offsets_moved = true;
+    request_stop();
+  });
+  if (!lease.held()) {
+    log_info("stopped before the group's lease was taken: nothing was consumed");
+    return 0;
+  }
+  operate::warn_if_mirror_disagrees(config_);
   for (auto& w : writers) w->start();
   // Retention, on its own thread and connection (off the writers' transactions); stopped first.
   std::unique_ptr<operate::RetentionPruner> pruner;
@@ -90,7 +104,7 @@ int Ingester::run() {
              "they will be consumed again on restart");
   }
   log_info(summary());
-  if (failed) return 1;
+  if (failed || offsets_moved) return 1;
   if (replay_ && !loop.replay_complete()) {
     log_warn("replay stopped before the end of its window; the same command (same --group) continues from "
              "where it stopped");

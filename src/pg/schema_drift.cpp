@@ -52,7 +52,7 @@ struct OwnColumn {
   std::string_view type;
   bool filled;
 };
-constexpr std::array<OwnColumn, 24> kOwnColumns = {{
+constexpr std::array<OwnColumn, 30> kOwnColumns = {{
     {"ingest_offsets", "consumer_group", "text", true},
     {"ingest_offsets", "topic", "text", true},
     {"ingest_offsets", "kafka_partition", "integer", true},
@@ -77,6 +77,12 @@ constexpr std::array<OwnColumn, 24> kOwnColumns = {{
     {"ingest_appended", "kafka_offset", "bigint", true},
     {"ingest_appended", "target_table", "text", true},
     {"ingest_appended", "appended_at", "timestamp with time zone", false},
+    {"ingest_instances", "consumer_group", "text", true},
+    {"ingest_instances", "instance_id", "text", true},
+    {"ingest_instances", "started_at", "timestamp with time zone", false},
+    {"ingest_instances", "renewed_at", "timestamp with time zone", true},
+    {"ingest_instances", "expires_at", "timestamp with time zone", true},
+    {"ingest_instances", "offsets_reset_at", "timestamp with time zone", true},
 }};
 
 Column field_column(const FieldSpec& f) {
@@ -128,6 +134,9 @@ Expected expected_of(std::string_view table) {
   }
   if (table == "ingest_appended") {
     e.unique.push_back(key_of({"topic", "kafka_partition", "kafka_offset"}, "each message appended once"));
+  }
+  if (table == "ingest_instances") {
+    e.unique.push_back(key_of({"consumer_group", "instance_id"}, "ON CONFLICT of a lease's renewal needs it"));
   }
   return e;
 }

@@ -31,6 +31,7 @@ TEST(RolesGrants, EveryKindsTableIsGrantedWhatItsWriteModeDoes) {
                         {"label_pending", "SELECT, INSERT, UPDATE, DELETE"},
                         {"ingest_dead_letters", "INSERT"},
                         {"ingest_appended", "SELECT, INSERT"},
+                        {"ingest_instances", "SELECT, INSERT, UPDATE, DELETE"},
                         {"prediction_logs", "SELECT, INSERT"},
                         {"label_store", "SELECT, INSERT"},
                         {"model_metadata", "SELECT, INSERT, UPDATE"},

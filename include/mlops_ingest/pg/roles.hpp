@@ -33,7 +33,7 @@ struct TableGrant {
 // What `mlops-ingest run` does to its own tables (src/write/, consumer_loop.cpp), whichever
 // kinds there are. Besides these and the kinds' tables: kIngestDatabasePrivileges, and USAGE on
 // the tables' schema. Advisory locks need no privilege.
-inline constexpr std::array<TableGrant, 4> kIngesterTableGrants = {{
+inline constexpr std::array<TableGrant, 5> kIngesterTableGrants = {{
     {"ingest_offsets", "SELECT, INSERT, UPDATE", false,
      "INSERT ... ON CONFLICT DO NOTHING of a batch's partitions, SELECT ... FOR UPDATE (needs "
      "UPDATE), UPDATE next_offset; the consumer reads stored offsets on assignment"},
@@ -44,6 +44,9 @@ inline constexpr std::array<TableGrant, 4> kIngesterTableGrants = {{
     {"ingest_appended", "SELECT, INSERT", false,
      "INSERT ... ON CONFLICT DO NOTHING RETURNING (which needs SELECT) of the Kafka positions of "
      "appended rows"},
+    {"ingest_instances", "SELECT, INSERT, UPDATE, DELETE", false,
+     "the instance's lease on its group: inserted at start, renewed, deleted at stop; expired "
+     "leases of the group older than a day are deleted"},
 }};
 
 namespace detail {
