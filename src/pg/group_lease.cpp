@@ -39,9 +39,12 @@ std::string make_instance_id() {
 std::string interval(std::chrono::seconds s) { return "interval '" + std::to_string(s.count()) + " seconds'"; }
 
 // The first write (and a rewrite of a lease found gone); false when PostgreSQL cannot be reached.
-bool write_lease(const State& s) {
+// Its connection is kept for the renewals and the DELETE at stop, so that a stop costs one round
+// trip, never a connection set-up that could outlast the destructor's bounded wait.
+bool write_lease(State& s) {
   try {
-    BlockingConnection conn(s.dsn);
+    if (!s.conn) s.conn = std::make_unique<BlockingConnection>(s.dsn);
+    BlockingConnection& conn = *s.conn;
     const std::string g = conn.escape_literal(s.group);
     // One transaction: the shared group lock waits for a reset that is executing, so the
     // lease (and every offset this instance reads after it) comes after that reset's commit.
@@ -52,6 +55,7 @@ bool write_lease(const State& s) {
               " AND expires_at < now() - interval '1 day'; COMMIT");
     return true;
   } catch (const PgError& e) {
+    s.conn.reset();  // mid-transaction, or broken: the next attempt starts on a new connection
     log_warn(std::string("cannot write this instance's lease on its group yet (retrying): ") + e.what(),
              {{"group", s.group}});
     return false;
