@@ -65,6 +65,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return n;
 }
 
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -98,7 +100,12 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-}  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
 
 void set_log_options(LogLevel min_level, LogFormat format) noexcept {
   log_detail::min_level.store(static_cast<int>(min_level), std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "mlops_ingest/event/timestamp.hpp"
+#include "mlops_ingest/log/log.hpp"
 #include "mlops_ingest/log/redact.hpp"
 #include "mlops_ingest/operate/dead_letters.hpp"
 
@@ -102,25 +103,6 @@ DeadLetterFilter filter_of(const Args& a) {
   return f;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {

@@ -106,22 +106,6 @@ std::vector<std::string> live_leases(pg::BlockingConnection& conn, const std::st
   return out;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 std::string number(std::int64_t n) {
   const std::string digits = with_commas(static_cast<std::uint64_t>(n < 0 ? -n : n));

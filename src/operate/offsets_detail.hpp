@@ -42,7 +42,6 @@ std::vector<std::string> present_topics(PartitionTimeline& kafka, const Config& 
 // Valid leases on the group: "host:pid:start (renewed 1 s ago)" each.
 std::vector<std::string> live_leases(pg::BlockingConnection& conn, const std::string& group);
 
-std::string json_string(const std::string& s);
 // "1,234" (negative numbers keep their sign).
 std::string number(std::int64_t n);
 // "12 s ago", "3 min ago", "2 h ago", "4 d ago".

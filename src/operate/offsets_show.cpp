@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mlops_ingest/kafka/kafka_handles.hpp"
+#include "mlops_ingest/log/log.hpp"
 #include "offsets_detail.hpp"
 
 namespace mlops_ingest::operate {

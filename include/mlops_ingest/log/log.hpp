@@ -50,6 +50,12 @@ void set_log_options(LogLevel min_level, LogFormat format) noexcept;
   return static_cast<int>(level) >= log_detail::min_level.load(std::memory_order_relaxed);
 }
 
+// `s` as a JSON string literal (quotes included): control characters escaped, bytes that are
+// not UTF-8 replaced by U+FFFD, so the output is valid JSON whatever `s` holds. The JSON log
+// lines and every command's --json output use it.
+void append_json_string(std::string& out, std::string_view s);
+std::string json_string(std::string_view s);
+
 // "debug", "info", "warn" (or "warning"), "error"; "text", "json". nullopt for anything else.
 [[nodiscard]] std::optional<LogLevel> parse_log_level(std::string_view name) noexcept;
 [[nodiscard]] std::optional<LogFormat> parse_log_format(std::string_view name) noexcept;
