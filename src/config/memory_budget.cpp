@@ -21,7 +21,9 @@ constexpr std::uint64_t kPerQueuedMessage = 400;
 // planned for a three-broker cluster. A fetch response lands even on a full queue, and a
 // compressed one takes about twice its size once decompressed.
 constexpr std::uint64_t kPlannedFetches = 3, kDecompression = 2;
-constexpr std::uint64_t kLabelBytes = kPlannedSlotBytes / 2;  // a held label: message + librdkafka op
+// A held label: its copy (consume/held_message.hpp) and the deque's share; a label event is a
+// few hundred bytes.
+constexpr std::uint64_t kLabelBytes = kPlannedSlotBytes / 2;
 
 // A whole number of decimal digits, nullopt for anything else (or past 2^63). Not
 // std::from_chars: its instantiations are shared with the parser kernels built for AVX2/AVX-512,
@@ -153,7 +155,8 @@ MemoryPlan apply_memory_budget(Config& c, const std::optional<CgroupLimit>& cgro
   if (!given(c, "label_align_buffer")) {
     c.label_align_buffer = clamp(align_share / (kPlannedLabelPartitions * kLabelBytes), 16, 2000);
   }
-  plan.alignment = kPlannedLabelPartitions * c.label_align_buffer * kLabelBytes;
+  c.label_align_total = kPlannedLabelPartitions * c.label_align_buffer;
+  plan.alignment = c.label_align_total * kLabelBytes;
 
   if (plan.total() > plan.limit) {
     throw ConfigError("the settings need " + mib(plan.total()) + " but the memory limit is " + mib(plan.limit) +

@@ -1,9 +1,9 @@
 #include "envelope_builder.hpp"
 
-#include <chrono>
 #include <optional>
 #include <string_view>
 
+#include "held_message.hpp"
 #include "mlops_ingest/event/timestamp.hpp"
 #include "mlops_ingest/encode/row_encoder.hpp"
 
@@ -13,12 +13,7 @@ EnvelopeBuilder::EnvelopeBuilder(const Config& config)
     : cfg_(config), parser_(ParserLimits{config.max_message_bytes, 64}) {}
 
 void EnvelopeBuilder::fill(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic) {
-  rd_kafka_timestamp_type_t ts_type;
-  std::int64_t ts_ms = rd_kafka_message_timestamp(msg, &ts_type);
-  if (ts_ms < 0) {
-    ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch()).count();
-  }
+  const std::int64_t ts_ms = kafka_timestamp_or_now(*msg);
   const std::optional<std::string_view> key =
       msg->key != nullptr ? std::optional<std::string_view>({static_cast<const char*>(msg->key), msg->key_len})
                           : std::nullopt;

@@ -23,8 +23,8 @@ class EnvelopeBuilder {
 
   // Overwrites every field of `env` that the writer reads for `msg` of `topic`.
   void fill(Envelope& env, const rd_kafka_message_t* msg, TopicKind topic);
-  // The same from a message's parts (a dead letter re-driven by `dead-letters requeue`):
-  // `payload` null for a tombstone, `key` null for no key.
+  // The same from a message's parts (a held copy, held_message.hpp, or a dead letter re-driven
+  // by `dead-letters requeue`): `payload` null for a tombstone, `key` null for no key.
   void fill(Envelope& env, TopicKind topic, std::int32_t partition, std::int64_t offset, const char* payload,
             std::size_t len, std::optional<std::string_view> key, std::int64_t kafka_ts_ms);
 

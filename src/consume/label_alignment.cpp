@@ -1,5 +1,7 @@
 #include "label_alignment.hpp"
 
+#include <limits>
+
 #include "mlops_ingest/log/log.hpp"
 
 namespace mlops_ingest {
@@ -12,7 +14,8 @@ LabelAlignment::LabelAlignment(rd_kafka_t* rk, const Config& config, IngestStats
       cfg_(config),
       stats_(stats),
       partitions_(partitions),
-      aligner_(config.label_align_max_wait, config.label_align_buffer) {}
+      aligner_(config.label_align_max_wait, config.label_align_buffer,
+               config.label_align_total > 0 ? config.label_align_total : std::numeric_limits<std::size_t>::max()) {}
 
 bool LabelAlignment::hold(kafka::KafkaMessage& msg, TopicKind topic) {
   const std::int32_t partition = msg->partition;
@@ -27,9 +30,9 @@ bool LabelAlignment::hold(kafka::KafkaMessage& msg, TopicKind topic) {
     aligner_.on_prediction(partition, ts);
     return false;
   }
-  if (!aligner_.hold(msg, partition, ts, [this](std::int32_t p) { return predictions_drained(p); }, Clock::now())) {
-    return false;
-  }
+  if (!aligner_.must_hold(partition, ts, [this](std::int32_t p) { return predictions_drained(p); })) return false;
+  aligner_.push(HeldMessage::copy_of(*msg, topic), partition, ts, Clock::now());
+  msg.reset();
   if (aligner_.full(partition)) set_held_back(partition, true);
   return true;
 }
@@ -47,9 +50,9 @@ void LabelAlignment::release(WriterFeed& feed) {
   if (aligner_.held() == 0) return;
   aligner_.release(
       Clock::now(), [this](std::int32_t p) { return predictions_drained(p); },
-      [&feed](kafka::KafkaMessage& msg) { return feed.deliver(msg, TopicKind::kLabels); });
+      [&feed](HeldMessage& msg) { return feed.deliver(msg); });
   for (auto& [key, state] : partitions_.all()) {
-    if (state.align_hold && aligner_.held(key.second) <= aligner_.cap() / 4) set_held_back(key.second, false);
+    if (state.align_hold && aligner_.low(key.second)) set_held_back(key.second, false);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "assigned_partitions.hpp"
 #include "copartitioning.hpp"
+#include "held_message.hpp"
 #include "mlops_ingest/consume/event_time_aligner.hpp"
 #include "writer_feed.hpp"
 
@@ -19,7 +20,8 @@ class LabelAlignment {
   LabelAlignment(rd_kafka_t* rk, const Config& config, IngestStats& stats, AssignedPartitions& partitions);
 
   // A prediction or label message about to be delivered. True when the aligner took it (a
-  // label whose predictions partition still has older messages to deliver).
+  // label whose predictions partition still has older messages to deliver): it keeps a copy
+  // and `msg` is released.
   bool hold(kafka::KafkaMessage& msg, TopicKind topic);
   // Delivers the held labels that may go now; resumes labels partitions that drained.
   void release(WriterFeed& feed);
@@ -38,7 +40,7 @@ class LabelAlignment {
   const Config& cfg_;
   IngestStats& stats_;
   AssignedPartitions& partitions_;
-  EventTimeAligner aligner_;
+  BasicEventTimeAligner<HeldMessage> aligner_;
   CoPartitioning copartitioning_;
   bool counts_checked_ = false;
 };

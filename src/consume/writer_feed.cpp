@@ -19,30 +19,51 @@ WriterFeed::WriterFeed(const Config& config, IngestStats& stats, std::vector<Lan
       writer_paused_(lanes_.size(), false),
       published_(lanes_.size(), false) {}
 
-bool WriterFeed::hand_over(const rd_kafka_message_t* msg, TopicKind topic) {
-  const std::size_t w = writer_of(msg->partition);
-  auto& ring = lanes_[w]->ring();
-  Envelope* slot = ring.producer_slot();
+bool WriterFeed::hand_over(const rd_kafka_message_t& msg, TopicKind topic) {
+  Envelope* slot = lanes_[writer_of(msg.partition)]->ring().producer_slot();
   if (slot == nullptr) return false;
-  envelopes_.fill(*slot, msg, topic);
-  ring.producer_commit();
+  envelopes_.fill(*slot, &msg, topic);
+  return published(msg.partition, msg.offset, topic);
+}
+
+bool WriterFeed::hand_over(const HeldMessage& msg) {
+  Envelope* slot = lanes_[writer_of(msg.partition)]->ring().producer_slot();
+  if (slot == nullptr) return false;
+  envelopes_.fill(*slot, msg.topic, msg.partition, msg.offset, msg.payload_data(), msg.payload.size(), msg.key_view(),
+                  msg.kafka_ts_ms);
+  return published(msg.partition, msg.offset, msg.topic);
+}
+
+bool WriterFeed::published(std::int32_t partition, std::int64_t offset, TopicKind topic) {
+  const std::size_t w = writer_of(partition);
+  lanes_[w]->ring().producer_commit();
   published_[w] = true;
-  if (PartitionState* state = partitions_.find(topic, msg->partition)) state->position = msg->offset + 1;
+  if (PartitionState* state = partitions_.find(topic, partition)) state->position = offset + 1;
   return true;
 }
 
 bool WriterFeed::deliver(KafkaMessage& msg, TopicKind topic) {
-  const std::size_t w = writer_of(msg->partition);
+  auto& stash = stash_[writer_of(msg->partition)];
   // Order within a partition must hold: once a writer has a stash, everything for it queues.
-  if (!stash_[w].empty() || !hand_over(msg.get(), topic)) {
-    if (stash_[w].size() >= cfg_.poll_batch) return false;
-    stash_[w].push_back(std::move(msg));
-  }
+  if (stash.empty() && hand_over(*msg, topic)) return true;
+  if (stash.size() >= cfg_.poll_batch) return false;
+  stash.push_back(HeldMessage::copy_of(*msg, topic));
+  msg.reset();  // the copy lets go of librdkafka's buffer at once (held_message.hpp)
+  return true;
+}
+
+bool WriterFeed::deliver(HeldMessage& msg) {
+  auto& stash = stash_[writer_of(msg.partition)];
+  if (stash.empty() && hand_over(msg)) return true;
+  if (stash.size() >= cfg_.poll_batch) return false;
+  stash.push_back(std::move(msg));
   return true;
 }
 
 void WriterFeed::enqueue(KafkaMessage msg, TopicKind topic) {
-  if (!deliver(msg, topic)) stash_[writer_of(msg->partition)].push_back(std::move(msg));
+  if (!deliver(msg, topic)) {
+    stash_[writer_of(msg->partition)].push_back(HeldMessage::copy_of(*msg, topic));
+  }
 }
 
 void WriterFeed::wake_writers() {
@@ -58,8 +79,7 @@ void WriterFeed::wake_writers() {
 void WriterFeed::drain_stashes() {
   for (auto& stash : stash_) {
     while (!stash.empty()) {
-      const rd_kafka_message_t* msg = stash.front().get();
-      if (!hand_over(msg, *cfg_.kind_of_topic(rd_kafka_topic_name(msg->rkt)))) break;
+      if (!hand_over(stash.front())) break;
       stash.pop_front();
     }
   }

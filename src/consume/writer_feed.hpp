@@ -14,6 +14,7 @@
 
 #include "assigned_partitions.hpp"
 #include "envelope_builder.hpp"
+#include "held_message.hpp"
 #include "mlops_ingest/handoff/lane.hpp"
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 
@@ -26,9 +27,12 @@ class WriterFeed {
   [[nodiscard]] std::size_t writer_of(std::int32_t partition) const noexcept {
     return static_cast<std::size_t>(partition) % lanes_.size();
   }
-  // Hands `msg` to its writer, or queues it behind that writer's stash. False (and `msg` kept)
-  // only when the stash already holds a poll batch: the caller holds on to it.
+  // Hands `msg` to its writer, or queues a copy of it behind that writer's stash (the stash
+  // keeps no librdkafka message: held_message.hpp). False (and `msg` kept) only when the stash
+  // already holds a poll batch: the caller holds on to it.
   bool deliver(kafka::KafkaMessage& msg, TopicKind topic);
+  // The same for a message already copied out (a label the aligner held).
+  bool deliver(HeldMessage& msg);
   // The same, queueing without bound: for messages the caller cannot hold (the stash stays
   // within one poll batch more, since the loop stops polling while a writer is blocked).
   void enqueue(kafka::KafkaMessage msg, TopicKind topic);
@@ -51,7 +55,11 @@ class WriterFeed {
   [[nodiscard]] bool any_failed() const noexcept;
 
  private:
-  bool hand_over(const rd_kafka_message_t* msg, TopicKind topic);
+  // Fills the message's slot in its writer's ring; false when the ring is full.
+  bool hand_over(const rd_kafka_message_t& msg, TopicKind topic);
+  bool hand_over(const HeldMessage& msg);
+  // Commits the slot just filled and records the partition's position.
+  bool published(std::int32_t partition, std::int64_t offset, TopicKind topic);
   void set_paused(std::size_t writer, bool paused);
 
   const Config& cfg_;
@@ -59,7 +67,7 @@ class WriterFeed {
   std::vector<Lane*> lanes_;  // one per writer
   AssignedPartitions& partitions_;
   EnvelopeBuilder envelopes_;
-  std::vector<std::deque<kafka::KafkaMessage>> stash_;  // per writer, in arrival order
+  std::vector<std::deque<HeldMessage>> stash_;  // per writer, in arrival order
   std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
   std::vector<bool> writer_paused_;
   std::vector<bool> published_;  // per writer: handed slots since the last wake_writers()

@@ -94,5 +94,26 @@ TEST(EventTimeAligner, ReportsFullAtItsCapAndCanBeTurnedOff) {
   EXPECT_FALSE(off.enabled());
 }
 
+// The memory bound plans the labels held in all partitions together; a member assigned many
+// labels partitions must not hold the per-partition cap in each of them.
+TEST(EventTimeAligner, ATotalCapFillsAcrossPartitionsAndResumesAQuarterBelow) {
+  Fixture f;
+  f.aligner = Aligner(1000ms, 4, 8);
+  for (std::int32_t p = 0; p < 4; ++p) {
+    EXPECT_TRUE(f.hold(p, 2 * p, 500));
+    EXPECT_TRUE(f.hold(p, 2 * p + 1, 500));
+  }
+  EXPECT_EQ(f.aligner.held(), 8u);
+  // No partition is at its own cap of 4, but all of them are full together.
+  for (std::int32_t p = 0; p < 5; ++p) EXPECT_TRUE(f.aligner.full(p)) << p;
+  EXPECT_FALSE(f.aligner.low(0));
+  f.aligner.on_prediction(0, 600);  // partition 0's two go
+  f.release();
+  EXPECT_EQ(f.aligner.held(), 6u);
+  EXPECT_FALSE(f.aligner.full(0));
+  EXPECT_TRUE(f.aligner.low(0));   // 0 held, 6 of 8 in all: a quarter below the total
+  EXPECT_FALSE(f.aligner.low(1));  // 2 held > 4 / 4
+}
+
 }  // namespace
 }  // namespace mlops_ingest

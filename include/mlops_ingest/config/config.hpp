@@ -67,6 +67,10 @@ struct Config {
   // this long while its predictions partition has older messages to deliver; 0 turns it off.
   std::chrono::milliseconds label_align_max_wait{2000};
   std::size_t label_align_buffer = 2000;  // labels held per partition before it is paused
+  // Labels held in all partitions before the partition taking one more is paused; 0 for no
+  // total. Not a setting: the memory bound sets it to what its plan budgets, which must hold
+  // however many labels partitions the group assigns this member.
+  std::size_t label_align_total = 0;
   // The memory bound in MiB (memory_budget.hpp sizes the settings above and librdkafka's queue
   // to it); 0: the container's cgroup limit minus headroom if there is one, else no bound.
   std::size_t memory_limit_mb = 0;

@@ -14,26 +14,28 @@
 // otherwise it is held, behind any label of its partition already held (order within a
 // partition never changes). A held label waits at most `max_wait`, so a quiet or stuck
 // predictions partition never stalls labels for long. Holding is bounded: at `per_partition_cap`
-// held labels the caller pauses that labels partition until it drains.
+// held labels in a partition, or `total_cap` in all of them, the caller pauses the partition
+// (full()) until it drains (low()).
 //
 // Thread model: the consumer thread only.
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <vector>
-
-#include "mlops_ingest/kafka/kafka_handles.hpp"
 
 namespace mlops_ingest {
 
-// Message: what is held (movable); kafka::KafkaMessage in the consumer.
+// Message: what is held (movable); a copy out of librdkafka's buffers in the consumer
+// (consume/held_message.hpp).
 template <typename Message>
 class BasicEventTimeAligner {
  public:
   using Clock = std::chrono::steady_clock;
 
-  BasicEventTimeAligner(std::chrono::milliseconds max_wait, std::size_t per_partition_cap)
-      : max_wait_(max_wait), cap_(per_partition_cap) {}
+  BasicEventTimeAligner(std::chrono::milliseconds max_wait, std::size_t per_partition_cap,
+                        std::size_t total_cap = std::numeric_limits<std::size_t>::max())
+      : max_wait_(max_wait), cap_(per_partition_cap), total_cap_(total_cap) {}
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_ && max_wait_.count() > 0; }
   // Off when the topics are not co-partitioned (alignment by partition pair would be noise).
@@ -45,20 +47,30 @@ class BasicEventTimeAligner {
     if (ts_ms > f) f = ts_ms;
   }
 
-  // Takes `msg` (a label of `partition`, timestamp `ts_ms`) if it must wait; then it is held
-  // and `msg` is left empty. `drained(p)`: the predictions partition p has nothing older to
-  // deliver (caught up with its high watermark, or not assigned to us).
+  // True when a label of `partition` with Kafka timestamp `ts_ms` must wait: push() it then.
+  // `drained(p)`: the predictions partition p has nothing older to deliver (caught up with its
+  // high watermark, or not assigned to us).
   // Turned off (set_enabled(false)) while labels are held, it still holds a label behind them:
   // overtaking them would hand the writer a partition's offsets out of order, and it skips an
   // offset below one it has already written as stale (a lost label).
   template <typename Drained>
-  bool hold(Message& msg, std::int32_t partition, std::int64_t ts_ms, Drained&& drained, Clock::time_point now) {
-    if (held(partition) == 0 && !enabled()) return false;
+  bool must_hold(std::int32_t partition, std::int64_t ts_ms, Drained&& drained) const {
+    if (held(partition) > 0) return true;
+    if (!enabled()) return false;
+    return !ready(partition, ts_ms) && !drained(partition);
+  }
+
+  void push(Message&& msg, std::int32_t partition, std::int64_t ts_ms, Clock::time_point now) {
     if (static_cast<std::size_t>(partition) >= held_.size()) held_.resize(static_cast<std::size_t>(partition) + 1);
-    auto& queue = held_[static_cast<std::size_t>(partition)];
-    if (queue.empty() && (ready(partition, ts_ms) || drained(partition))) return false;
-    queue.push_back({std::move(msg), ts_ms, now});
+    held_[static_cast<std::size_t>(partition)].push_back({std::move(msg), ts_ms, now});
     ++held_count_;
+  }
+
+  // must_hold() and push() in one: takes `msg` (left moved-from) if it must wait.
+  template <typename Drained>
+  bool hold(Message& msg, std::int32_t partition, std::int64_t ts_ms, Drained&& drained, Clock::time_point now) {
+    if (!must_hold(partition, ts_ms, drained)) return false;
+    push(std::move(msg), partition, ts_ms, now);
     return true;
   }
 
@@ -84,7 +96,15 @@ class BasicEventTimeAligner {
     return static_cast<std::size_t>(partition) < held_.size() ? held_[static_cast<std::size_t>(partition)].size() : 0;
   }
   [[nodiscard]] std::size_t held() const noexcept { return held_count_; }
-  [[nodiscard]] bool full(std::int32_t partition) const noexcept { return held(partition) >= cap_; }
+  // The partition should be paused: at its cap, or all partitions together at the total cap.
+  [[nodiscard]] bool full(std::int32_t partition) const noexcept {
+    return held(partition) >= cap_ || held_count_ >= total_cap_;
+  }
+  // A paused partition may resume: a quarter of its cap or less, and the total a quarter below
+  // its cap (a gap, so that a partition does not flap between paused and resumed).
+  [[nodiscard]] bool low(std::int32_t partition) const noexcept {
+    return held(partition) <= cap_ / 4 && held_count_ <= total_cap_ - total_cap_ / 4;
+  }
   [[nodiscard]] std::size_t cap() const noexcept { return cap_; }
 
   // Drops everything (a rebalance: nothing held was committed; it is read again).
@@ -116,12 +136,11 @@ class BasicEventTimeAligner {
 
   std::chrono::milliseconds max_wait_;
   std::size_t cap_;
+  std::size_t total_cap_;
   bool enabled_ = true;
   std::vector<std::int64_t> frontier_;   // per predictions partition: newest timestamp delivered
   std::vector<std::deque<Held>> held_;   // per labels partition
   std::size_t held_count_ = 0;
 };
-
-using EventTimeAligner = BasicEventTimeAligner<kafka::KafkaMessage>;
 
 }  // namespace mlops_ingest
