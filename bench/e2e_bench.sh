@@ -19,10 +19,22 @@
 # PGBOUNCER=1: the ingester connects through a PgBouncer in transaction pooling mode
 # (scripts/pgbouncer-throwaway.sh, PGB_POOL_SIZE server connections, default 2 = the writers) on
 # PG_PORT + 1, in front of the same PostgreSQL; psql \copy still goes direct.
+# IDS=uuid: prediction_ids are random UUIDv4s, as model servers send them (default: ascending
+# pred-7-NNNNNNNNNN, which lets both sides append at the right edge of the unique index); psql
+# loads the CSV in the order the events were produced, as the ingester receives them.
+# INSTANCES=K: K ingesters in one consumer group share the partitions; the rate is the
+# aggregate: all rows over the earliest first message → the latest last commit.
+#
+# Cost, each side of each run (the throughput modes): the ingester's CPU per event (user +
+# system of its process(es), from the kernel's accounting at exit) and the PostgreSQL cluster's
+# CPU per stored row: the postmaster's own and reaped children's times plus every live child's
+# (backends, checkpointer, walwriter, autovacuum…) from /proc, taken before the side after its
+# settle (a CHECKPOINT) and after it after another CHECKPOINT, so each side pays for the pages
+# it dirtied.
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
 #   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
-#        PGBOUNCER, PGB_POOL_SIZE
+#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +51,9 @@ PG_PORT=${PG_PORT:-25450}
 EXTRA_ARGS=${EXTRA_ARGS:-}
 RATE=${RATE:-20000}
 DURATION=${DURATION:-30}
+IDS=${IDS:-sequential}
+INSTANCES=${INSTANCES:-1}
+case "$IDS" in sequential|uuid) ;; *) echo "IDS must be sequential or uuid, not '$IDS'" >&2; exit 2 ;; esac
 BIN=$BUILD_DIR/mlops-ingest
 [ -x "$BIN" ] || { echo "build first: $BIN not found (scripts/build.sh)" >&2; exit 1; }
 
@@ -111,7 +126,7 @@ LABEL_RATIO=0
 [ "$MODE" = backfill ] && LABEL_RATIO=0.8
 echo "producing $N prediction events (label ratio $LABEL_RATIO) to $BROKERS ($PARTITIONS partitions)..."
 "$BIN" produce --brokers "$BROKERS" --predictions "$N" --seed 7 --label-ratio "$LABEL_RATIO" --duplicate-ratio 0 \
-  --compression none --csv "$WORK/predictions.csv" --labels-csv "$WORK/labels.csv" >"$WORK/produce.out"
+  --compression none --ids "$IDS" --csv "$WORK/predictions.csv" --labels-csv "$WORK/labels.csv" >"$WORK/produce.out"
 cat "$WORK/produce.out"
 LABELS=$(sed -E 's/.*unique_labels=([0-9]+).*/\1/' "$WORK/produce.out")
 TOTAL=$((N + LABELS))
@@ -121,6 +136,8 @@ LABEL_COLUMNS="prediction_id, true_label, label_timestamp, label_source, days_de
 ingest_rates=()
 psql_rates=()
 ratios=()  # each run's pair, measured back to back on the same machine state
+ingest_cpu=() pg_cpu_ingest=() pg_cpu_psql=() pg_cpu_ratios=()
+CLK_TCK=$(getconf CLK_TCK)
 # One side of a run, each after a CHECKPOINT, a sync and SETTLE_S seconds of quiet (default 3):
 # right after the two databases are created (2.2 GB with PREFILL=5000000) the disk is still busy,
 # and psql, timed from its first byte, paid for it (~17% slower in the slot right after, over 30
@@ -131,31 +148,89 @@ settle() {
   sync
   sleep "${SETTLE_S:-3}"
 }
-measure_ingester() {
-  settle
+# The CPU ticks the PostgreSQL cluster has used so far: the postmaster's own and its reaped
+# children's (utime stime cutime cstime, fields 14-17 of /proc/PID/stat), plus every live child's.
+pg_cpu_ticks() {
+  local pm total t c
+  pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+  for c in $(pgrep -P "$pm"); do
+    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$c/stat" 2>/dev/null) && total=$((total + t))
+  done
+  echo "$total"
+}
+# µs per row of a tick difference.
+per_row_us() { awk -v t="$1" -v hz="$CLK_TCK" -v n="$TOTAL" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }'; }
+# Runs "$@" in a subshell and writes the CPU seconds (user + system) it used to file $1: bash's
+# `times` reports the subshell's children, i.e. the command.
+with_cpu() {
+  local out=$1
+  shift
+  # `times` itself, not in a pipeline: a pipeline's element is a new subshell without children.
+  ( "$@" && rc=0 || rc=$?; times >"$out.times"; exit $rc )
+  local rc=$?
+  tail -n 1 "$out.times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%.3f", s }' >"$out"
+  return $rc
+}
+run_instance() {
+  # Each instance its own metrics port (the default one is taken by the first).
   # shellcheck disable=SC2086
   "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn ingest_$run)" --group "bench-$run" --idle-exit-ms 1000 \
-    --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest_$run.log"
-  summary=$(grep -o 'summary:.*' "$WORK/ingest_$run.log")
+    --progress-interval-ms 0 --http-listen "127.0.0.1:$((PG_PORT + 10 + $1))" $EXTRA_ARGS 2>"$WORK/ingest_${run}_$1.log"
+}
+measure_ingester() {
+  settle
+  local before pids=() k
+  before=$(pg_cpu_ticks)
+  for k in $(seq "$INSTANCES"); do
+    with_cpu "$WORK/cpu_${run}_$k" run_instance "$k" &
+    pids+=($!)
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[$k]}" || { echo "ingester $((k + 1)) failed" >&2; cat "$WORK/ingest_${run}_$((k + 1)).log" >&2; exit 1; }
+  done
+  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
+  pg_ticks_ingest=$(( $(pg_cpu_ticks) - before ))
   rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
-  [ "$rows" = "$TOTAL" ] || { echo "ingester stored $rows rows, expected $TOTAL" >&2; cat "$WORK/ingest_$run.log" >&2; exit 1; }
-  active=$(sed -E 's/.*active ([0-9.]+) s.*/\1/' <<<"$summary")
+  [ "$rows" = "$TOTAL" ] || { echo "ingester stored $rows rows, expected $TOTAL" >&2; cat "$WORK"/ingest_"${run}"_*.log >&2; exit 1; }
+  # The time: first message → last commit (the summary's "active"); for several instances, from
+  # the earliest first message to the latest last commit (each summary gives both in UTC).
+  active=0 pended=0 paired=0 cpu_s=0 first_ns= last_ns=
+  for k in $(seq "$INSTANCES"); do
+    summary=$(grep -o 'summary:.*' "$WORK/ingest_${run}_$k.log")
+    active=$(sed -E 's/.*active ([0-9.]+) s.*/\1/' <<<"$summary")
+    if [ "$INSTANCES" -gt 1 ]; then
+      f=$(date -d "$(sed -E 's/.*first message ([^,]+),.*/\1/' <<<"$summary")" +%s%N)
+      l=$(date -d "$(sed -E 's/.*last commit ([^ ]+).*/\1/' <<<"$summary")" +%s%N)
+      if [ -z "$first_ns" ] || [ "$f" -lt "$first_ns" ]; then first_ns=$f; fi
+      if [ -z "$last_ns" ] || [ "$l" -gt "$last_ns" ]; then last_ns=$l; fi
+    fi
+    if [ "$LABELS" -gt 0 ]; then
+      pended=$((pended + $(sed -E 's/.*labels inserted [0-9]+, pended ([0-9]+).*/\1/' <<<"$summary")))
+      paired=$((paired + $(sed -E 's/.*labels paired in memory ([0-9]+).*/\1/' <<<"$summary")))
+    fi
+    cpu_s=$(awk -v a="$(cat "$WORK/cpu_${run}_$k")" -v b="$cpu_s" 'BEGIN { print a + b }')
+  done
+  [ "$INSTANCES" -gt 1 ] && active=$(awk -v a="$first_ns" -v b="$last_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
   ingest_rate=$(awk -v n="$TOTAL" -v s="$active" 'BEGIN { printf "%.0f", n / s }')
+  ingest_cpu_us=$(awk -v s="$cpu_s" -v n="$TOTAL" 'BEGIN { printf "%.2f", s * 1e6 / n }')
   parked=""
   if [ "$LABELS" -gt 0 ]; then
-    pended=$(sed -E 's/.*labels inserted [0-9]+, pended ([0-9]+).*/\1/' <<<"$summary")
-    paired=$(sed -E 's/.*labels paired in memory ([0-9]+).*/\1/' <<<"$summary")
     parked="   labels parked $pended of $LABELS ($(awk -v a="$pended" -v b="$LABELS" 'BEGIN { printf "%.1f", 100 * a / b }')%), paired in memory $paired"
   fi
 }
 measure_psql() {
   settle
+  local before
+  before=$(pg_cpu_ticks)
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
   if [ "$LABELS" -gt 0 ]; then
     psql -q "$(dsn psql_$run)" -c "\\copy label_store ($LABEL_COLUMNS) FROM '$WORK/labels.csv' WITH (FORMAT csv)"
   fi
   end=$(date +%s%N)
+  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
+  pg_ticks_psql=$(( $(pg_cpu_ticks) - before ))
   psql_rate=$(awk -v n="$TOTAL" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
 }
 
@@ -168,6 +243,10 @@ for run in $(seq "$RUNS"); do
     measure_psql; measure_ingester; first="psql first"
   fi
   echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
+  pg_ingest_us=$(per_row_us "$pg_ticks_ingest"); pg_psql_us=$(per_row_us "$pg_ticks_psql")
+  echo "       cost: mlops-ingest CPU $ingest_cpu_us µs/event   PostgreSQL CPU per stored row: ingester $pg_ingest_us µs, psql \\copy $pg_psql_us µs, ratio $(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.2f", a / b }')"
+  ingest_cpu+=("$ingest_cpu_us"); pg_cpu_ingest+=("$pg_ingest_us"); pg_cpu_psql+=("$pg_psql_us")
+  pg_cpu_ratios+=("$(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.4f", a / b }')")
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
   ratios+=("$(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.4f", a / b }')")
@@ -181,7 +260,8 @@ bi=$(best "${ingest_rates[@]}"); bp=$(best "${psql_rates[@]}")
 mi=$(median "${ingest_rates[@]}"); mp=$(median "${psql_rates[@]}")
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS args='$EXTRA_ARGS'$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
+echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS ids=$IDS instances=$INSTANCES args='$EXTRA_ARGS'$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
 echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v a="$bi" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median of the runs' ratios: $(median "${ratios[@]}" | awk '{ printf "%.2f", $1 }')   (each run's ingester against its psql run, measured back to back)"
+echo "median cost: mlops-ingest CPU $(median "${ingest_cpu[@]}") µs/event   PostgreSQL CPU per stored row: ingester $(median "${pg_cpu_ingest[@]}") µs, psql \\copy $(median "${pg_cpu_psql[@]}") µs, median of the runs' ratios $(median "${pg_cpu_ratios[@]}" | awk '{ printf "%.2f", $1 }')"

@@ -83,13 +83,14 @@ constexpr const char* kUsage = R"(usage:
   mlops-ingest produce --brokers HOST:PORT [--predictions N] [--seed S] [--label-ratio F]
                    [--early-label-ratio F] [--duplicate-ratio F] [--invalid-ratio F]
                    [--csv FILE] [--labels-csv FILE] [--start-time UNIX_SECONDS] [--compression lz4|none]
-                   [--throttle-pg DSN --throttle-group G --max-backlog N]
+                   [--ids sequential|uuid] [--throttle-pg DSN --throttle-group G --max-backlog N]
                    [--models-topic T] [--alerts-topic T] [--retraining-topic T] [--all-kinds]
                    [--model-every N] [--alert-every N]
       Produce synthetic prediction and label events; prints what must end up stored. With the
       model/alert/retraining topics (--all-kinds: models, alerts, retraining) it also produces a
       model lifecycle (a new version every N predictions, default N/5), an alert every N
-      predictions (default 20000) and retraining decisions.
+      predictions (default 20000) and retraining decisions. --ids uuid: prediction_ids are
+      random-looking UUIDv4s, as model servers send them (default: pred-SEED-NNNNNNNNNN, ascending).
   mlops-ingest status --pg DSN [--brokers HOST:PORT] [--rate-seconds S] [--json]
       Stored offsets per group and partition (and the lag, with --brokers), the ingest rate per
       topic from the stored offsets' progress over S seconds (default 3, 0: skip), rows in the
@@ -262,7 +263,7 @@ int cmd_produce(const std::vector<std::string>& args) {
                                         "duplicate-ratio", "invalid-ratio", "csv", "labels-csv", "throttle-pg",
                                         "throttle-group", "max-backlog", "predictions-topic", "labels-topic",
                                         "compression", "start-time", "models-topic", "alerts-topic",
-                                        "retraining-topic", "model-every", "alert-every"},
+                                        "retraining-topic", "model-every", "alert-every", "ids"},
                                          {"all-kinds"});
   kafka::GeneratorOptions o;
   auto get = [&](const char* k, const std::string& def) { return flags.count(k) ? flags.at(k) : def; };
@@ -281,6 +282,9 @@ int cmd_produce(const std::vector<std::string>& args) {
   o.predictions_topic = get("predictions-topic", "predictions");
   o.labels_topic = get("labels-topic", "labels");
   o.compression = get("compression", "lz4");
+  const std::string ids = get("ids", "sequential");
+  if (ids != "sequential" && ids != "uuid") throw ConfigError("--ids: '" + ids + "' is neither sequential nor uuid");
+  o.uuid_ids = ids == "uuid";
   if (flags.count("start-time")) o.start_unix_seconds = std::stoll(flags.at("start-time"));
   const bool all_kinds = flags.count("all-kinds") != 0;
   o.models_topic = get("models-topic", all_kinds ? "models" : "");

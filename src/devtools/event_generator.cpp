@@ -60,8 +60,8 @@ struct Label {
   bool sends_days;  // half of the labels leave days_delayed for the ingester to compute
 };
 
-Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  const Prediction p = make_prediction(seed, i, start_unix_seconds);
+Label make_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids) {
+  const Prediction p = make_prediction(seed, i, start_unix_seconds, uuid_ids);
   const std::uint64_t h = mix(mix(seed * 7919 + i));
   Label l;
   l.id = p.id;
@@ -92,10 +92,10 @@ std::uint64_t mix(std::uint64_t x) {
 }
 double unit(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
 
-Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
+Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids) {
   const std::uint64_t h = mix(seed * 1000003 + i);
   Prediction p;
-  p.id = synthetic_prediction_id(seed, i);
+  p.id = synthetic_prediction_id(seed, i, uuid_ids);
   p.created_unix_us = (start_unix_seconds + static_cast<std::int64_t>(i / 10)) * 1000000 +
                       static_cast<std::int64_t>(mix(h) % 1000) * 1000;
   static constexpr std::array<int, 4> kOffsets = {0, 0, 120, -330};
@@ -155,8 +155,16 @@ std::string invalid_json(std::uint64_t seed, std::uint64_t i) {
   }
 }
 
-std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  const Label l = make_label(seed, i, start_unix_seconds);
+std::string label_json(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids) {
+  const Label l = make_label(seed, i, start_unix_seconds, uuid_ids);
+  std::string json = "{\"prediction_id\":\"" + l.id + "\",\"true_label\":" + std::to_string(l.true_label) +
+                     ",\"label_timestamp\":\"" + rfc3339(l.ts_us, 0, true) + "\",\"label_source\":\"collections\"";
+  if (l.sends_days) json += ",\"days_delayed\":" + std::to_string(l.days);
+  return json + "}";
+}
+
+std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids) {
+  const Label l = make_label(seed, i, start_unix_seconds, uuid_ids);
   return l.id + "," + std::to_string(l.true_label) + "," + rfc3339(l.ts_us, 0, false) + ",collections," +
          std::to_string(l.days) + "\n";
 }
@@ -333,10 +341,21 @@ void Lifecycle::alert(std::uint64_t i, std::vector<SideEvent>& out) {
 
 namespace mlops_ingest::kafka {
 
-std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i) {
+std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i, bool uuid) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "pred-%llu-%010llu", static_cast<unsigned long long>(seed),
-                static_cast<unsigned long long>(i));
+  if (!uuid) {
+    std::snprintf(buf, sizeof buf, "pred-%llu-%010llu", static_cast<unsigned long long>(seed),
+                  static_cast<unsigned long long>(i));
+    return buf;
+  }
+  // RFC 9562 version 4 layout (version nibble 4, variant bits 10) over 122 hashed bits: as
+  // random as a model server's, and the same for a seed and i on every call.
+  const std::uint64_t hi = synthesis::mix(seed * 0x5851f42d4c957f2dULL + i);
+  const std::uint64_t lo = synthesis::mix(hi ^ (i * 0x9e3779b97f4a7c15ULL + seed));
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-%04llx-%012llx", static_cast<unsigned long long>(hi >> 32),
+                static_cast<unsigned long long>((hi >> 16) & 0xffff), static_cast<unsigned long long>(hi & 0xfff),
+                static_cast<unsigned long long>(0x8000 | ((lo >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }
 
@@ -345,11 +364,7 @@ std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i, std::int64
 }
 
 std::string synthetic_label(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds) {
-  const synthesis::Label l = synthesis::make_label(seed, i, start_unix_seconds);
-  std::string json = "{\"prediction_id\":\"" + l.id + "\",\"true_label\":" + std::to_string(l.true_label) +
-                     ",\"label_timestamp\":\"" + synthesis::rfc3339(l.ts_us, 0, true) + "\",\"label_source\":\"collections\"";
-  if (l.sends_days) json += ",\"days_delayed\":" + std::to_string(l.days);
-  return json + "}";
+  return synthesis::label_json(seed, i, start_unix_seconds);
 }
 
 std::vector<SideEvent> synthetic_side_events(std::uint64_t seed, std::uint64_t predictions, std::uint64_t model_every,

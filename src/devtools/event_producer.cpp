@@ -122,7 +122,7 @@ class EventProducer {
   // The prediction (from the version serving it when there is a lifecycle), sometimes again (a
   // producer retry: same key, same body), sometimes followed by a malformed event.
   void send_prediction(std::uint64_t i) {
-    synthesis::Prediction p = synthesis::make_prediction(o_.seed, i, o_.start_unix_seconds);
+    synthesis::Prediction p = synthesis::make_prediction(o_.seed, i, o_.start_unix_seconds, o_.uuid_ids);
     if (lifecycle_) std::tie(p.model_version, p.model_stage) = lifecycle_->serving(p.model_stage);
     const std::string json = synthesis::prediction_json(p);
     send(o_.predictions_topic, p.id, json);
@@ -142,12 +142,12 @@ class EventProducer {
   }
 
   void send_label(std::uint64_t i) {
-    const std::string json = synthetic_label(o_.seed, i, o_.start_unix_seconds);
-    const std::string key = synthetic_prediction_id(o_.seed, i);
+    const std::string json = synthesis::label_json(o_.seed, i, o_.start_unix_seconds, o_.uuid_ids);
+    const std::string key = synthetic_prediction_id(o_.seed, i, o_.uuid_ids);
     send(o_.labels_topic, key, json);
     ++report_.labels_sent;
     ++report_.unique_labels;
-    if (labels_csv_.is_open()) labels_csv_ << synthesis::label_csv(o_.seed, i, o_.start_unix_seconds);
+    if (labels_csv_.is_open()) labels_csv_ << synthesis::label_csv(o_.seed, i, o_.start_unix_seconds, o_.uuid_ids);
     if (unit(mix(o_.seed * 41 + i)) < o_.duplicate_ratio) {
       send(o_.labels_topic, key, json);
       ++report_.labels_sent;

@@ -37,14 +37,17 @@ struct Prediction {
   int response_ms;
 };
 
-Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds);
+// uuid_ids: prediction_id as a UUIDv4 (synthetic_prediction_id).
+Prediction make_prediction(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids = false);
 std::string prediction_json(const Prediction& p);
 // The prediction_logs row the ingester must end with, as CSV.
 std::string prediction_csv(const Prediction& p);
 // Malformed variants the validator must dead-letter (one reason each).
 std::string invalid_json(std::uint64_t seed, std::uint64_t i);
-// The label_store row label i must end as (days_delayed always filled in), as CSV.
-std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds);
+// Label i as JSON (what produce_events sends), and the label_store row it must end as
+// (days_delayed always filled in) as CSV.
+std::string label_json(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids = false);
+std::string label_csv(std::uint64_t seed, std::uint64_t i, std::int64_t start_unix_seconds, bool uuid_ids = false);
 
 struct ModelVersion {
   std::string name;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "mlops_ingest/log/log.hpp"
 
@@ -60,6 +61,21 @@ std::string tables_out(const IngestStats& s) {
   return out;
 }
 
+// A monotonic_ns() instant as UTC wall-clock time with milliseconds: instances on one machine
+// (the bench's INSTANCES=K) can then be put on one time line.
+std::string utc_of_monotonic(std::int64_t mono_ns) {
+  using namespace std::chrono;
+  const std::int64_t wall_ns =
+      duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count() - (monotonic_ns() - mono_ns);
+  const std::time_t secs = static_cast<std::time_t>(wall_ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(wall_ns / 1000000 % 1000));
+  return buf;
+}
+
 }  // namespace
 
 std::string format_progress(const IngestStats& s, double rows_per_second, std::int64_t lag) {
@@ -108,6 +124,7 @@ std::string format_summary(const IngestStats& s) {
                 active > 0 ? static_cast<double>(rows) / active : 0.0);
   std::string out = buf;
   if (const std::string kinds = s.kind_rows_text(); !kinds.empty()) out += " | " + kinds;
+  if (active > 0) out += " | first message " + utc_of_monotonic(first) + ", last commit " + utc_of_monotonic(last);
   return out;
 }
 

@@ -165,5 +165,28 @@ TEST(EventGenerator, SingleEventHelpers) {
   EXPECT_NE(kafka::synthetic_retraining(1).find("\"gate_passed\":"), std::string::npos);
 }
 
+// --ids uuid (the bench's IDS=uuid): RFC 9562 version-4 text, deterministic for (seed, i),
+// distinct, and in no order (the right-append path of the B-tree is what it takes away).
+TEST(EventGenerator, UuidIdsAreVersion4DistinctAndUnordered) {
+  std::set<std::string> seen;
+  std::size_t ascending = 0;
+  std::string previous;
+  for (std::uint64_t i = 0; i < 10000; ++i) {
+    const std::string id = kafka::synthetic_prediction_id(7, i, true);
+    ASSERT_EQ(id.size(), 36u) << id;
+    for (const std::size_t dash : {8u, 13u, 18u, 23u}) EXPECT_EQ(id[dash], '-') << id;
+    EXPECT_EQ(id[14], '4') << id;                                    // version
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // variant 10xx
+    EXPECT_EQ(id, kafka::synthetic_prediction_id(7, i, true));
+    seen.insert(id);
+    if (id > previous) ++ascending;
+    previous = id;
+  }
+  EXPECT_EQ(seen.size(), 10000u);
+  EXPECT_GT(ascending, 4000u);
+  EXPECT_LT(ascending, 6000u);
+  EXPECT_EQ(kafka::synthetic_prediction_id(7, 3), "pred-7-0000000003");
+}
+
 }  // namespace
 }  // namespace mlops_ingest

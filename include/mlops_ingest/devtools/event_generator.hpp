@@ -30,6 +30,7 @@ struct GeneratorOptions {
   std::string csv_path;             // also write the unique prediction rows as CSV (psql \copy)
   std::string labels_csv_path;      // ... and the label_store rows they must end as
   std::string compression = "lz4";
+  bool uuid_ids = false;  // prediction_id a random UUIDv4, as model servers send, not pred-SEED-NNNNNNNNNN
   // Keep each partition's backlog (produced, not yet committed in PostgreSQL) below
   // max_backlog messages: the embedded broker only keeps ~5 MB per partition.
   std::string throttle_pg;
@@ -114,6 +115,7 @@ std::string synthetic_prediction(std::uint64_t seed, std::uint64_t i,
                                  std::int64_t start_unix_seconds = kDefaultStartUnixSeconds);
 std::string synthetic_label(std::uint64_t seed, std::uint64_t i,
                             std::int64_t start_unix_seconds = kDefaultStartUnixSeconds);
-std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i);
+// pred-SEED-NNNNNNNNNN (ascending with i), or with `uuid` a UUIDv4 hashed from (seed, i).
+std::string synthetic_prediction_id(std::uint64_t seed, std::uint64_t i, bool uuid = false);
 
 }  // namespace mlops_ingest::kafka
