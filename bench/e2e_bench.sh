@@ -8,9 +8,10 @@
 #                          prediction) are all in Kafka before the ingester starts; the baseline is
 #                          psql \copy of the same predictions and then the same labels (foreign key
 #                          included). Also reports how many labels were parked in label_pending.
-#   latency                the ingester runs with default settings while `mlops-ingest loadtest`
-#                          produces at a steady RATE for DURATION seconds and reports p50/p99/max of
-#                          send → visible in PostgreSQL (no baseline: psql has no stream).
+#   latency                the ingester runs with default settings (but for FETCH_WAIT_MS, below)
+#                          while `mlops-ingest loadtest` produces at a steady RATE for DURATION
+#                          seconds and reports p50/p99/max of send → visible in PostgreSQL (no
+#                          baseline: psql has no stream).
 # PREFILL=M first loads M rows into prediction_logs of every database (a table that has been in
 # production for weeks), from a template database, so both sides start from the same table.
 # Each throughput mode is repeated RUNS times, alternating, and the best and median are compared.
@@ -34,7 +35,7 @@
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
 #   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
-#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES
+#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, FETCH_WAIT_MS (latency)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,16 +110,21 @@ new_db() {
 
 if [ "$MODE" = latency ]; then
   new_db latency
+  # The embedded broker holds a fetch that finds nothing new for the whole fetch.wait.max.ms (the
+  # ingester's default: 100 ms), where Kafka answers as soon as data arrives: a short wait makes it
+  # answer about as Kafka would. FETCH_WAIT_MS=default measures the embedded broker's own wait.
+  FETCH_WAIT_ARGS="--kafka.fetch.wait.max.ms ${FETCH_WAIT_MS:-5}"
+  [ "${FETCH_WAIT_MS:-5}" = default ] && FETCH_WAIT_ARGS=
   # shellcheck disable=SC2086
   "$BIN" run --brokers "$BROKERS" --pg "$(ingest_dsn latency)" --group bench-latency --auto-offset-reset latest \
-    --progress-interval-ms 0 $EXTRA_ARGS 2>"$WORK/ingest.log" &
+    --progress-interval-ms 0 $FETCH_WAIT_ARGS $EXTRA_ARGS 2>"$WORK/ingest.log" &
   INGEST_PID=$!
   # Wait for the group to be assigned before the first event is timed.
   for _ in $(seq 200); do grep -q "assigned" "$WORK/ingest.log" && break; sleep 0.1; done
   "$BIN" loadtest --brokers "$BROKERS" --pg "$(dsn latency)" --rate "$RATE" --duration "$DURATION" --label-ratio 0
   kill -TERM "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "mode=latency rate=$RATE/s duration=${DURATION}s partitions=$PARTITIONS args='$EXTRA_ARGS'"
+  echo "mode=latency rate=$RATE/s duration=${DURATION}s partitions=$PARTITIONS args='$FETCH_WAIT_ARGS $EXTRA_ARGS'"
   exit 0
 fi
 

@@ -12,13 +12,14 @@
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/kafka/produce.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
+#include "visibility_watcher.hpp"
 
 namespace mlops_ingest::loadtest {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kProbesPerSecond = 500;
-constexpr std::size_t kProbesPerPoll = 1000;
+// How often the watcher looks for the probes: what it adds to a probe's measured latency (at most
+// this plus a query), against what the looking costs the database being measured.
 constexpr auto kPollEvery = std::chrono::milliseconds(10);
 
 std::string new_run_id() {
@@ -27,15 +28,6 @@ std::string new_run_id() {
   std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
   return buf;
 }
-
-// "lt-<run>-0000000042": zero-padded, so the run's ids sort in send order and form one range.
-std::string event_id(const std::string& run, std::uint64_t seq) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "lt-%s-%010llu", run.c_str(), static_cast<unsigned long long>(seq));
-  return buf;
-}
-std::string range_low(const std::string& run) { return "lt-" + run + "-"; }
-std::string range_high(const std::string& run) { return "lt-" + run + "."; }  // '.' follows '-'
 
 std::string prediction_json(const std::string& id, std::uint64_t seq) {
   // created_at is left out: the ingester takes the Kafka timestamp, i.e. the send time.
@@ -53,82 +45,6 @@ std::string label_json(const std::string& id, std::uint64_t seq) {
   return "{\"prediction_id\":\"" + id + "\",\"true_label\":" + std::to_string(seq % 2) +
          ",\"label_source\":\"mlops-ingest-loadtest\"}";
 }
-
-// The probes: every k-th event's send time, and when it was seen (a shared, locked table; the
-// producer appends, the watcher marks).
-struct Probes {
-  std::mutex mutex;
-  std::vector<Clock::time_point> sent_at;  // by probe number
-  std::vector<double> latency_ms;          // by probe number; < 0 while not seen
-  std::size_t first_unseen = 0;
-};
-
-class Watcher {
- public:
-  Watcher(const Options& o, const std::string& run) : conn_(o.pg), run_(run) {}
-
-  // Polls for unseen probes sent so far; records latencies (ms) of the ones now visible into
-  // `seen_now`.
-  void poll_probes(Probes& probes, std::uint64_t every, std::vector<double>& seen_now) {
-    std::vector<std::size_t> wanted;
-    std::string array = "{";
-    {
-      std::lock_guard lock(probes.mutex);
-      while (probes.first_unseen < probes.sent_at.size() && probes.latency_ms[probes.first_unseen] >= 0) {
-        ++probes.first_unseen;
-      }
-      for (std::size_t i = probes.first_unseen; i < probes.sent_at.size() && wanted.size() < kProbesPerPoll; ++i) {
-        if (probes.latency_ms[i] >= 0) continue;
-        wanted.push_back(i);
-        if (array.size() > 1) array += ',';
-        array += event_id(run_, i * every);
-      }
-    }
-    if (wanted.empty()) return;
-    array += '}';
-    const char* values[] = {array.c_str()};
-    pg::PgResult r(PQexecParams(conn_.raw(), "SELECT prediction_id FROM prediction_logs WHERE prediction_id = ANY($1::text[])",
-                                1, nullptr, values, nullptr, nullptr, 0));
-    const auto now = Clock::now();
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
-      throw std::runtime_error(std::string("watching PostgreSQL: ") + PQerrorMessage(conn_.raw()));
-    }
-    std::lock_guard lock(probes.mutex);
-    for (int row = 0; row < PQntuples(r.get()); ++row) {
-      const std::string id = PQgetvalue(r.get(), row, 0);
-      const std::uint64_t seq = std::stoull(id.substr(id.rfind('-') + 1));
-      const std::size_t probe = static_cast<std::size_t>(seq / every);
-      if (probe < probes.latency_ms.size() && probes.latency_ms[probe] < 0) {
-        const double ms = std::chrono::duration<double, std::milli>(now - probes.sent_at[probe]).count();
-        probes.latency_ms[probe] = ms;
-        seen_now.push_back(ms);
-      }
-    }
-  }
-
-  // Rows of this run visible now. Counts only past `confirmed_` (everything below it was seen
-  // complete before), so each count scans the unconfirmed tail, not the whole run.
-  std::uint64_t count_visible(std::uint64_t sent) {
-    const std::string low = event_id(run_, confirmed_);
-    const std::string high = range_high(run_);
-    const char* values[] = {low.c_str(), high.c_str()};
-    pg::PgResult r(PQexecParams(conn_.raw(),
-                                "SELECT count(*) FROM prediction_logs WHERE prediction_id >= $1 AND prediction_id < $2",
-                                2, nullptr, values, nullptr, nullptr, 0));
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
-      throw std::runtime_error(std::string("counting visible rows: ") + PQerrorMessage(conn_.raw()));
-    }
-    const std::uint64_t tail = std::stoull(PQgetvalue(r.get(), 0, 0));
-    const std::uint64_t visible = confirmed_ + tail;
-    if (visible == sent) confirmed_ = sent;
-    return visible;
-  }
-
- private:
-  pg::BlockingConnection conn_;
-  std::string run_;
-  std::uint64_t confirmed_ = 0;
-};
 
 }  // namespace
 
@@ -243,9 +159,9 @@ bool all_probes_seen(Probes& probes) {
 }
 
 // Polls for the probes every kPollEvery and counts the visible rows once a second (a Second to
-// `report.series` and on_second), until sending has ended and everything is visible, or
-// drain_timeout after sending ended.
-Watched watch(const Options& o, Watcher& watcher, std::uint64_t every, Progress& p, Report& report,
+// `report.series` and on_second, once the count is in), until sending has ended and everything
+// is visible, or drain_timeout after sending ended.
+Watched watch(const Options& o, VisibilityWatcher& watcher, std::uint64_t every, Progress& p, Report& report,
               const std::function<void(const Second&)>& on_second) {
   Watched w;
   w.last_row_at = p.start;
@@ -253,28 +169,33 @@ Watched watch(const Options& o, Watcher& watcher, std::uint64_t every, Progress&
   std::uint64_t last_visible = 0;
   Clock::time_point next_second = p.start + std::chrono::seconds(1);
   int t = 0;
+  Clock::time_point next_poll = Clock::now();
   for (;;) {
     std::vector<double> seen;
     watcher.poll_probes(p.probes, every, seen);
     second_latencies.insert(second_latencies.end(), seen.begin(), seen.end());
     w.latencies.insert(w.latencies.end(), seen.begin(), seen.end());
-    const auto now = Clock::now();
-    const bool sending = p.producing.load();  // read once: the checks below must agree
+    auto now = Clock::now();
+    const bool sending = p.producing.load();
     if (!sending && w.sending_done == Clock::time_point{}) w.sending_done = now;
-    if (now >= next_second) {
-      const std::uint64_t sent_now = p.sent.load(std::memory_order_acquire);
-      w.visible = watcher.count_visible(sent_now);
+    if (now >= next_second && !watcher.counting()) {
+      watcher.start_count(p.sent.load(std::memory_order_acquire), !sending);
+      next_second += std::chrono::seconds(1);
+    }
+    if (const std::optional<VisibilityWatcher::Count> c = watcher.take_count()) {
+      now = Clock::now();
+      w.visible = c->visible;
       if (w.visible > last_visible) w.last_row_at = now;
-      const Second s = summarise_second(++t, sent_now, w.visible, last_visible, second_latencies);
+      const Second s = summarise_second(++t, c->sent, w.visible, last_visible, second_latencies);
       last_visible = w.visible;
       second_latencies.clear();
       report.series.push_back(s);
       on_second(s);
-      next_second += std::chrono::seconds(1);
-      if (!sending && w.visible >= sent_now && all_probes_seen(p.probes)) break;
-      if (!sending && now - w.sending_done >= o.drain_timeout) break;
+      if (c->after_sending && w.visible >= c->sent && all_probes_seen(p.probes)) break;
+      if (c->after_sending && now - w.sending_done >= o.drain_timeout) break;
     }
-    std::this_thread::sleep_for(kPollEvery);
+    next_poll = std::max(next_poll + kPollEvery, Clock::now());  // a steady cadence, however long the query took
+    std::this_thread::sleep_until(next_poll);
   }
   return w;
 }
@@ -330,7 +251,7 @@ Report run(const Options& o, const std::function<void(const Second&)>& on_second
   report.rate = o.rate;
   const std::uint64_t every = std::max<std::uint64_t>(1, o.rate / kProbesPerSecond);
   kafka::KafkaHandle producer = make_producer(o);
-  Watcher watcher(o, report.run_id);  // before sending: PostgreSQL unreachable ends the run at once
+  VisibilityWatcher watcher(o.pg, report.run_id);  // before sending: PostgreSQL unreachable ends the run at once
   Progress progress;
   std::thread sender([&] { send_events(o, report.run_id, every, producer.get(), progress); });
   while (!progress.measuring && progress.producing) std::this_thread::sleep_for(std::chrono::milliseconds(1));

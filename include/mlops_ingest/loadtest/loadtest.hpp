@@ -6,7 +6,8 @@
 //     recognisable and --cleanup deletes exactly them;
 //   - watches PostgreSQL until they are visible: every k-th event is a latency probe (about 500
 //     a second) whose send → visible time is measured by polling for it every 10 ms, and the
-//     run's visible rows are counted once a second;
+//     run's visible rows are counted once a second, on a second connection so that the count
+//     never delays the probes, and only past the rows already seen visible;
 //   - prints a line per second and ends with the sustained rows/s, p50/p95/p99/max of send →
 //     visible, and says plainly whether the deployment kept up;
 //   - --report DIR writes the time series as CSV and a chart (gnuplot: throughput and latency
