@@ -134,8 +134,9 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     stats_.consumer_heartbeat.beat();
     feed_.drain_stashes();
     if (feed_.apply_backpressure()) {
-      // A writer is momentarily full: give it a moment instead of polling more.
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      // A writer is momentarily full: wait for its next commit to free slots instead of
+      // polling more; the bound keeps housekeeping (heartbeat, stop, long stalls) running.
+      feed_.wait_for_room(std::chrono::milliseconds(50));
       if (!housekeeping()) return;
       continue;
     }

@@ -18,9 +18,12 @@ HeldMessage HeldMessage::copy_of(const rd_kafka_message_t& msg, TopicKind topic)
   held.offset = msg.offset;
   held.kafka_ts_ms = kafka_timestamp_or_now(msg);
   held.has_key = msg.key != nullptr;
-  if (held.has_key) held.key.assign(static_cast<const char*>(msg.key), msg.key_len);
   held.has_payload = msg.payload != nullptr;
-  if (held.has_payload) held.payload.assign(static_cast<const char*>(msg.payload), msg.len);
+  held.key_size = held.has_key ? static_cast<std::uint32_t>(msg.key_len) : 0;
+  const std::size_t payload_size = held.has_payload ? msg.len : 0;
+  held.bytes.reserve(held.key_size + payload_size);
+  if (held.has_key) held.bytes.append(static_cast<const char*>(msg.key), held.key_size);
+  if (held.has_payload) held.bytes.append(static_cast<const char*>(msg.payload), payload_size);
   return held;
 }
 

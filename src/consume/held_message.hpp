@@ -29,15 +29,16 @@ struct HeldMessage {
   std::int64_t kafka_ts_ms = 0;  // the message's timestamp, or the time it was copied if it had none
   bool has_key = false;
   bool has_payload = false;  // false: a tombstone
-  std::string key;
-  std::string payload;
+  std::uint32_t key_size = 0;
+  std::string bytes;  // the key, then the payload: one allocation per held message, not two
 
   [[nodiscard]] static HeldMessage copy_of(const rd_kafka_message_t& msg, TopicKind topic);
 
   [[nodiscard]] std::optional<std::string_view> key_view() const noexcept {
-    return has_key ? std::optional<std::string_view>(key) : std::nullopt;
+    return has_key ? std::optional<std::string_view>({bytes.data(), key_size}) : std::nullopt;
   }
-  [[nodiscard]] const char* payload_data() const noexcept { return has_payload ? payload.data() : nullptr; }
+  [[nodiscard]] const char* payload_data() const noexcept { return has_payload ? bytes.data() + key_size : nullptr; }
+  [[nodiscard]] std::size_t payload_size() const noexcept { return bytes.size() - key_size; }
 };
 
 // A message's Kafka timestamp in milliseconds, or now for one without.

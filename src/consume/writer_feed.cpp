@@ -1,5 +1,7 @@
 #include "writer_feed.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 
 namespace mlops_ingest {
@@ -29,7 +31,7 @@ bool WriterFeed::hand_over(const rd_kafka_message_t& msg, TopicKind topic) {
 bool WriterFeed::hand_over(const HeldMessage& msg) {
   Envelope* slot = lanes_[writer_of(msg.partition)]->ring().producer_slot();
   if (slot == nullptr) return false;
-  envelopes_.fill(*slot, msg.topic, msg.partition, msg.offset, msg.payload_data(), msg.payload.size(), msg.key_view(),
+  envelopes_.fill(*slot, msg.topic, msg.partition, msg.offset, msg.payload_data(), msg.payload_size(), msg.key_view(),
                   msg.kafka_ts_ms);
   return published(msg.partition, msg.offset, msg.topic);
 }
@@ -123,6 +125,28 @@ bool WriterFeed::apply_backpressure() {
     }
   }
   return blocked;
+}
+
+void WriterFeed::wait_for_room(std::chrono::milliseconds timeout) {
+  // Announce the sleep, then look at the rings (RingSignal's Dekker pair): a release that
+  // lands in between is either seen here or wakes the poll.
+  room_fds_.clear();
+  bool room = false;
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (stash_[w].empty()) continue;
+    lanes_[w]->room().prepare_sleep();
+    room_fds_.push_back({lanes_[w]->room().fd(), POLLIN, 0});
+    const auto& ring = lanes_[w]->ring();
+    room = room || ring.size() < ring.capacity() || lanes_[w]->failed();
+  }
+  if (!room && !room_fds_.empty()) {
+    ::poll(room_fds_.data(), static_cast<nfds_t>(room_fds_.size()), static_cast<int>(timeout.count()));
+  }
+  for (std::size_t w = 0; w < lanes_.size(); ++w) {
+    if (stash_[w].empty()) continue;
+    lanes_[w]->room().cancel_sleep();
+    lanes_[w]->room().drain();
+  }
 }
 
 void WriterFeed::pause_all() {

@@ -8,6 +8,8 @@
 // prediction in one writer, which can then pair a label with its prediction in memory.
 //
 // Thread model: the consumer thread only (the lanes' producer side).
+#include <poll.h>
+
 #include <chrono>
 #include <deque>
 #include <vector>
@@ -44,6 +46,9 @@ class WriterFeed {
   // True when a writer is momentarily full and no more messages should be taken now. A stall
   // that lasts pauses that writer's partitions instead.
   bool apply_backpressure();
+  // After apply_backpressure() said so: sleeps until a blocked writer releases slots (or
+  // fails), at most `timeout`. One wake-up per commit instead of one per poll of the ring.
+  void wait_for_room(std::chrono::milliseconds timeout);
   // Stops fetching for every writer (a shutdown's drain; not counted as back-pressure).
   void pause_all();
   // A rebalance: stashed messages were never committed; the partitions' next owner reads them
@@ -71,6 +76,7 @@ class WriterFeed {
   std::vector<std::chrono::steady_clock::time_point> stalled_since_;  // per writer; {} if not
   std::vector<bool> writer_paused_;
   std::vector<bool> published_;  // per writer: handed slots since the last wake_writers()
+  std::vector<pollfd> room_fds_;  // wait_for_room()'s, kept to not allocate per wait
 };
 
 }  // namespace mlops_ingest

@@ -63,6 +63,7 @@ class BatchWriter::Session {
       }
       if (!co_await txn_.commit(n)) break;  // aborted: leave the batch uncommitted
       ring.consumer_release(n);
+      w_.lane_.room().notify();  // a consumer blocked on this full ring waits for exactly this
     }
     // The check after the last commit (see LabelWrites); if it cannot run now, the next sweep
     // of any writer moves those labels.

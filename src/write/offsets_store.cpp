@@ -1,6 +1,7 @@
 #include "offsets_store.hpp"
 
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "../pg/ingest_sql.hpp"
@@ -8,12 +9,23 @@
 
 namespace mlops_ingest {
 
+void OffsetsStore::clear() {
+  for (const Partition& p : partitions_) index_[index_key(p.topic, p.partition)] = kNotInBatch;
+  partitions_.clear();
+}
+
 OffsetsStore::Partition& OffsetsStore::partition_of(TopicKind topic, std::int32_t partition) {
-  for (Partition& p : partitions_) {
-    if (p.topic == topic && p.partition == partition) return p;
+  // Asked twice per row of every batch: an array indexed by (partition, topic), not a search of
+  // the batch's partitions.
+  if (partition < 0) throw std::out_of_range("partition " + std::to_string(partition) + " is not a Kafka partition");
+  const std::size_t key = index_key(topic, partition);
+  if (key >= index_.size()) index_.resize(key + 1, kNotInBatch);
+  std::uint32_t& at = index_[key];
+  if (at == kNotInBatch) {
+    at = static_cast<std::uint32_t>(partitions_.size());
+    partitions_.push_back({topic, partition});
   }
-  partitions_.push_back({topic, partition});
-  return partitions_.back();
+  return partitions_[at];
 }
 
 std::string OffsetsStore::partition_tuples(const pg::PgConnection& conn, bool advanced_only) const {

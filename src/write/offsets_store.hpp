@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -36,7 +37,7 @@ class OffsetsStore {
 
   explicit OffsetsStore(const Config& config) : cfg_(config) {}
 
-  void clear() { partitions_.clear(); }
+  void clear();
   // The batch's state for a partition, added on first sight.
   Partition& partition_of(TopicKind topic, std::int32_t partition);
   [[nodiscard]] std::span<const Partition> partitions() const noexcept { return partitions_; }
@@ -72,8 +73,16 @@ class OffsetsStore {
   // `advanced_only`, only the partitions this batch moved, with their new next_offset.
   std::string partition_tuples(const pg::PgConnection& conn, bool advanced_only) const;
 
+  static constexpr std::uint32_t kNotInBatch = std::numeric_limits<std::uint32_t>::max();
+  [[nodiscard]] static std::size_t index_key(TopicKind topic, std::int32_t partition) noexcept {
+    // Kafka partitions are numbered from 0.
+    return static_cast<std::size_t>(static_cast<std::uint32_t>(partition)) * kTopicKindCount +
+           static_cast<std::size_t>(topic);
+  }
+
   const Config& cfg_;
   std::vector<Partition> partitions_;
+  std::vector<std::uint32_t> index_;  // by index_key: the partition's place in partitions_, or kNotInBatch
   std::map<std::pair<TopicKind, std::int32_t>, std::int64_t> committed_;  // next_offset this writer stored
   std::vector<StoredOffset> read_;  // scratch for the locked rows
 };

@@ -97,5 +97,26 @@ TEST(OffsetsStoreTest, RemembersOnlyPartitionsTheBatchMoved) {
   EXPECT_THROW(store.check_no_regression(), std::runtime_error);
 }
 
+TEST(OffsetsStoreTest, EachPartitionOfEachTopicIsOneEntryPerBatch) {
+  const Config cfg;
+  OffsetsStore store(cfg);
+  for (int round = 0; round < 2; ++round) {  // the second batch reuses the index the first cleared
+    store.clear();
+    store.partition_of(TopicKind::kLabels, 7).threshold = 70;
+    store.partition_of(TopicKind::kPredictions, 7).threshold = 71;
+    store.partition_of(TopicKind::kPredictions, 0).threshold = 1;
+    EXPECT_EQ(store.partition_of(TopicKind::kLabels, 7).threshold, 70);
+    EXPECT_EQ(store.partition_of(TopicKind::kPredictions, 7).threshold, 71);
+    EXPECT_EQ(store.partition_of(TopicKind::kPredictions, 0).threshold, 1);
+    ASSERT_EQ(store.partitions().size(), 3U);
+    EXPECT_EQ(store.partitions()[0].topic, TopicKind::kLabels);
+    EXPECT_EQ(store.partitions()[2].partition, 0);
+  }
+  store.clear();
+  EXPECT_TRUE(store.partitions().empty());
+  EXPECT_EQ(store.partition_of(TopicKind::kLabels, 7).threshold, -1);  // a fresh entry, not last batch's
+  EXPECT_THROW(store.partition_of(TopicKind::kLabels, -1), std::out_of_range);
+}
+
 }  // namespace
 }  // namespace mlops_ingest

@@ -3,8 +3,9 @@
 // writer, and whether the writer has failed. The consumer sees only lanes, never the writers
 // behind them, so consume/ and write/ do not depend on each other.
 //
-// Thread model: the ring's producer side and notify() belong to the consumer thread; its
-// consumer side, the signal's sleep calls and mark_failed() to the writer's; failed() to any.
+// Thread model: the ring's producer side, signal().notify() and room()'s sleep calls belong to
+// the consumer thread; its consumer side, signal()'s sleep calls, room().notify() and
+// mark_failed() to the writer's; failed() to any.
 #include <atomic>
 #include <cstddef>
 
@@ -24,12 +25,19 @@ class Lane {
   [[nodiscard]] const SpscRing<Envelope>& ring() const noexcept { return ring_; }
   // The producer calls notify() on it after publishing slots (wakes a sleeping writer).
   [[nodiscard]] RingSignal& signal() noexcept { return signal_; }
+  // The other way round: the writer calls notify() on it after releasing slots, which wakes a
+  // consumer that waits for room in a full ring instead of polling it.
+  [[nodiscard]] RingSignal& room() noexcept { return room_; }
   [[nodiscard]] bool failed() const noexcept { return failed_.load(); }
-  void mark_failed() noexcept { failed_ = true; }
+  void mark_failed() noexcept {
+    failed_ = true;
+    room_.wake();  // a consumer waiting for room learns it at once
+  }
 
  private:
   SpscRing<Envelope> ring_;
   RingSignal signal_;
+  RingSignal room_;
   std::atomic<bool> failed_{false};
 };
 

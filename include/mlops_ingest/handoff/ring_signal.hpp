@@ -1,5 +1,6 @@
 #pragma once
-// Wakes a writer that sleeps on an empty ring, without the writer polling.
+// Wakes a writer that sleeps on an empty ring, without the writer polling (and, as a lane's
+// room(), a consumer that waits for room in a full ring: the roles swapped).
 //
 // The writer announces it is about to sleep (prepare_sleep), re-checks its ring, and only then
 // waits on fd() (an eventfd, readable once signalled). The consumer publishes slots first and
@@ -9,7 +10,7 @@
 // at least one side sees the other, so no wake-up is lost.
 //
 // Thread model: notify()/wake() from any thread; prepare_sleep/cancel_sleep/drain from the
-// writer's thread only.
+// sleeping side's thread only.
 #include <atomic>
 
 namespace mlops_ingest {
