@@ -93,7 +93,8 @@ bool given(const Config& c, const char* key) { return c.given.count(key) != 0; }
 
 std::string MemoryPlan::describe() const {
   return "base " + mib(base) + " + librdkafka " + mib(librdkafka) + " + rings " + mib(rings) + " + batches " +
-         mib(batches) + " + label alignment " + mib(alignment) + " = " + mib(total());
+         mib(batches) + " + label alignment " + mib(alignment) + " + recent predictions " + mib(recent) + " = " +
+         mib(total());
 }
 
 std::optional<CgroupLimit> cgroup_memory_limit(const std::string& proc_self_cgroup, const std::string& cgroup_root) {
@@ -147,9 +148,12 @@ MemoryPlan apply_memory_budget(Config& c, const std::optional<CgroupLimit>& cgro
       kafka_size(c, "queued.min.messages", clamp(kafka_share * 25 / 100 / kPerQueuedMessage, 1000, 200000));
   plan.librdkafka = queue_kb * 1024 + queued * kPerQueuedMessage + kPlannedFetches * kDecompression * fetch;
 
-  if (!given(c, "ring_capacity")) c.ring_capacity = clamp(ring_share / (writers * kPlannedSlotBytes), 16, 32768);
+  // The rings' share also pays for the predictions each writer remembers, as many per slot.
+  const std::uint64_t per_slot = kPlannedSlotBytes + kRecentPredictionsPerSlot * kPlannedRecentBytes;
+  if (!given(c, "ring_capacity")) c.ring_capacity = clamp(ring_share / (writers * per_slot), 16, 32768);
   if (!given(c, "batch_rows")) c.batch_rows = std::min<std::size_t>(c.batch_rows, c.ring_capacity / 2);
   plan.rings = writers * c.ring_capacity * kPlannedSlotBytes;
+  plan.recent = writers * recent_predictions_per_writer(c) * kPlannedRecentBytes;
   if (!given(c, "batch_bytes")) c.batch_bytes = clamp(batch_share / (writers * 2), 64 * 1024, 16 * kMiB);
   plan.batches = writers * c.batch_bytes * 2;
   if (!given(c, "label_align_buffer")) {

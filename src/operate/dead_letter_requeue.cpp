@@ -127,7 +127,7 @@ class Requeuer {
     }
     const std::string delete_sql = kDeleteLetter;
     co_await conn_.exec_params(delete_sql, params);
-    labels_.defer_release_check(ctx_);
+    labels_.after_commit(ctx_);
     describe_stored(item, out, topic);
   }
 
@@ -180,7 +180,7 @@ class Requeuer {
   BatchPlanner planner_;
   WriteContext ctx_;
   DeadLetters dead_;
-  LabelWrites labels_;
+  LabelWrites labels_{0};  // one letter at a time: nothing to pair across batches
   std::size_t filled_ = 0;
 };
 

@@ -103,7 +103,7 @@ std::string format_summary(const IngestStats& s) {
   std::snprintf(buf, sizeof buf,
                 "summary: messages %llu | predictions inserted %llu, duplicates skipped %llu | labels "
                 "inserted %llu, pended %llu, released %llu, duplicates skipped %llu | labels paired in "
-                "memory %llu, parked %s | stale (other "
+                "memory %llu (%llu with an earlier batch's prediction), parked %s | stale (other "
                 "instance) %llu | dead letters %llu (%s) | batches %llu | postgres retries %llu, "
                 "reconnects %llu | pauses %llu | writers committing %.2f s | active %.2f s, %.0f messages/s",
                 static_cast<unsigned long long>(s.messages_consumed.load()),
@@ -113,7 +113,8 @@ std::string format_summary(const IngestStats& s) {
                 static_cast<unsigned long long>(s.labels_pended.load()),
                 static_cast<unsigned long long>(s.labels_released.load()),
                 static_cast<unsigned long long>(s.label_duplicates.load()),
-                static_cast<unsigned long long>(s.labels_paired.load()), s.labels_parked_percent().c_str(),
+                static_cast<unsigned long long>(s.labels_paired.load()),
+                static_cast<unsigned long long>(s.labels_recalled.load()), s.labels_parked_percent().c_str(),
                 static_cast<unsigned long long>(s.stale_skipped.load()),
                 static_cast<unsigned long long>(s.dead_letters.load()), s.dead_letter_breakdown().c_str(),
                 static_cast<unsigned long long>(s.batches_committed.load()),

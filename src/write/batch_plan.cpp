@@ -27,6 +27,9 @@ void BatchPlan::clear() {
   predictions.clear();
   paired_labels.clear();
   paired_with.clear();
+  recalled_labels.clear();
+  recalled_created_at.clear();
+  recalled_handles.clear();
   labels.clear();
   letters.clear();
   for (auto& rows : kind_rows) rows.clear();
@@ -35,7 +38,15 @@ void BatchPlan::clear() {
 }
 
 void BatchPlanner::unpair() {
+  plan_.labels.insert(plan_.labels.end(), plan_.recalled_labels.begin(), plan_.recalled_labels.end());
+  plan_.recalled_labels.clear();
+  plan_.recalled_created_at.clear();
+  unpair_in_batch();
+}
+
+void BatchPlanner::unpair_in_batch() {
   plan_.labels.insert(plan_.labels.end(), plan_.paired_labels.begin(), plan_.paired_labels.end());
+  // Ring order: of two labels given for one id, PostgreSQL keeps the first.
   std::sort(plan_.labels.begin(), plan_.labels.end());
   plan_.paired_labels.clear();
   plan_.paired_with.clear();
@@ -48,7 +59,11 @@ std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timesta
   return static_cast<std::int32_t>(days);
 }
 
-void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out) {
+namespace {
+
+// The label's tuple as a label_store row, days_delayed from created_at() when the event left it out.
+template <typename CreatedAt>
+void append_label_row(std::string_view label_tuple, CreatedAt created_at, std::string& out) {
   pg::CopyTupleWriter w(out);
   std::int64_t label_ts = 0;
   bool needs_days = false;
@@ -65,10 +80,25 @@ void append_paired_label(std::string_view label_tuple, std::string_view predicti
       w.bytes(std::string_view(data, static_cast<std::size_t>(len)));
     }
   });
-  if (needs_days) {
-    const std::string_view created = pg::tuple_field(prediction_tuple, kCreatedAtField);
-    w.int4(days_between(read_be64(created.data()), label_ts));
-  }
+  if (needs_days) w.int4(days_between(created_at(), label_ts));
+}
+
+}  // namespace
+
+void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out) {
+  append_label_row(
+      label_tuple, [prediction_tuple] { return read_be64(pg::tuple_field(prediction_tuple, kCreatedAtField).data()); },
+      out);
+}
+
+void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out) {
+  append_label_row(label_tuple, [created_at_us] { return created_at_us; }, out);
+}
+
+std::optional<std::int64_t> prediction_created_at(std::string_view prediction_tuple) noexcept {
+  const std::string_view created = pg::tuple_field(prediction_tuple, kCreatedAtField);
+  if (created.size() != 8 || created.data() == nullptr) return std::nullopt;
+  return read_be64(created.data());
 }
 
 }  // namespace mlops_ingest

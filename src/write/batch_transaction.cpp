@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "mlops_ingest/config/memory_budget.hpp"
 #include "mlops_ingest/kafka/dead_letter_publisher.hpp"
 #include "mlops_ingest/log/log.hpp"
 #include "kind_writes.hpp"
@@ -32,6 +33,7 @@ void publish(IngestStats& s, const BatchOutcome& out) {
   s.prediction_duplicates += out.prediction_duplicates;
   s.labels_inserted += out.labels;
   s.labels_paired += out.labels_paired;
+  s.labels_recalled += out.labels_recalled;
   s.labels_pended += out.labels_pended;
   s.labels_released += out.labels_released;
   s.label_duplicates += out.label_duplicates;
@@ -75,6 +77,7 @@ BatchTransaction::BatchTransaction(WriterConnection& link, Lane& lane, const Con
       dead_letter_topic_(dead_letter_topic),
       offsets_(config),
       ctx_(link.pg(), lane.ring(), config, planner_),
+      labels_(recent_predictions_per_writer(config)),
       tables_(pg::written_tables(&config)),
       outages_(stats, link.id()) {}
 
@@ -141,6 +144,7 @@ awaitable<void> BatchTransaction::begin(std::size_t n) {
   dead_.clear();
   labels_.start_batch();
   ctx_.predictions_copy_open = false;
+  ctx_.predictions_as_sent = false;
   bool any_prediction = false;
   for (std::size_t i = 0; i < n; ++i) {
     const Envelope& env = ring.consumer_peek(i);
@@ -170,7 +174,8 @@ awaitable<void> BatchTransaction::begin(std::size_t n) {
       n, [&ring](std::size_t i) -> const Envelope& { return ring.consumer_peek(i); },
       [this](const Envelope& env) -> std::int64_t& {
         return offsets_.partition_of(env.topic, env.partition).threshold;
-      });
+      },
+      &labels_.recent());
 }
 
 awaitable<void> BatchTransaction::write_rows(BatchOutcome& out) {
@@ -180,7 +185,7 @@ awaitable<void> BatchTransaction::write_rows(BatchOutcome& out) {
   if (!plan().predictions.empty() || ctx_.predictions_copy_open) co_await write_predictions(ctx_, dead_, out);
   // The previous batch's check after commit (LabelWrites), inside this transaction.
   if (labels_.has_deferred()) co_await labels_.release_deferred_in_batch(conn(), out);
-  if (!plan().paired_labels.empty()) co_await labels_.write_paired(ctx_, out);
+  if (plan().any_paired()) co_await labels_.write_paired(ctx_, out);
   if (!plan().labels.empty()) co_await labels_.write_split(ctx_, dead_, out);
   // The kinds written by their description: model_metadata, monitoring_alerts,
   // retraining_metrics (after prediction_logs and label_store, in schema/001_seed_tables.sql's
@@ -194,7 +199,7 @@ void BatchTransaction::after_commit(std::size_t n, const BatchOutcome& out) {
     if (p.threshold > p.stored) ledger_.record(p.topic, p.partition, p.threshold);
   }
   offsets_.remember_committed();
-  labels_.defer_release_check(ctx_);
+  labels_.after_commit(ctx_);
   record_event_to_commit(lane_.ring(), n, latency_, stats_);
   publish(stats_, out);
   if (dead_letter_topic_ != nullptr) dead_.mirror(ctx_, *dead_letter_topic_);

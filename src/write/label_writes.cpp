@@ -40,7 +40,7 @@ void count_moved(const pg::PgResult& r, BatchOutcome& out) {
 
 void LabelWrites::DeferredIds::clear() { reset(kIdTypes); }
 
-LabelWrites::LabelWrites() = default;
+LabelWrites::LabelWrites(std::size_t recent_predictions) : recent_(recent_predictions) {}
 
 boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchOutcome& out) {
   ctx.copy_buf.assign(pg::kCopyHeader);
@@ -48,6 +48,10 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
   for (std::size_t k = 0; k < p.paired_labels.size(); ++k) {
     append_paired_label(ctx.slot(p.paired_labels[k]).tuple, ctx.slot(p.paired_with[k]).tuple, ctx.copy_buf);
   }
+  for (std::size_t k = 0; k < p.recalled_labels.size(); ++k) {
+    append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
+  }
+  const std::uint64_t recalled = p.recalled_labels.size();
   ctx.copy_buf.append(pg::kCopyTrailer);
   ctx.chunks.clear();
   ctx.chunks.push_back(ctx.copy_buf);
@@ -63,6 +67,7 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
   } else {
     out.labels += copied;
     out.labels_paired += copied;
+    out.labels_recalled += recalled;
   }
 }
 
@@ -86,19 +91,33 @@ boost::asio::awaitable<void> LabelWrites::write_split(WriteContext& ctx, DeadLet
                          });
 }
 
-void LabelWrites::defer_release_check(const WriteContext& ctx) {
+void LabelWrites::after_commit(const WriteContext& ctx) {
+  const BatchPlan& plan = ctx.plan();
+  // Before remember(): a handle names its generation, which remembering may drop.
+  for (const std::uint64_t handle : plan.recalled_handles) recent_.mark_labelled(handle);
+  const bool remember = ctx.predictions_as_sent && recent_.enabled();
+  if (remember) {
+    labelled_.assign(ctx.ring.capacity(), false);
+    for (const std::uint32_t slot : plan.paired_with) labelled_[slot] = true;
+  }
   deferred_.clear();
-  if (ctx.plan().predictions.empty() && parked_ids_.empty()) return;
+  if (plan.predictions.empty() && parked_ids_.empty()) return;
   deferred_.reset(kIdTypes);
   // The tuples have left the cache since the COPY streamed them (a batch is megabytes), so
   // reading the ids one by one would wait on a cache miss each, while the backend idles between
   // transactions: ask for the tuple a few predictions ahead.
-  const std::vector<std::uint32_t>& predictions = ctx.plan().predictions;
+  const std::vector<std::uint32_t>& predictions = plan.predictions;
   for (std::size_t k = 0; k < predictions.size(); ++k) {
     if (k + kPrefetchAhead < predictions.size()) {
       __builtin_prefetch(ctx.slot(predictions[k + kPrefetchAhead]).tuple.data() + 6);
     }
-    deferred_.add_element(prediction_id(ctx.slot(predictions[k])));
+    const Envelope& env = ctx.slot(predictions[k]);
+    const std::string_view id = prediction_id(env);
+    deferred_.add_element(id);
+    if (!remember) continue;
+    if (const std::optional<std::int64_t> created = prediction_created_at(env.tuple)) {
+      recent_.remember(id, env.id.hash, *created, labelled_[predictions[k]]);
+    }
   }
   for (const std::string& id : parked_ids_) deferred_.add_element(id);
 }

@@ -20,19 +20,23 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "dead_letters.hpp"
+#include "mlops_ingest/write/recent_predictions.hpp"
 #include "write_context.hpp"
 
 namespace mlops_ingest {
 
 class LabelWrites {
  public:
-  LabelWrites();
+  // recent_predictions: how many committed predictions to remember for pairing labels of later
+  // batches (RecentPredictions; 0: none).
+  explicit LabelWrites(std::size_t recent_predictions);
 
   void start_batch() { parked_ids_.clear(); }  // at the start of each batch attempt
 
-  // Labels whose prediction this transaction just stored: straight into label_store with COPY
-  // (days_delayed computed here), no join and no label_pending. One already stored (a replay)
-  // or refused makes PostgreSQL decide them with the other labels instead (the batch unpaired).
+  // Labels whose prediction this transaction just stored, or this writer committed lately
+  // (recalled): straight into label_store with COPY (days_delayed computed here), no join and
+  // no label_pending. One already stored (a replay) or refused — a recalled prediction deleted
+  // since — makes PostgreSQL decide them with the other labels instead (the batch unpaired).
   boost::asio::awaitable<void> write_paired(WriteContext& ctx, BatchOutcome& out);
   // The other labels, one statement (pg::sql::split_labels) bisected on refused rows; remembers
   // the ids it parked for the check after commit.
@@ -42,8 +46,11 @@ class LabelWrites {
   // stored, the labels just parked); kept across retries of that transaction until one commits,
   // or dropped when that transaction found label_pending empty (BatchTransaction::begin).
   [[nodiscard]] bool has_deferred() const noexcept { return !deferred_.empty(); }
-  // After COMMIT, before the slots are released.
-  void defer_release_check(const WriteContext& ctx);
+  // After COMMIT, before the slots are released: the check after commit to run next, and what
+  // to remember of the predictions just stored (and of the labels of recalled ones).
+  void after_commit(const WriteContext& ctx);
+  // The predictions this writer committed lately (BatchPlanner::plan recalls from them).
+  [[nodiscard]] const RecentPredictions& recent() const noexcept { return recent_; }
   void drop_deferred() { deferred_.clear(); }
   // The deferred check inside the next batch transaction (moves booked into `out`).
   boost::asio::awaitable<void> release_deferred_in_batch(pg::PgConnection& conn, BatchOutcome& out);
@@ -60,6 +67,8 @@ class LabelWrites {
   };
   std::vector<std::string> parked_ids_;  // labels this batch parked in label_pending
   DeferredIds deferred_;
+  RecentPredictions recent_;
+  std::vector<bool> labelled_;  // by ring slot: a prediction of the batch paired with a label
 };
 
 }  // namespace mlops_ingest

@@ -48,6 +48,7 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
     } else {
       out.predictions += co_await ctx.conn.copy_in(pg::sql::copy_predictions(), ctx.chunks);
     }
+    ctx.predictions_as_sent = true;
   };
   const std::optional<pg::PgError> refused =
       co_await try_under_savepoint(ctx.conn, kPredictionsSavepoint, SavepointMode::kAlreadyOpen, copy);
@@ -55,8 +56,10 @@ boost::asio::awaitable<void> write_predictions(WriteContext& ctx, DeadLetters& d
     // A type a DBA changed refuses the binary COPY but may pass the staged path's casts: the
     // table is out either way, as the startup check would say.
     co_await check_refusal(ctx.conn, kPredictionTables, *refused);
-    // Paired labels assumed every prediction of the batch new, with the created_at sent.
-    ctx.planner.unpair();
+    // Paired labels assumed every prediction of the batch new, with the created_at sent (the
+    // recalled ones were committed before, as sent).
+    ctx.predictions_as_sent = false;
+    ctx.planner.unpair_in_batch();
     co_await insert_predictions_staged(ctx, dead, out);
   }
 }

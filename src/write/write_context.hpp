@@ -23,6 +23,7 @@ namespace mlops_ingest {
 struct BatchOutcome {
   std::uint64_t predictions = 0, prediction_duplicates = 0;
   std::uint64_t labels = 0, labels_paired = 0, labels_pended = 0, labels_released = 0, label_duplicates = 0;
+  std::uint64_t labels_recalled = 0;  // of labels_paired: with a prediction of an earlier batch
   std::uint64_t stale = 0, dead_letters = 0;
   // The kinds written by their description, by TopicKind (see IngestStats).
   std::array<std::uint64_t, kTopicKindCount> kind_written{}, kind_replayed{};
@@ -47,6 +48,9 @@ struct WriteContext {
   // write_predictions streams its rows into it instead of starting one, and must end it even
   // with no rows to send.
   bool predictions_copy_open = false;
+  // The batch's predictions were all stored by the COPY fast path, exactly as sent (what the
+  // writer may remember of them after COMMIT: RecentPredictions).
+  bool predictions_as_sent = false;
   // Scratch, reused across batches.
   std::vector<std::string_view> chunks;  // COPY data: header, tuples, trailer
   pg::ArrayParams arrays;                 // array parameters of a staged statement

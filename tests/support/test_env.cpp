@@ -86,6 +86,7 @@ RunResult snapshot(const Ingester& ingester, int exit_code) {
   r.prediction_duplicates = s.prediction_duplicates;
   r.labels = s.labels_inserted;
   r.labels_paired = s.labels_paired;
+  r.labels_recalled = s.labels_recalled;
   r.labels_pended = s.labels_pended;
   r.labels_released = s.labels_released;
   r.label_duplicates = s.label_duplicates;

@@ -38,7 +38,7 @@ Config test_config(const std::string& brokers, const std::string& pg, const std:
 struct RunResult {
   int exit_code = -1;
   std::uint64_t predictions = 0, prediction_duplicates = 0, labels = 0, labels_paired = 0, labels_pended = 0,
-                labels_released = 0, label_duplicates = 0, dead_letters = 0, stale = 0;
+                labels_released = 0, label_duplicates = 0, dead_letters = 0, stale = 0, labels_recalled = 0;
 };
 // Runs an ingester until it is caught up and idle (config.idle_exit is set if zero), failing
 // the test if that takes longer than `timeout`.

@@ -40,6 +40,9 @@ TEST(MemoryBudget, SmallLimitShrinksEverythingUnderIt) {
   EXPECT_LE(std::stoull(c.kafka_properties.at("max.partition.fetch.bytes")),
             std::stoull(c.kafka_properties.at("fetch.max.bytes")));
   EXPECT_NO_THROW(validate(c));
+  // The predictions each writer remembers for pairing labels (RecentPredictions) are counted.
+  EXPECT_EQ(plan.recent, static_cast<std::uint64_t>(c.writers) * recent_predictions_per_writer(c) * kPlannedRecentBytes);
+  EXPECT_NE(plan.describe().find("recent predictions"), std::string::npos) << plan.describe();
 }
 
 TEST(MemoryBudget, LargeLimitNeverRaisesADefault) {

@@ -23,13 +23,22 @@ struct MemoryPlan {
   std::uint64_t rings = 0;        // writers × ring_capacity × slot
   std::uint64_t batches = 0;      // writers × batch_bytes × 2 (the COPY buffer and what libpq holds)
   std::uint64_t alignment = 0;    // the labels the aligner may hold
-  [[nodiscard]] std::uint64_t total() const noexcept { return base + librdkafka + rings + batches + alignment; }
+  std::uint64_t recent = 0;       // writers × the predictions each remembers for pairing labels
+  [[nodiscard]] std::uint64_t total() const noexcept { return base + librdkafka + rings + batches + alignment + recent; }
   [[nodiscard]] std::string describe() const;  // "base 32 MiB + librdkafka 38 MiB + ..."
 };
 
 // Bytes one ring slot is planned at: an Envelope with its COPY tuple, raw key and raw value for
 // an event of up to 512 bytes, each string possibly grown to twice what it holds.
 inline constexpr std::uint64_t kPlannedSlotBytes = 2560;
+// Committed predictions each writer remembers per ring slot, so that a label of a later batch is
+// still paired in memory (write/recent_predictions.hpp), and what each costs at most (an entry,
+// 40 bytes of id, its share of the hash buckets).
+inline constexpr std::size_t kRecentPredictionsPerSlot = 1;
+inline constexpr std::uint64_t kPlannedRecentBytes = 80;
+[[nodiscard]] inline std::size_t recent_predictions_per_writer(const Config& c) noexcept {
+  return c.ring_capacity * kRecentPredictionsPerSlot;
+}
 // Labels partitions one instance is planned to hold for alignment (the aligner's buffer is per
 // partition): a sidecar fleet spreads the partitions, so one instance rarely holds more.
 inline constexpr std::uint64_t kPlannedLabelPartitions = 16;

@@ -21,7 +21,8 @@ struct IngestStats {
   Counter predictions_inserted{0};
   Counter prediction_duplicates{0};  // already stored, or twice in one batch: skipped
   Counter labels_inserted{0};        // straight into label_store (including labels_paired)
-  Counter labels_paired{0};          // of those: their prediction was in the same batch
+  Counter labels_paired{0};          // of those: their prediction was in the same batch, or recalled
+  Counter labels_recalled{0};        // of those: their prediction committed by this writer earlier
   Counter labels_pended{0};          // parked in label_pending (prediction not stored yet)
   Counter labels_released{0};        // moved from label_pending into label_store
   Counter label_duplicates{0};

@@ -7,7 +7,9 @@
 //   - predictions: the first event of each prediction_id (later ones are duplicates);
 //   - labels whose prediction is in the same batch are *paired*: they can go straight into
 //     label_store in the same transaction, with days_delayed computed here, and never touch
-//     label_pending; every other label is decided by PostgreSQL (stored or parked);
+//     label_pending; so are labels whose prediction this writer committed in an earlier batch
+//     (*recalled*, recent_predictions.hpp); every other label is decided by PostgreSQL (stored
+//     or parked);
 //   - rows of the other kinds, grouped by kind for their write mode (upsert, append);
 //   - dead letters, counted by reason.
 //
@@ -15,12 +17,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "mlops_ingest/handoff/envelope.hpp"
 #include "mlops_ingest/write/id_index.hpp"
+#include "mlops_ingest/write/recent_predictions.hpp"
 
 namespace mlops_ingest {
 
@@ -28,6 +32,12 @@ struct BatchPlan {
   std::vector<std::uint32_t> predictions;    // slots, in prediction_id order
   std::vector<std::uint32_t> paired_labels;  // label slots whose prediction is in `predictions`
   std::vector<std::uint32_t> paired_with;    // the prediction slot of each paired label
+  // Label slots whose prediction this writer committed earlier, with that prediction's created_at
+  // and its RecentPredictions handle (kept when the labels are unpaired: what the writer marks
+  // after COMMIT).
+  std::vector<std::uint32_t> recalled_labels;
+  std::vector<std::int64_t> recalled_created_at;
+  std::vector<std::uint64_t> recalled_handles;
   std::vector<std::uint32_t> labels;         // the other labels, in ring order
   std::vector<std::uint32_t> letters;        // dead-letter slots
   // Rows of the kinds written by their description (kKindRow), per kind, in ring order: an
@@ -35,10 +45,12 @@ struct BatchPlan {
   std::array<std::vector<std::uint32_t>, kTopicKindCount> kind_rows;
   std::uint64_t stale = 0;
   std::uint64_t prediction_duplicates = 0;  // within the batch
-  std::uint64_t label_duplicates = 0;       // paired labels given twice within the batch
+  std::uint64_t label_duplicates = 0;       // paired (or recalled) labels given twice within the batch
   std::array<std::uint64_t, kRejectReasonCount> letters_by_reason{};
 
   void clear();
+  // Labels that go to label_store by COPY (paired in the batch, or recalled).
+  [[nodiscard]] bool any_paired() const noexcept { return !paired_labels.empty() || !recalled_labels.empty(); }
 };
 
 // A prediction's place in the sort: its id's digest prefix (envelope.hpp) first, so that nearly
@@ -62,9 +74,11 @@ struct IdSortKey {
 class BatchPlanner {
  public:
   // peek(i) → const Envelope& for slot i < n; first_writable(env) → std::int64_t& of the
-  // message's partition: the first offset this batch may still write (raised as it goes).
+  // message's partition: the first offset this batch may still write (raised as it goes);
+  // recent: the predictions this writer committed lately (nullptr: none).
   template <typename Peek, typename FirstWritable>
-  const BatchPlan& plan(std::size_t n, Peek&& peek, FirstWritable&& first_writable) {
+  const BatchPlan& plan(std::size_t n, Peek&& peek, FirstWritable&& first_writable,
+                        const RecentPredictions* recent = nullptr) {
     plan_.clear();
     by_id_.clear();
     predictions_.reset(n);
@@ -106,7 +120,7 @@ class BatchPlanner {
       const std::string_view id = prediction_id(env);
       const std::uint32_t prediction = predictions_.find(id, env.id.hash);
       if (prediction == IdIndex::kAbsent) {
-        plan_.labels.push_back(slot);
+        recall_or_leave(id, env.id.hash, slot, recent);
       } else if (paired_.insert(id, env.id.hash, slot)) {
         plan_.paired_labels.push_back(slot);
         plan_.paired_with.push_back(prediction);
@@ -126,13 +140,32 @@ class BatchPlanner {
     for (std::size_t i = 0; i < by_id_.size(); ++i) plan_.predictions[i] = by_id_[i].slot;
   }
 
-  // Paired labels cannot be written as planned (the predictions took the staging path, or
-  // label_store refused the direct COPY): PostgreSQL decides them with the other labels.
+  // Paired labels cannot be written as planned: PostgreSQL decides them with the other labels.
+  // unpair(): label_store refused the paired COPY, so every paired and recalled label;
+  // unpair_in_batch(): the batch's predictions took the staging path (some may have been stored
+  // before, with another created_at), so the labels paired with them; the recalled ones stay.
   void unpair();
+  void unpair_in_batch();
 
   [[nodiscard]] const BatchPlan& current() const noexcept { return plan_; }
 
  private:
+  // A label whose prediction is not in the batch: recalled when this writer committed that
+  // prediction lately, else left to PostgreSQL.
+  void recall_or_leave(std::string_view id, std::uint64_t hash, std::uint32_t slot, const RecentPredictions* recent) {
+    const std::optional<RecentPredictions::Recalled> r =
+        recent != nullptr ? recent->recall(id, hash) : std::nullopt;
+    if (!r) {
+      plan_.labels.push_back(slot);
+    } else if (paired_.insert(id, hash, slot)) {
+      plan_.recalled_labels.push_back(slot);
+      plan_.recalled_created_at.push_back(r->created_at_us);
+      plan_.recalled_handles.push_back(r->handle);
+    } else {
+      ++plan_.label_duplicates;
+    }
+  }
+
   BatchPlan plan_;
   IdIndex predictions_;
   IdIndex paired_;
@@ -147,5 +180,9 @@ std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timesta
 // A label_store row for a paired label: the label's tuple, with days_delayed filled in from
 // its prediction's created_at when the event did not carry it. Appends to `out`.
 void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out);
+// The same with the prediction's created_at (µs since 2000-01-01, binary timestamp) at hand.
+void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out);
+// A prediction tuple's created_at, nullopt when it is NULL.
+std::optional<std::int64_t> prediction_created_at(std::string_view prediction_tuple) noexcept;
 
 }  // namespace mlops_ingest
