@@ -12,40 +12,23 @@
 #include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/encode/row_encoder.hpp"
 #include "big_endian.hpp"
+#include "encoded_envelopes.hpp"
 
 namespace mlops_ingest {
 namespace {
 
 constexpr std::int64_t kDay = 86400LL * 1000000LL;
 
-// An envelope of `topic` at a partition and offset, before its row is encoded.
+// Shorter names for the many slots below.
 Envelope at(TopicKind topic, std::int32_t partition, std::int64_t offset) {
-  Envelope e;
-  e.topic = topic;
-  e.partition = partition;
-  e.offset = offset;
-  return e;
+  return testing::envelope_at(topic, partition, offset);
 }
-
 Envelope prediction(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t created = 0) {
-  Envelope e = at(TopicKind::kPredictions, partition, offset);
-  PredictionEvent p;
-  p.prediction_id = id;
-  p.created_at = created;
-  encode_prediction(p, 0, e);
-  return e;
+  return testing::encoded_prediction(partition, offset, id, created);
 }
-
 Envelope label(std::int32_t partition, std::int64_t offset, const std::string& id, std::int64_t ts = 0,
                std::optional<std::int32_t> days = std::nullopt) {
-  Envelope e = at(TopicKind::kLabels, partition, offset);
-  LabelEvent l;
-  l.prediction_id = id;
-  l.true_label = 1;
-  l.label_timestamp = ts;
-  l.days_delayed = days;
-  encode_label(l, 0, e);
-  return e;
+  return testing::encoded_label(partition, offset, id, ts, days);
 }
 
 Envelope letter(std::int32_t partition, std::int64_t offset, RejectReason reason) {

@@ -11,6 +11,8 @@
 #include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/write/recent_predictions.hpp"
 
+#include "encoded_envelopes.hpp"
+
 namespace mlops_ingest {
 namespace {
 
@@ -110,33 +112,13 @@ TEST(RecentPredictions, MemoryBoundPlansEnough) {
 
 // --- the planner with what the writer remembers ---
 
-Envelope at(TopicKind topic, std::int32_t partition, std::int64_t offset) {
-  Envelope e;
-  e.topic = topic;
-  e.partition = partition;
-  e.offset = offset;
-  return e;
-}
-
+// Partition 0 throughout: what is remembered does not depend on it.
 Envelope prediction(std::int64_t offset, const std::string& id, std::int64_t created = 0) {
-  Envelope e = at(TopicKind::kPredictions, 0, offset);
-  PredictionEvent p;
-  p.prediction_id = id;
-  p.created_at = created;
-  encode_prediction(p, 0, e);
-  return e;
+  return testing::encoded_prediction(0, offset, id, created);
 }
-
 Envelope label(std::int64_t offset, const std::string& id, std::int64_t ts = 0,
                std::optional<std::int32_t> days = std::nullopt) {
-  Envelope e = at(TopicKind::kLabels, 0, offset);
-  LabelEvent l;
-  l.prediction_id = id;
-  l.true_label = 1;
-  l.label_timestamp = ts;
-  l.days_delayed = days;
-  encode_label(l, 0, e);
-  return e;
+  return testing::encoded_label(0, offset, id, ts, days);
 }
 
 struct Planned {
