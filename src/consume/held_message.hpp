@@ -4,11 +4,11 @@
 //
 // Why a copy: an rd_kafka_message_t points into the buffer it was fetched in (the whole fetch
 // response, or for a compressed batch the whole decompressed batch), and keeps that buffer
-// alive while it lives. One held label per labels partition pinned about a megabyte each, and
-// librdkafka's own bound (queued.max.messages.kbytes) no longer counts a message once it is
-// polled: with 96 labels partitions a 128 MiB memory_limit_mb reached 147 MiB
-// (tests/fault/memory_bound_faulttest.cpp). A copy costs what the message holds, which is
-// what the memory plan budgets (config/memory_budget.hpp).
+// alive while it lives; and librdkafka's own bound (queued.max.messages.kbytes) no longer
+// counts a message once it is polled. So one held label per labels partition would pin a whole
+// batch per partition, outside every bound (docs/design.md, "The bound you set";
+// tests/fault/memory_bound_faulttest.cpp). A copy costs what the message holds, which is what
+// the memory plan budgets (config/memory_budget.hpp).
 //
 // Thread model: the consumer thread only.
 #include <librdkafka/rdkafka.h>
