@@ -8,7 +8,10 @@
 #
 # usage: bench/ingester_cpu.sh RUNS BIN [BIN ...]
 #   env: N (predictions, default 200000), PG_PORT (default 25460), EXTRA_ARGS (ingester flags),
-#        PERF=1 (`perf record $PERF_OPTS` around the first run of each binary; default -g)
+#        PERF=1 (`perf record $PERF_OPTS` around the first run of each binary; default -g),
+#        FLOOR=1 (each round also runs bench/kafka_floor from the first binary's build: the
+#        ingester's librdkafka consumer reading and dropping the same events, its CPU counted
+#        the same way: what librdkafka alone costs per event; FLOOR_ARGS adds its flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 RUNS BIN [BIN ...]" >&2; exit 2; }
@@ -61,5 +64,18 @@ for run in $(seq "$RUNS"); do
       'BEGIN { printf "run %d %s: %.3f us/event (user %.2f s, system %.2f s, wall %.1f s; minor faults %d, voluntary switches %d, peak RSS %d MiB)\n", run, b, (u + s) * 1e6 / n, u, s, e, f, c, m / 1024 }'
     psql -q "$ADMIN" -c "DROP DATABASE d$k WITH (FORCE)" >/dev/null
   done
+  if [ "${FLOOR:-0}" = 1 ]; then
+    sync; sleep 2
+    pre=()
+    [ "${PERF:-0}" = 1 ] && [ "$run" = 1 ] && pre=(perf record ${PERF_OPTS:--g} -o "$WORK/perf_floor.data" --)
+    # shellcheck disable=SC2086
+    /usr/bin/time -f '%U %S %e %R %w %M' -o "$WORK/time_floor" "${pre[@]}" "$(dirname "$B0")/bench/kafka_floor" \
+      --brokers "$BROKERS" --group "floor$run" --idle-exit-ms 1000 ${FLOOR_ARGS:-} >"$WORK/floor.out"
+    seen=$(sed -E 's/kafka_floor: ([0-9]+) messages.*/\1/' "$WORK/floor.out")
+    [ "$seen" = "$TOTAL" ] || { echo "kafka_floor saw $seen messages, expected $TOTAL" >&2; exit 1; }
+    read -r u s e flt vcs rss <"$WORK/time_floor"
+    awk -v u="$u" -v s="$s" -v e="$e" -v n="$TOTAL" -v run="$run" -v f="$flt" -v c="$vcs" -v m="$rss" \
+      'BEGIN { printf "run %d kafka_floor: %.3f us/event (user %.2f s, system %.2f s, wall %.1f s; minor faults %d, voluntary switches %d, peak RSS %d MiB)\n", run, (u + s) * 1e6 / n, u, s, e, f, c, m / 1024 }'
+  fi
 done
 if [ "${PERF:-0}" = 1 ]; then echo "perf data: $WORK/perf_*.data"; fi
