@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "../pg/ingest_sql.hpp"
@@ -45,11 +46,28 @@ LabelWrites::LabelWrites(std::size_t recent_predictions) : recent_(recent_predic
 boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchOutcome& out) {
   ctx.copy_buf.assign(pg::kCopyHeader);
   const BatchPlan& p = ctx.plan();
+  // In prediction_id order, as the predictions' COPY (batch_plan.hpp): each row's insert into
+  // label_store's unique index, and its foreign key's probe of prediction_logs' index, then goes
+  // where the previous row's left the pages, not to a random leaf. Sorted on the slots' id
+  // digests, as the predictions are. The planner has already kept one label per id.
+  paired_order_.clear();
   for (std::size_t k = 0; k < p.paired_labels.size(); ++k) {
-    append_paired_label(ctx.slot(p.paired_labels[k]).tuple, ctx.slot(p.paired_with[k]).tuple, ctx.copy_buf);
+    const Envelope& label = ctx.slot(p.paired_labels[k]);
+    paired_order_.push_back(IdSortKey{label.id.prefix, prediction_id(label), static_cast<std::uint32_t>(k)});
   }
   for (std::size_t k = 0; k < p.recalled_labels.size(); ++k) {
-    append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
+    const Envelope& label = ctx.slot(p.recalled_labels[k]);
+    paired_order_.push_back(IdSortKey{label.id.prefix, prediction_id(label), static_cast<std::uint32_t>(k) | kRecalledRow});
+  }
+  std::sort(paired_order_.begin(), paired_order_.end());
+  for (const IdSortKey& row : paired_order_) {
+    if ((row.slot & kRecalledRow) != 0) {
+      const std::uint32_t k = row.slot & ~kRecalledRow;
+      append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
+    } else {
+      append_paired_label(ctx.slot(p.paired_labels[row.slot]).tuple, ctx.slot(p.paired_with[row.slot]).tuple,
+                          ctx.copy_buf);
+    }
   }
   const std::uint64_t recalled = p.recalled_labels.size();
   ctx.copy_buf.append(pg::kCopyTrailer);

@@ -66,6 +66,11 @@ class LabelWrites {
     void clear();
   };
   std::vector<std::string> parked_ids_;  // labels this batch parked in label_pending
+  // The paired COPY's rows in prediction_id order (write_paired), reused batch after batch.
+  // IdSortKey::slot is the row's index in plan.paired_labels, or in plan.recalled_labels with
+  // kRecalledRow set (a batch has far fewer than 2^31 slots).
+  static constexpr std::uint32_t kRecalledRow = 0x8000'0000U;
+  std::vector<IdSortKey> paired_order_;
   DeferredIds deferred_;
   RecentPredictions recent_;
   std::vector<bool> labelled_;  // by ring slot: a prediction of the batch paired with a label

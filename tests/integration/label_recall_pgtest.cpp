@@ -5,6 +5,7 @@
 // decided by PostgreSQL. Against a real PostgreSQL and the embedded broker.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <future>
 #include <thread>
@@ -93,6 +94,43 @@ TEST(LabelRecallPgTest, LabelsOfPredictionsCommittedEarlierLandExactlyOnce) {
             0);
   EXPECT_EQ(db.count("SELECT sum(next_offset) FROM ingest_offsets WHERE topic = 'labels'"),
             static_cast<std::int64_t>(n + kRepeated));
+}
+
+// The recalled labels' COPY writes its rows in prediction_id order, as the predictions' COPY
+// does (label_store's index then grows from left to right within a batch, where the event order
+// would send every insert to another leaf). Labels produced in descending id order: without the
+// sort each batch's rows would be stored descending, nearly every neighbour out of order; with
+// it only a batch's first row can follow a larger id (one writer, so the heap keeps the order).
+TEST(LabelRecallPgTest, APairedCopyStoresItsLabelsInPredictionIdOrder) {
+  TestDatabase db;
+  kafka::DevBroker broker({"predictions", "labels"}, 4);
+  const std::uint64_t seed = 43, n = 3000;
+  const Messages predictions = synthetic_predictions(seed, n);
+  Messages labels = synthetic_labels(seed, n);
+  std::sort(labels.begin(), labels.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  Config config = test_config(broker.bootstrap_servers(), db.dsn());
+  config.writers = 1;
+  Ingester ingester(config);
+  auto done = std::async(std::launch::async, [&] { return ingester.run(); });
+  produce(broker.bootstrap_servers(), "predictions", predictions);
+  ASSERT_TRUE(wait_for([&] { return db.count("SELECT count(*) FROM prediction_logs") == static_cast<std::int64_t>(n); },
+                       60s));
+  produce(broker.bootstrap_servers(), "labels", labels);
+  ASSERT_TRUE(wait_for([&] { return db.count("SELECT count(*) FROM label_store") == static_cast<std::int64_t>(n); },
+                       60s))
+      << db.count("SELECT count(*) FROM label_store");
+  ingester.request_stop();
+  EXPECT_EQ(done.get(), 0);
+
+  const IngestStats& s = ingester.stats();
+  EXPECT_EQ(s.labels_recalled.load(), n);  // every label through the paired COPY
+  // Byte order, as the writer sorts (prediction_id's own collation may order '-' otherwise).
+  const std::int64_t descents = db.count(
+      "SELECT count(*) FROM (SELECT prediction_id COLLATE \"C\" < lag(prediction_id COLLATE \"C\") "
+      "OVER (ORDER BY ctid) AS descends FROM label_store) t WHERE descends");
+  const std::int64_t copies = db.count("SELECT count(DISTINCT xmin::text) FROM label_store");
+  EXPECT_GT(copies, 0);
+  EXPECT_LT(descents, copies) << descents << " descents over " << copies << " transactions";
 }
 
 }  // namespace
