@@ -266,7 +266,7 @@ void BM_LabelRowsForPostgres(benchmark::State& state) {
   for (auto _ : state) {
     paired.clear();
     for (std::size_t k = 0; k < plan.paired_labels.size(); ++k) {
-      append_paired_label(slots[plan.paired_labels[k]].tuple, slots[plan.paired_with[k]].tuple, paired);
+      append_paired_label(slots[plan.paired_labels[k]].tuple, slots[plan.paired_with[k]], paired);
     }
     arrays.reset(kLabelTypes);
     for (const std::uint32_t slot : plan.labels) arrays.add_tuple(slots[slot].tuple);

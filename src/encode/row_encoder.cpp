@@ -12,6 +12,7 @@ void encode_prediction(const PredictionEvent& event, PgTimestamp kafka_timestamp
   env.kind = EnvelopeKind::kPrediction;
   encode_prediction(event, kafka_timestamp, env.tuple);
   env.id = IdDigest::of(event.prediction_id);
+  env.created_at_us = event.created_at.value_or(kafka_timestamp);  // as encode_prediction writes it
 }
 
 void encode_label(const LabelEvent& event, PgTimestamp kafka_timestamp, Envelope& env) {

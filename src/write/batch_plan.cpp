@@ -85,10 +85,8 @@ void append_label_row(std::string_view label_tuple, CreatedAt created_at, std::s
 
 }  // namespace
 
-void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out) {
-  append_label_row(
-      label_tuple, [prediction_tuple] { return read_be64(pg::tuple_field(prediction_tuple, kCreatedAtField).data()); },
-      out);
+void append_paired_label(std::string_view label_tuple, const Envelope& prediction, std::string& out) {
+  append_label_row(label_tuple, [&prediction] { return prediction.created_at_us; }, out);
 }
 
 void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out) {

@@ -65,8 +65,7 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
       const std::uint32_t k = row.slot & ~kRecalledRow;
       append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
     } else {
-      append_paired_label(ctx.slot(p.paired_labels[row.slot]).tuple, ctx.slot(p.paired_with[row.slot]).tuple,
-                          ctx.copy_buf);
+      append_paired_label(ctx.slot(p.paired_labels[row.slot]).tuple, ctx.slot(p.paired_with[row.slot]), ctx.copy_buf);
     }
   }
   const std::uint64_t recalled = p.recalled_labels.size();
@@ -133,9 +132,7 @@ void LabelWrites::after_commit(const WriteContext& ctx) {
     const std::string_view id = prediction_id(env);
     deferred_.add_element(id);
     if (!remember) continue;
-    if (const std::optional<std::int64_t> created = prediction_created_at(env.tuple)) {
-      recent_.remember(id, env.id.hash, *created, labelled_[predictions[k]]);
-    }
+    recent_.remember(id, env.id.hash, env.created_at_us, labelled_[predictions[k]]);
   }
   for (const std::string& id : parked_ids_) deferred_.add_element(id);
 }

@@ -358,7 +358,7 @@ TEST(PairedLabel, FillsInDaysDelayedFromThePredictionOnlyWhenAbsent) {
   const Envelope without = label(0, 0, "a", 12 * kDay + 5);
   const Envelope with = label(0, 1, "a", 12 * kDay + 5, 40);
   std::string out;
-  append_paired_label(without.tuple, p.tuple, out);
+  append_paired_label(without.tuple, p, out);
   int fields = 0;
   pg::for_each_field(out, [&](int i, const char* data, std::int32_t len) {
     ++fields;
@@ -369,7 +369,7 @@ TEST(PairedLabel, FillsInDaysDelayedFromThePredictionOnlyWhenAbsent) {
   });
   EXPECT_EQ(fields, 5);
   out.clear();
-  append_paired_label(with.tuple, p.tuple, out);
+  append_paired_label(with.tuple, p, out);
   EXPECT_EQ(out, with.tuple);  // nothing to fill in: the row as sent
 }
 

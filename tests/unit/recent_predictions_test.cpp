@@ -206,7 +206,7 @@ TEST(BatchPlannerRecall, ARecalledLabelsRowIsThePairedOne) {
   for (const std::optional<std::int32_t> days : {std::optional<std::int32_t>{}, std::optional<std::int32_t>{3}}) {
     const Envelope lab = label(0, "p", 40 * kDay, days);
     std::string paired, recalled;
-    append_paired_label(lab.tuple, pred.tuple, paired);
+    append_paired_label(lab.tuple, pred, paired);
     const std::optional<std::int64_t> created = prediction_created_at(pred.tuple);
     ASSERT_TRUE(created);
     EXPECT_EQ(*created, 10 * kDay + 5);

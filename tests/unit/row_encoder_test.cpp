@@ -5,6 +5,7 @@
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/write/id_index.hpp"
 
 namespace mlops_ingest {
@@ -62,6 +63,16 @@ TEST(RowEncoder, SlotDigestMatchesTheTuplesPredictionId) {
   EXPECT_EQ(prediction_id(env), p.prediction_id);
   EXPECT_EQ(env.id.hash, IdIndex::hash_of(p.prediction_id));
   EXPECT_EQ(env.id.prefix[0], 0x707265642d372d30ULL);  // "pred-7-0", big-endian
+  // The slot's created_at is the tuple's: the event's, or without one the Kafka timestamp.
+  p.created_at = 7'000'000;
+  encode_prediction(p, 99, env);
+  EXPECT_EQ(env.created_at_us, 7'000'000);
+  EXPECT_EQ(prediction_created_at(env.tuple), env.created_at_us);
+  PredictionEvent without;
+  without.prediction_id = "y";
+  encode_prediction(without, 99, env);
+  EXPECT_EQ(env.created_at_us, 99);
+  EXPECT_EQ(prediction_created_at(env.tuple), env.created_at_us);
   LabelEvent l;
   l.prediction_id = "x";
   encode_label(l, 0, env);

@@ -45,6 +45,10 @@ struct Envelope {
   std::uint32_t carried = 0;  // kKindRow of an upsert kind: the fields the event carried (bit i: field i)
   std::int64_t kafka_ts_ms = 0;  // the message's Kafka timestamp (event → commit latency)
   IdDigest id;                   // kPrediction and kLabel: of the tuple's prediction_id
+  // kPrediction: the created_at its tuple holds (µs since 2000-01-01), for the writer's label
+  // pairing and its memory of committed predictions, which would otherwise walk the tuple for
+  // it after the COPY has pushed it out of the cache.
+  std::int64_t created_at_us = 0;
   std::string tuple;    // one binary COPY tuple, already encoded by the consumer thread
   std::string key;      // the raw Kafka key and value, kept in case PostgreSQL refuses the row
   std::string payload;

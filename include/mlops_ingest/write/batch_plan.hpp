@@ -179,7 +179,7 @@ std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timesta
 
 // A label_store row for a paired label: the label's tuple, with days_delayed filled in from
 // its prediction's created_at when the event did not carry it. Appends to `out`.
-void append_paired_label(std::string_view label_tuple, std::string_view prediction_tuple, std::string& out);
+void append_paired_label(std::string_view label_tuple, const Envelope& prediction, std::string& out);
 // The same with the prediction's created_at (µs since 2000-01-01, binary timestamp) at hand.
 void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out);
 // A prediction tuple's created_at, nullopt when it is NULL.
