@@ -66,7 +66,10 @@ int main(int argc, char** argv) {
     } else if (flag == "--kafka") {  // a librdkafka property over the ingester's, as kafka.* in its config
       const std::string kv = value;
       const std::size_t eq = kv.find('=');
-      if (eq == std::string::npos) return 2;
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "--kafka takes PROP=VALUE, got '%s'\n", value);
+        return 2;
+      }
       cfg.kafka_properties[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else {
       std::fprintf(stderr, "usage: %s --brokers B --group G [--idle-exit-ms MS] [--batch N] [--kafka PROP=VALUE]...\n", argv[0]);
