@@ -16,10 +16,9 @@ std::int64_t read_be64(const char* p) noexcept {
   return static_cast<std::int64_t>(v);
 }
 
-// Label tuple fields (kind_columns(kLabels)) and the prediction's created_at (kind_columns(kPredictions)).
+// Label tuple fields (kind_columns(kLabels)).
 constexpr int kLabelTimestampField = 2;
 constexpr int kDaysDelayedField = 4;
-constexpr int kCreatedAtField = 1;
 
 }  // namespace
 
@@ -91,12 +90,6 @@ void append_paired_label(std::string_view label_tuple, const Envelope& predictio
 
 void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out) {
   append_label_row(label_tuple, [created_at_us] { return created_at_us; }, out);
-}
-
-std::optional<std::int64_t> prediction_created_at(std::string_view prediction_tuple) noexcept {
-  const std::string_view created = pg::tuple_field(prediction_tuple, kCreatedAtField);
-  if (created.size() != 8 || created.data() == nullptr) return std::nullopt;
-  return read_be64(created.data());
 }
 
 }  // namespace mlops_ingest

@@ -15,4 +15,6 @@ inline std::uint32_t be32(const char* p) noexcept {
   return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) | u[3];
 }
 
+inline std::uint64_t be64(const char* p) noexcept { return (std::uint64_t{be32(p)} << 32) | be32(p + 4); }
+
 }  // namespace mlops_ingest::testing

@@ -7,6 +7,8 @@
 
 #include "mlops_ingest/encode/row_encoder.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
+#include "mlops_ingest/pg/binary_params.hpp"
+#include "big_endian.hpp"
 
 namespace mlops_ingest::testing {
 
@@ -39,6 +41,15 @@ inline Envelope encoded_label(std::int32_t partition, std::int64_t offset, const
   l.days_delayed = days;
   encode_label(l, 0, e);
   return e;
+}
+
+// A prediction tuple's created_at (its second field, kind_columns(kPredictions)) read from the
+// tuple's bytes, nullopt when NULL: what the writer's copy in the slot (Envelope::created_at_us)
+// must equal.
+inline std::optional<std::int64_t> tuple_created_at(std::string_view prediction_tuple) {
+  const std::string_view created = pg::tuple_field(prediction_tuple, 1);
+  if (created.size() != 8 || created.data() == nullptr) return std::nullopt;
+  return static_cast<std::int64_t>(be64(created.data()));
 }
 
 }  // namespace mlops_ingest::testing

@@ -207,7 +207,7 @@ TEST(BatchPlannerRecall, ARecalledLabelsRowIsThePairedOne) {
     const Envelope lab = label(0, "p", 40 * kDay, days);
     std::string paired, recalled;
     append_paired_label(lab.tuple, pred, paired);
-    const std::optional<std::int64_t> created = prediction_created_at(pred.tuple);
+    const std::optional<std::int64_t> created = testing::tuple_created_at(pred.tuple);
     ASSERT_TRUE(created);
     EXPECT_EQ(*created, 10 * kDay + 5);
     append_recalled_label(lab.tuple, *created, recalled);

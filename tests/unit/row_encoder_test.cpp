@@ -5,8 +5,9 @@
 #include "mlops_ingest/pg/binary_params.hpp"
 #include "mlops_ingest/pg/copy_encoder.hpp"
 #include "mlops_ingest/handoff/envelope.hpp"
-#include "mlops_ingest/write/batch_plan.hpp"
 #include "mlops_ingest/write/id_index.hpp"
+
+#include "encoded_envelopes.hpp"
 
 namespace mlops_ingest {
 namespace {
@@ -67,12 +68,12 @@ TEST(RowEncoder, SlotDigestMatchesTheTuplesPredictionId) {
   p.created_at = 7'000'000;
   encode_prediction(p, 99, env);
   EXPECT_EQ(env.created_at_us, 7'000'000);
-  EXPECT_EQ(prediction_created_at(env.tuple), env.created_at_us);
+  EXPECT_EQ(testing::tuple_created_at(env.tuple), env.created_at_us);
   PredictionEvent without;
   without.prediction_id = "y";
   encode_prediction(without, 99, env);
   EXPECT_EQ(env.created_at_us, 99);
-  EXPECT_EQ(prediction_created_at(env.tuple), env.created_at_us);
+  EXPECT_EQ(testing::tuple_created_at(env.tuple), env.created_at_us);
   LabelEvent l;
   l.prediction_id = "x";
   encode_label(l, 0, env);

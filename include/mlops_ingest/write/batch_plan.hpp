@@ -182,8 +182,5 @@ std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timesta
 void append_paired_label(std::string_view label_tuple, const Envelope& prediction, std::string& out);
 // The same with the prediction's created_at (µs since 2000-01-01, binary timestamp) at hand.
 void append_recalled_label(std::string_view label_tuple, std::int64_t created_at_us, std::string& out);
-// A prediction tuple's created_at, nullopt when it is NULL. The writer reads the slot's copy
-// (Envelope::created_at_us); the tests hold the two to each other.
-std::optional<std::int64_t> prediction_created_at(std::string_view prediction_tuple) noexcept;
 
 }  // namespace mlops_ingest
