@@ -198,7 +198,14 @@ measure_ingester() {
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   pg_ticks_ingest=$(( $(pg_cpu_ticks) - before ))
   rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
-  [ "$rows" = "$TOTAL" ] || { echo "ingester stored $rows rows, expected $TOTAL" >&2; cat "$WORK"/ingest_"${run}"_*.log >&2; exit 1; }
+  if [ "$rows" != "$TOTAL" ]; then
+    echo "ingester stored $rows rows, expected $TOTAL" >&2
+    # Seen with N=600000 on 16 partitions: 249,583 stored, the summary's messages the same — the
+    # embedded broker had kept only the newest ~15,600 events of each partition.
+    echo "(for a large N, raise PARTITIONS: the embedded broker keeps a bounded log per partition)" >&2
+    cat "$WORK"/ingest_"${run}"_*.log >&2
+    exit 1
+  fi
   # The time: first message → last commit (the summary's "active"); for several instances, from
   # the earliest first message to the latest last commit (each summary gives both in UTC).
   active=0 pended=0 paired=0 cpu_s=0 first_ns= last_ns=
