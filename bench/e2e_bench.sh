@@ -33,9 +33,18 @@
 # settle (a CHECKPOINT) and after it after another CHECKPOINT, so each side pays for the pages
 # it dirtied.
 #
+# Where PostgreSQL's time goes, per side (both profiles add CPU of their own, so a set run with
+# either gives profiles, not cost figures to quote):
+# WAITS=1: a procedure in the admin database samples pg_stat_activity every 2 ms for the whole
+#   set — each active backend of the runs' databases with its wait event, or CPU when it has
+#   none — and the end prints, per side, the samples of each. Also prints pg_stat_wal per side.
+# PERF_DIR=DIR: `perf record -a` (999 Hz) around each side, into DIR/{ingester,psql}_RUN.data,
+#   and the end prints each file's samples in postgres processes; compare the two sides with
+#   `perf report -i FILE --comm postgres --sort dso,sym -n`. Also prints pg_stat_wal per side.
+#
 # usage: bench/e2e_bench.sh [N] [RUNS]
 #   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
-#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, FETCH_WAIT_MS (latency)
+#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, FETCH_WAIT_MS (latency), WAITS, PERF_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +63,12 @@ RATE=${RATE:-20000}
 DURATION=${DURATION:-30}
 IDS=${IDS:-sequential}
 INSTANCES=${INSTANCES:-1}
+WAITS=${WAITS:-0}
+PERF_DIR=${PERF_DIR:-}
+if [ -n "$PERF_DIR" ]; then
+  command -v perf >/dev/null || { echo "PERF_DIR needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  mkdir -p "$PERF_DIR"
+fi
 case "$IDS" in sequential|uuid) ;; *) echo "IDS must be sequential or uuid, not '$IDS'" >&2; exit 2 ;; esac
 BIN=$BUILD_DIR/mlops-ingest
 [ -x "$BIN" ] || { echo "build first: $BIN not found (scripts/build.sh)" >&2; exit 1; }
@@ -64,9 +79,9 @@ PGDIR=/tmp/mlops-bench-pg-$PG_PORT
 PGBOUNCER=${PGBOUNCER:-0}
 PGB_PORT=$((PG_PORT + 1))
 PGB_DIR=/tmp/mlops-bench-pgbouncer-$PGB_PORT
-BROKER_PID= INGEST_PID=
+BROKER_PID= INGEST_PID= SAMPLER_PID=
 cleanup() {
-  for pid in $INGEST_PID $BROKER_PID; do kill "$pid" 2>/dev/null || true; done
+  for pid in $INGEST_PID $BROKER_PID $SAMPLER_PID; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ "$PGBOUNCER" = 1 ] && { scripts/pgbouncer-throwaway.sh stop "$PGB_DIR" || true; }
   scripts/pg-throwaway.sh stop "$PGDIR" || true
@@ -87,6 +102,56 @@ fi
 BROKER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
 BROKERS=$(head -n 1 "$WORK/broker.out")
+
+if [ "$WAITS" = 1 ]; then
+  # Committed every 500 samples, so that the end reads them; stops when bench_sampler_stop has a row.
+  psql -q "$ADMIN" >/dev/null <<'SQL'
+CREATE UNLOGGED TABLE bench_waits (db text, event text);
+CREATE UNLOGGED TABLE bench_sampler_stop (stop boolean);
+CREATE PROCEDURE bench_sample() LANGUAGE plpgsql AS $$
+DECLARE i bigint := 0;
+BEGIN
+  LOOP
+    PERFORM pg_stat_clear_snapshot();  -- else the transaction sees one snapshot of the activity
+    INSERT INTO bench_waits
+      SELECT datname, coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND datname ~ '^(ingest|psql)_[0-9]+$';
+    i := i + 1;
+    IF i % 500 = 0 THEN
+      COMMIT;
+      EXIT WHEN EXISTS (SELECT 1 FROM bench_sampler_stop);
+    END IF;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+  COMMIT;
+END $$;
+SQL
+  psql -q "$ADMIN" -c "CALL bench_sample()" >/dev/null &
+  SAMPLER_PID=$!
+fi
+# pg_stat_wal's counters, for the profiles' per-side WAL line.
+wal_counters() { psql -tA "$ADMIN" -c "SELECT wal_records, wal_fpi, wal_bytes, wal_sync FROM pg_stat_wal"; }
+wal_line() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, "|"); split(b, y, "|");
+    printf "WAL %d records, %d full pages, %.1f MB, %d syncs", y[1] - x[1], y[2] - x[2], (y[3] - x[3]) / 1e6, y[4] - x[4] }'
+}
+# Profiles (WAITS, PERF_DIR) around one side: profile_start SIDE, then profile_stop SIDE.
+profiling() { [ "$WAITS" = 1 ] || [ -n "$PERF_DIR" ]; }
+profile_start() {
+  profiling || return 0
+  wal_before=$(wal_counters)
+  if [ -n "$PERF_DIR" ]; then
+    perf record -F 999 -a -o "$PERF_DIR/$1_$run.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5  # perf's own start-up, before the side starts
+  fi
+}
+profile_stop() {
+  profiling || return 0
+  if [ -n "$PERF_DIR" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  profile_lines+=("run $run $1: $(wal_line "$wal_before" "$(wal_counters)")")
+}
+profile_lines=()
 
 # The template every database of the run is created from: the schema, and PREFILL rows.
 psql -q "$ADMIN" -c "CREATE DATABASE bench_template" >/dev/null
@@ -188,6 +253,7 @@ measure_ingester() {
   settle
   local before pids=() k
   before=$(pg_cpu_ticks)
+  profile_start ingester
   for k in $(seq "$INSTANCES"); do
     with_cpu "$WORK/cpu_${run}_$k" run_instance "$k" &
     pids+=($!)
@@ -197,6 +263,7 @@ measure_ingester() {
   done
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   pg_ticks_ingest=$(( $(pg_cpu_ticks) - before ))
+  profile_stop ingester
   rows=$(psql -tA "$(dsn ingest_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
   if [ "$rows" != "$TOTAL" ]; then
     echo "ingester stored $rows rows, expected $TOTAL" >&2
@@ -236,6 +303,7 @@ measure_psql() {
   settle
   local before
   before=$(pg_cpu_ticks)
+  profile_start psql
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
   if [ "$LABELS" -gt 0 ]; then
@@ -244,6 +312,7 @@ measure_psql() {
   end=$(date +%s%N)
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   pg_ticks_psql=$(( $(pg_cpu_ticks) - before ))
+  profile_stop psql
   psql_rate=$(awk -v n="$TOTAL" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
 }
 
@@ -278,3 +347,22 @@ echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v 
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median of the runs' ratios: $(median "${ratios[@]}" | awk '{ printf "%.2f", $1 }')   (each run's ingester against its psql run, measured back to back)"
 echo "median cost: mlops-ingest CPU $(median "${ingest_cpu[@]}") µs/event   PostgreSQL CPU per stored row: ingester $(median "${pg_cpu_ingest[@]}") µs, psql \\copy $(median "${pg_cpu_psql[@]}") µs, median of the runs' ratios $(median "${pg_cpu_ratios[@]}" | awk '{ printf "%.2f", $1 }')"
+if profiling; then
+  echo
+  echo "profiles (their own CPU is in the cost figures above):"
+  printf '  %s\n' "${profile_lines[@]}"
+fi
+if [ "$WAITS" = 1 ]; then
+  psql -q "$ADMIN" -c "INSERT INTO bench_sampler_stop VALUES (true)" >/dev/null
+  wait "$SAMPLER_PID" || true
+  SAMPLER_PID=
+  echo "active backends every 2 ms, by wait event (CPU: none), samples per side:"
+  psql -q "$ADMIN" -c "SELECT CASE WHEN db LIKE 'ingest%' THEN 'mlops-ingest' ELSE 'psql' END AS side, event, count(*) AS samples
+                       FROM bench_waits GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+fi
+if [ -n "$PERF_DIR" ]; then
+  echo "perf samples in postgres processes (999 Hz, whole machine):"
+  for f in "$PERF_DIR"/*_[0-9]*.data; do
+    echo "  $(basename "$f" .data): $(perf report -i "$f" --sort comm -n --stdio 2>/dev/null | awk '$3 == "postgres" { print $2 }')"
+  done
+fi
