@@ -252,8 +252,8 @@ run_instance() {
 measure_ingester() {
   settle
   local before pids=() k
+  profile_start ingester  # before the ticks: its WAL query is not the side's
   before=$(pg_cpu_ticks)
-  profile_start ingester
   for k in $(seq "$INSTANCES"); do
     with_cpu "$WORK/cpu_${run}_$k" run_instance "$k" &
     pids+=($!)
@@ -302,8 +302,8 @@ measure_ingester() {
 measure_psql() {
   settle
   local before
+  profile_start psql  # before the ticks: its WAL query is not the side's
   before=$(pg_cpu_ticks)
-  profile_start psql
   start=$(date +%s%N)
   psql -q "$(dsn psql_$run)" -c "\\copy prediction_logs ($COLUMNS) FROM '$WORK/predictions.csv' WITH (FORMAT csv)"
   if [ "$LABELS" -gt 0 ]; then
