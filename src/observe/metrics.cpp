@@ -91,6 +91,20 @@ class StatsCollectable : public prometheus::Collectable {
     }
     out.push_back(std::move(written));
     out.push_back(std::move(skipped));
+    // Of the labels written to label_store, those that took the batch's own COPY with their
+    // prediction in hand (the cheap path; the others took the staged statement or label_pending).
+    // Two families, not one split by a label: each is a counter of its own, so that no scrape
+    // between the two increments of a batch can see a difference go down.
+    out.push_back({"mlops_ingest_labels_paired_total",
+                   "Labels COPYed into label_store with their prediction in hand (the others took the staged "
+                   "statement or label_pending)",
+                   MetricType::Counter,
+                   {counter(as_double(s.labels_paired.load()))}});
+    out.push_back({"mlops_ingest_labels_recalled_total",
+                   "Of mlops_ingest_labels_paired_total, the labels whose prediction an earlier batch had "
+                   "committed (found in the writer's memory of recent predictions)",
+                   MetricType::Counter,
+                   {counter(as_double(s.labels_recalled.load()))}});
     MetricFamily dead{"mlops_ingest_dead_letters_total", "Events dead-lettered to ingest_dead_letters, by reason code",
                       MetricType::Counter, {}};
     // Every reason, zeros included, so that rate() and alerts see a series from the start.

@@ -111,6 +111,12 @@ TEST(EndpointPgTest, LiveScrapePassesPromtoolAndMatchesTheDatabase) {
             static_cast<double>(sent.duplicate_predictions));
   EXPECT_EQ(sample_value(text, "mlops_ingest_duplicates_skipped_total", R"(table="label_store")"),
             static_cast<double>(sent.duplicate_labels));
+  // The paired labels are some of label_store's rows, the recalled some of the paired.
+  const double paired = sample_value(text, "mlops_ingest_labels_paired_total");
+  const double recalled = sample_value(text, "mlops_ingest_labels_recalled_total");
+  EXPECT_LE(paired, static_cast<double>(db.count("SELECT count(*) FROM label_store"))) << text;
+  EXPECT_GE(recalled, 0) << text;
+  EXPECT_LE(recalled, paired) << text;
   // Dead letters by reason add up to the table's rows, and match it reason by reason.
   const std::string prefix = "mlops_ingest_dead_letters_total{reason=\"";
   double dead_total = 0;

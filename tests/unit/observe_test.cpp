@@ -138,6 +138,8 @@ void fill(IngestStats& s) {
   s.labels_released = 20;
   s.labels_pended = 25;
   s.label_duplicates = 3;
+  s.labels_paired = 400;  // of labels_inserted
+  s.labels_recalled = 150;  // of labels_paired
   s.dead_letters = 4;
   s.dead_letters_by_reason[static_cast<std::size_t>(RejectReason::kInvalidJson)] = 3;
   s.dead_letters_by_reason[static_cast<std::size_t>(RejectReason::kDatabaseRejected)] = 1;
@@ -170,6 +172,8 @@ TEST(Metrics, ExpositionHasExactValuesAndPassesPromtool) {
   EXPECT_EQ(sample_value(text, "mlops_ingest_rows_written_total", R"(table="ingest_dead_letters")"), 4);
   EXPECT_EQ(sample_value(text, "mlops_ingest_duplicates_skipped_total", R"(table="prediction_logs")"), 7);
   EXPECT_EQ(sample_value(text, "mlops_ingest_duplicates_skipped_total", R"(table="label_store")"), 3);
+  EXPECT_EQ(sample_value(text, "mlops_ingest_labels_paired_total"), 400);
+  EXPECT_EQ(sample_value(text, "mlops_ingest_labels_recalled_total"), 150);
   EXPECT_EQ(sample_value(text, "mlops_ingest_dead_letters_total", R"(reason="invalid_json")"), 3);
   EXPECT_EQ(sample_value(text, "mlops_ingest_dead_letters_total", R"(reason="database_rejected")"), 1);
   EXPECT_EQ(sample_value(text, "mlops_ingest_dead_letters_total", R"(reason="tombstone")"), 0);
