@@ -130,7 +130,7 @@ struct ProcessMemory {
 };
 std::optional<ProcessMemory> process_memory(pid_t pid);
 
-// The mlops-ingest binary this tier was built with (MLOPS_BINARY).
+// The mlops-ingest binary of this build (MLOPS_BINARY, set on the tests' support library).
 std::string ingester_binary();
 
 // `mlops-ingest run` with settings sized for tests, plus `extra` (--setting value pairs, which
