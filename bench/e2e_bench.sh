@@ -25,6 +25,14 @@
 # loads the CSV in the order the events were produced, as the ingester receives them.
 # INSTANCES=K: K ingesters in one consumer group share the partitions; the rate is the
 # aggregate: all rows over the earliest first message → the latest last commit.
+# CEILING=1: a third side in every run, the write path's ceiling (bench/copy_ceiling): the same
+# events read from Kafka and encoded by the ingester's own code before its clock starts, then
+# only binary COPY over as many connections as the ingester has writers, each taking the
+# writers' partitions, sorted batches of the largest batch size, one transaction each. Adjacent
+# to the ingester in every run (odd runs: ceiling, ingester, psql; even: psql, ingester,
+# ceiling); the end prints the ceiling against psql and the ingester against the ceiling.
+# CEILING_ARGS adds copy_ceiling's flags (--writers N to match EXTRA_ARGS="--writers N",
+# --batch-rows N).
 #
 # Cost, each side of each run (the throughput modes): the ingester's CPU per event (user +
 # system of its process(es), from the kernel's accounting at exit) and the PostgreSQL cluster's
@@ -44,7 +52,7 @@
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
 #   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
-#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, FETCH_WAIT_MS (latency), WAITS, PERF_DIR
+#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, CEILING, CEILING_ARGS, FETCH_WAIT_MS (latency), WAITS, PERF_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +73,7 @@ IDS=${IDS:-sequential}
 INSTANCES=${INSTANCES:-1}
 WAITS=${WAITS:-0}
 PERF_DIR=${PERF_DIR:-}
+CEILING=${CEILING:-0}
 if [ -n "$PERF_DIR" ]; then
   command -v perf >/dev/null || { echo "PERF_DIR needs perf (apt-get install linux-perf)" >&2; exit 1; }
   mkdir -p "$PERF_DIR"
@@ -72,6 +81,10 @@ fi
 case "$IDS" in sequential|uuid) ;; *) echo "IDS must be sequential or uuid, not '$IDS'" >&2; exit 2 ;; esac
 BIN=$BUILD_DIR/mlops-ingest
 [ -x "$BIN" ] || { echo "build first: $BIN not found (scripts/build.sh)" >&2; exit 1; }
+CEILING_BIN=$BUILD_DIR/bench/copy_ceiling
+if [ "$CEILING" = 1 ] && [ ! -x "$CEILING_BIN" ]; then
+  echo "CEILING=1 needs $CEILING_BIN (cmake --build $BUILD_DIR --target copy_ceiling)" >&2; exit 1
+fi
 
 WORK=$(mktemp -d /tmp/mlops-bench.XXXXXX)
 chmod 755 "$WORK"
@@ -115,7 +128,7 @@ BEGIN
     PERFORM pg_stat_clear_snapshot();  -- else the transaction sees one snapshot of the activity
     INSERT INTO bench_waits
       SELECT datname, coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
-      WHERE state = 'active' AND pid <> pg_backend_pid() AND datname ~ '^(ingest|psql)_[0-9]+$';
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND datname ~ '^(ingest|psql|ceiling)_[0-9]+$';
     i := i + 1;
     IF i % 500 = 0 THEN
       COMMIT;
@@ -201,6 +214,8 @@ echo "producing $N prediction events (label ratio $LABEL_RATIO) to $BROKERS ($PA
 cat "$WORK/produce.out"
 LABELS=$(sed -E 's/.*unique_labels=([0-9]+).*/\1/' "$WORK/produce.out")
 TOTAL=$((N + LABELS))
+# Every message in Kafka, duplicates included: what the ceiling reads before its clock starts.
+MESSAGES=$(sed -E 's/.*predictions_sent=([0-9]+) labels_sent=([0-9]+).*/\1 \2/' "$WORK/produce.out" | awk '{ print $1 + $2 }')
 COLUMNS="prediction_id, created_at, model_version, model_stage, prediction, probability, age, debt_ratio, monthly_income, number_dependents, request_source, response_time_ms"
 LABEL_COLUMNS="prediction_id, true_label, label_timestamp, label_source, days_delayed"
 
@@ -208,6 +223,7 @@ ingest_rates=()
 psql_rates=()
 ratios=()  # each run's pair, measured back to back on the same machine state
 ingest_cpu=() pg_cpu_ingest=() pg_cpu_psql=() pg_cpu_ratios=()
+ceiling_ratios=() of_ceiling=() pg_cpu_ceiling=()
 CLK_TCK=$(getconf CLK_TCK)
 # One side of a run, each after a CHECKPOINT, a sync and SETTLE_S seconds of quiet (default 3):
 # right after the two databases are created (2.2 GB with PREFILL=5000000) the disk is still busy,
@@ -316,24 +332,51 @@ measure_psql() {
   psql_rate=$(awk -v n="$TOTAL" -v ns="$((end - start))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
 }
 
+measure_ceiling() {
+  settle
+  local before
+  profile_start ceiling
+  before=$(pg_cpu_ticks)
+  # shellcheck disable=SC2086
+  "$CEILING_BIN" --brokers "$BROKERS" --group "ceiling-$run" --pg "$(dsn ceiling_$run)" --expect "$MESSAGES" \
+    ${CEILING_ARGS:-} >"$WORK/ceiling_$run.out" 2>"$WORK/ceiling_$run.log" || { cat "$WORK/ceiling_$run.log" >&2; exit 1; }
+  psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
+  pg_ticks_ceiling=$(( $(pg_cpu_ticks) - before ))
+  profile_stop ceiling
+  rows=$(psql -tA "$(dsn ceiling_$run)" -c "SELECT (SELECT count(*) FROM prediction_logs) - $PREFILL + (SELECT count(*) FROM label_store)")
+  [ "$rows" = "$TOTAL" ] || { echo "copy_ceiling stored $rows rows, expected $TOTAL" >&2; cat "$WORK/ceiling_$run.out" >&2; exit 1; }
+  ceiling_rate=$(sed -E 's/.* ([0-9]+) rows\/s.*/\1/' "$WORK/ceiling_$run.out")
+}
+
 for run in $(seq "$RUNS"); do
   new_db "ingest_$run"
   new_db "psql_$run"
+  if [ "$CEILING" = 1 ]; then new_db "ceiling_$run"; fi
   if [ $((run % 2)) = 1 ]; then
+    if [ "$CEILING" = 1 ]; then measure_ceiling; fi
     measure_ingester; measure_psql; first="ingester first"
   else
     measure_psql; measure_ingester; first="psql first"
+    if [ "$CEILING" = 1 ]; then measure_ceiling; fi
   fi
   echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
   pg_ingest_us=$(per_row_us "$pg_ticks_ingest"); pg_psql_us=$(per_row_us "$pg_ticks_psql")
   echo "       cost: mlops-ingest CPU $ingest_cpu_us µs/event   PostgreSQL CPU per stored row: ingester $pg_ingest_us µs, psql \\copy $pg_psql_us µs, ratio $(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.2f", a / b }')"
   ingest_cpu+=("$ingest_cpu_us"); pg_cpu_ingest+=("$pg_ingest_us"); pg_cpu_psql+=("$pg_psql_us")
   pg_cpu_ratios+=("$(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.4f", a / b }')")
+  if [ "$CEILING" = 1 ]; then
+    pg_ceiling_us=$(per_row_us "$pg_ticks_ceiling")
+    ceiling_ratios+=("$(awk -v a="$ceiling_rate" -v b="$psql_rate" 'BEGIN { printf "%.4f", a / b }')")
+    of_ceiling+=("$(awk -v a="$ingest_rate" -v b="$ceiling_rate" 'BEGIN { printf "%.4f", a / b }')")
+    pg_cpu_ceiling+=("$pg_ceiling_us")
+    echo "       ceiling (COPY only, $(sed -E 's/.*connections, ([0-9]+) transactions/\1 transactions/' "$WORK/ceiling_$run.out")): $ceiling_rate rows/s = $(awk -v a="$ceiling_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }') × psql; the ingester at $(awk -v a="$ingest_rate" -v b="$ceiling_rate" 'BEGIN { printf "%.2f", a / b }') of it; PostgreSQL CPU per stored row $pg_ceiling_us µs"
+  fi
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
   ratios+=("$(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.4f", a / b }')")
   # WITH (FORCE): PgBouncer may still hold idle server connections to it.
   psql -q "$ADMIN" -c "DROP DATABASE ingest_$run WITH (FORCE)" -c "DROP DATABASE psql_$run" >/dev/null
+  if [ "$CEILING" = 1 ]; then psql -q "$ADMIN" -c "DROP DATABASE ceiling_$run" >/dev/null; fi
 done
 
 best() { printf '%s\n' "$@" | sort -n | tail -n 1; }
@@ -342,11 +385,14 @@ bi=$(best "${ingest_rates[@]}"); bp=$(best "${psql_rates[@]}")
 mi=$(median "${ingest_rates[@]}"); mp=$(median "${psql_rates[@]}")
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS ids=$IDS instances=$INSTANCES args='$EXTRA_ARGS'$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
+echo "mode=$MODE N=$N labels=$LABELS prefill=$PREFILL runs=$RUNS partitions=$PARTITIONS ids=$IDS instances=$INSTANCES args='$EXTRA_ARGS'$([ "$CEILING" = 1 ] && echo " ceiling args='${CEILING_ARGS:-}'")$([ "$PGBOUNCER" = 1 ] && echo " ingester through PgBouncer (transaction pooling, pool ${PGB_POOL_SIZE:-2})")"
 echo "best:   mlops-ingest $bi rows/s   psql \\copy $bp rows/s   ratio $(awk -v a="$bi" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median: mlops-ingest $mi rows/s   psql \\copy $mp rows/s   ratio $(awk -v a="$mi" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
 echo "median of the runs' ratios: $(median "${ratios[@]}" | awk '{ printf "%.2f", $1 }')   (each run's ingester against its psql run, measured back to back)"
 echo "median cost: mlops-ingest CPU $(median "${ingest_cpu[@]}") µs/event   PostgreSQL CPU per stored row: ingester $(median "${pg_cpu_ingest[@]}") µs, psql \\copy $(median "${pg_cpu_psql[@]}") µs, median of the runs' ratios $(median "${pg_cpu_ratios[@]}" | awk '{ printf "%.2f", $1 }')"
+if [ "$CEILING" = 1 ]; then
+  echo "median ceiling: $(median "${ceiling_ratios[@]}" | awk '{ printf "%.2f", $1 }') × psql (median of the runs' ratios); the ingester at $(median "${of_ceiling[@]}" | awk '{ printf "%.2f", $1 }') of the ceiling; PostgreSQL CPU per stored row $(median "${pg_cpu_ceiling[@]}") µs"
+fi
 if profiling; then
   echo
   echo "profiles (their own CPU is in the cost figures above):"
@@ -357,7 +403,7 @@ if [ "$WAITS" = 1 ]; then
   wait "$SAMPLER_PID" || true
   SAMPLER_PID=
   echo "active backends every 2 ms, by wait event (CPU: none), samples per side:"
-  psql -q "$ADMIN" -c "SELECT CASE WHEN db LIKE 'ingest%' THEN 'mlops-ingest' ELSE 'psql' END AS side, event, count(*) AS samples
+  psql -q "$ADMIN" -c "SELECT CASE WHEN db LIKE 'ingest%' THEN 'mlops-ingest' WHEN db LIKE 'ceiling%' THEN 'ceiling' ELSE 'psql' END AS side, event, count(*) AS samples
                        FROM bench_waits GROUP BY 1, 2 ORDER BY 1, 3 DESC"
 fi
 if [ -n "$PERF_DIR" ]; then

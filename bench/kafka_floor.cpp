@@ -22,27 +22,11 @@
 #include <string>
 #include <vector>
 
-#include "../src/consume/consumer_client.hpp"
-#include "mlops_ingest/config/config.hpp"
+#include "group_member.hpp"
 
 namespace {
 
 using namespace mlops_ingest;
-
-void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions, void*) {
-  const bool cooperative = cooperative_assignment(rk);
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions)) rd_kafka_error_destroy(e);
-    } else {
-      rd_kafka_assign(rk, partitions);
-    }
-  } else if (cooperative) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions)) rd_kafka_error_destroy(e);
-  } else {
-    rd_kafka_assign(rk, nullptr);
-  }
-}
 
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; }
 
@@ -76,11 +60,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  kafka::KafkaHandle rk = open_consumer(cfg, &on_rebalance, nullptr);
-  const std::vector<std::string> names = cfg.topics();
-  std::vector<const std::string*> topics;
-  for (const std::string& name : names) topics.push_back(&name);
-  subscribe(rk.get(), topics);
+  kafka::KafkaHandle rk = bench::join_group(cfg);
 
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
