@@ -60,26 +60,23 @@ std::int32_t days_between(std::int64_t created_at_us, std::int64_t label_timesta
 
 namespace {
 
-// The label's tuple as a label_store row, days_delayed from created_at() when the event left it out.
+// The label's tuple as a label_store row. Its fields are label_store's, in the same order, so
+// the tuple goes as it is — unless the event left days_delayed out (the last field, NULL): then
+// the bytes before that field go as they are, followed by days_delayed from created_at().
 template <typename CreatedAt>
 void append_label_row(std::string_view label_tuple, CreatedAt created_at, std::string& out) {
-  pg::CopyTupleWriter w(out);
   std::int64_t label_ts = 0;
-  bool needs_days = false;
+  const char* days_field = nullptr;  // days_delayed's length word, when NULL
   pg::for_each_field(label_tuple, [&](int i, const char* data, std::int32_t len) {
-    if (i == 0) w.begin(5);
     if (i == kLabelTimestampField && len == 8) label_ts = read_be64(data);
-    if (i == kDaysDelayedField && len < 0) {
-      needs_days = true;
-      return;
-    }
-    if (len < 0) {
-      w.null();
-    } else {
-      w.bytes(std::string_view(data, static_cast<std::size_t>(len)));
-    }
+    if (i == kDaysDelayedField && len < 0) days_field = data - 4;
   });
-  if (needs_days) w.int4(days_between(created_at(), label_ts));
+  if (days_field == nullptr) {
+    out.append(label_tuple);
+    return;
+  }
+  out.append(label_tuple.data(), static_cast<std::size_t>(days_field - label_tuple.data()));
+  pg::CopyTupleWriter(out).int4(days_between(created_at(), label_ts));
 }
 
 }  // namespace

@@ -344,6 +344,25 @@ TEST(IdIndex, FindsWhatWasInsertedAndRefusesDuplicates) {
   EXPECT_EQ(index.find("id-1"), IdIndex::kAbsent);
 }
 
+TEST(IdSortKey, OrdersIdsAsTheirBytesDo) {
+  // Ids that differ in each word of the digest's prefix, share it and differ after it, or are
+  // prefixes of one another.
+  const std::vector<std::string> ids = {
+      "pred-7-0000000001", "pred-7-0000000010", "pred-7-00000000010", "pred-7-000000000", "b",
+      "a",                 "a0",                std::string(24, 'x'), std::string(24, 'x') + "a",
+      std::string(24, 'x') + "b", std::string(23, 'x') + "y", std::string(30, 'x'), std::string(16, 'x') + "0",
+      std::string(16, 'x') + "00000000", std::string(8, 'z') + "a", std::string(8, 'z')};
+  std::vector<IdSortKey> keys;
+  for (std::uint32_t i = 0; i < ids.size(); ++i) keys.push_back(IdSortKey{IdDigest::of(ids[i]).prefix, ids[i], i});
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::string> sorted_by_key;
+  for (const IdSortKey& k : keys) sorted_by_key.push_back(ids[k.slot]);
+  std::vector<std::string> expected = ids;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(sorted_by_key, expected);
+  for (const IdSortKey& k : keys) EXPECT_FALSE(k < k);
+}
+
 TEST(DaysBetween, FloorsLikePostgres) {
   EXPECT_EQ(days_between(0, 3 * kDay + 3600LL * 1000000), 3);
   EXPECT_EQ(days_between(0, 3 * kDay), 3);
@@ -357,8 +376,13 @@ TEST(PairedLabel, FillsInDaysDelayedFromThePredictionOnlyWhenAbsent) {
   const Envelope p = prediction(0, 0, "a", 10 * kDay);
   const Envelope without = label(0, 0, "a", 12 * kDay + 5);
   const Envelope with = label(0, 1, "a", 12 * kDay + 5, 40);
-  std::string out;
+  std::string out = "before";  // appended to what the buffer holds
   append_paired_label(without.tuple, p, out);
+  ASSERT_EQ(out.size(), 6 + without.tuple.size() + 4);  // NULL's length word → length word + int4
+  EXPECT_EQ(out.substr(0, 6), "before");
+  // The four fields before days_delayed as the event's tuple had them.
+  EXPECT_EQ(out.substr(6, without.tuple.size() - 4), without.tuple.substr(0, without.tuple.size() - 4));
+  out.erase(0, 6);
   int fields = 0;
   pg::for_each_field(out, [&](int i, const char* data, std::int32_t len) {
     ++fields;

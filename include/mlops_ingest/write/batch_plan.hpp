@@ -62,7 +62,11 @@ struct IdSortKey {
   std::uint32_t slot;
 
   friend bool operator<(const IdSortKey& a, const IdSortKey& b) noexcept {
-    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    // Word by word: std::array's != and < would compare the prefix twice, the first time
+    // through a call to memcmp.
+    for (std::size_t k = 0; k < a.prefix.size(); ++k) {
+      if (a.prefix[k] != b.prefix[k]) return a.prefix[k] < b.prefix[k];
+    }
     // Equal prefixes and both ids within them: the same bytes, so they differ only in length.
     if (a.id.size() <= IdDigest::kPrefixBytes && b.id.size() <= IdDigest::kPrefixBytes) {
       return a.id.size() < b.id.size();
