@@ -1,5 +1,6 @@
 #include "startup_gate.hpp"
 
+#include <optional>
 #include <thread>
 
 #include "../pg/retry_backoff.hpp"
@@ -27,12 +28,15 @@ void StartupGate::set_reason(std::string reason) {
 }
 
 bool StartupGate::attempt(std::string& outage) {
-  if (!pg::check_startup_connection(config_.pg, pg::ConnectLimits{&stop_}, &outage)) return false;
+  // Every check on the first connection: each connection is a backend start for PostgreSQL
+  // (and a TLS handshake when remote), paid by every instance of a fleet at every rollout.
+  std::optional<pg::BlockingConnection> conn =
+      pg::open_startup_connection(config_.pg, pg::ConnectLimits{&stop_}, &outage);
+  if (!conn) return false;
   try {
-    if (config_.apply_schema) pg::apply_schema(config_.pg);
-    pg::check_ingest_privileges(config_.pg, pg::needed_ingest_grants(config_));
-    pg::BlockingConnection conn(config_.pg, pg::ConnectLimits{&stop_});
-    pg::check_schema_drift(conn, pg::written_tables(&config_));
+    if (config_.apply_schema) pg::apply_schema(*conn);
+    pg::check_ingest_privileges(*conn, pg::needed_ingest_grants(config_));
+    pg::check_schema_drift(*conn, pg::written_tables(&config_));
   } catch (const pg::PgError& e) {
     // Behind PgBouncer the first connection succeeds while PostgreSQL itself is down; the outage
     // shows at the first query.

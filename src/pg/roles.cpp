@@ -218,6 +218,10 @@ std::vector<TableGrant> needed_ingest_grants(const Config& config) {
 
 std::vector<std::string> missing_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants) {
   BlockingConnection conn(dsn);
+  return missing_ingest_privileges(conn, grants);
+}
+
+std::vector<std::string> missing_ingest_privileges(BlockingConnection& conn, std::span<const TableGrant> grants) {
   std::vector<std::string> missing;
   for (const TableGrant& g : grants) {
     const std::string table(g.table);
@@ -248,14 +252,10 @@ std::vector<std::string> missing_ingest_privileges(const std::string& dsn, std::
   return missing;
 }
 
-void check_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants) {
-  const std::vector<std::string> missing = missing_ingest_privileges(dsn, grants);
+void check_ingest_privileges(BlockingConnection& conn, std::span<const TableGrant> grants) {
+  const std::vector<std::string> missing = missing_ingest_privileges(conn, grants);
   if (missing.empty()) return;
-  std::string user;
-  {
-    BlockingConnection conn(dsn);
-    user = conn.query_value("SELECT current_user");
-  }
+  const std::string user = conn.query_value("SELECT current_user");
   throw PgError("the PostgreSQL role '" + user + "' lacks privileges `run` needs: " + join(missing, ", ") +
                     ". Grant them as the tables' owner with `mlops-ingest schema roles --pg OWNER_DSN --ingest-role " +
                     user + "` (docs/security.md)",

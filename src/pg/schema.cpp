@@ -10,6 +10,10 @@ namespace mlops_ingest::pg {
 
 void apply_schema(const std::string& dsn) {
   BlockingConnection conn(dsn);
+  apply_schema(conn);
+}
+
+void apply_schema(BlockingConnection& conn) {
   // One transaction under an advisory lock: concurrent "schema apply" runs (many instances
   // starting together) serialize instead of racing on CREATE ... IF NOT EXISTS. Transaction-level
   // lock and SET LOCAL: `run` applies the schema through a transaction-pooling PgBouncer too,

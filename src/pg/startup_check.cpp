@@ -91,7 +91,8 @@ bool is_connect_outage(std::string_view libpq_message) {
   return false;
 }
 
-bool check_startup_connection(const std::string& dsn, const ConnectLimits& limits, std::string* outage) {
+std::optional<BlockingConnection> open_startup_connection(const std::string& dsn, const ConnectLimits& limits,
+                                                          std::string* outage) {
   const std::string target = dsn.empty() ? "libpq's PG* environment variables" : redact::redact_dsn(dsn);
   std::optional<BlockingConnection> conn;
   try {
@@ -102,7 +103,7 @@ bool check_startup_connection(const std::string& dsn, const ConnectLimits& limit
       log_warn("PostgreSQL is unreachable at startup (pg = " + target + "): " + e.what() +
                (hint.empty() ? std::string() : ". Hint: " + hint) + ". Retrying; /readyz says why meanwhile");
       if (outage != nullptr) *outage = e.what();
-      return false;
+      return std::nullopt;
     }
     throw PgError("cannot connect to PostgreSQL at startup (pg = " + target + "); nothing was consumed. " + e.what() +
                       (hint.empty() ? std::string() : ". Hint: " + hint),
@@ -136,7 +137,7 @@ bool check_startup_connection(const std::string& dsn, const ConnectLimits& limit
                "): use sslmode=verify-full with sslrootcert (docs/security.md)");
     }
   }
-  return true;
+  return conn;
 }
 
 }  // namespace mlops_ingest::pg

@@ -42,5 +42,7 @@ class BlockingConnection {
 // Applies schema/*.sql (embedded at build time) idempotently under an advisory lock, so many
 // instances starting at once are fine, and so is a database that already has the seed's tables.
 void apply_schema(const std::string& dsn);
+// The same on an open connection (outside a transaction; it commits its own).
+void apply_schema(BlockingConnection& conn);
 
 }  // namespace mlops_ingest::pg

@@ -23,6 +23,8 @@ struct Config;
 
 namespace mlops_ingest::pg {
 
+class BlockingConnection;
+
 struct TableGrant {
   std::string_view table;
   std::string_view privileges;  // comma-separated, as in GRANT
@@ -137,9 +139,11 @@ std::vector<TableGrant> needed_ingest_grants(const Config& config);
 // Throws PgError when it cannot ask.
 std::vector<std::string> missing_ingest_privileges(const std::string& dsn,
                                                    std::span<const TableGrant> grants = kIngestGrants);
+std::vector<std::string> missing_ingest_privileges(BlockingConnection& conn,
+                                                   std::span<const TableGrant> grants = kIngestGrants);
 
 // Stops startup (PgError naming each missing privilege and how to grant it) if the connected
 // user cannot do what `run` does.
-void check_ingest_privileges(const std::string& dsn, std::span<const TableGrant> grants = kIngestGrants);
+void check_ingest_privileges(BlockingConnection& conn, std::span<const TableGrant> grants = kIngestGrants);
 
 }  // namespace mlops_ingest::pg
