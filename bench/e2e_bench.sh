@@ -35,7 +35,9 @@
 # --batch-rows N).
 #
 # Cost, each side of each run (the throughput modes): the ingester's CPU per event (user +
-# system of its process(es), from the kernel's accounting at exit) and the PostgreSQL cluster's
+# system of its process(es), from the kernel's accounting at exit), the embedded broker's CPU
+# per event while the ingester runs (it shares the machine's cores, which psql does not pay;
+# a real deployment's Kafka runs elsewhere), and the PostgreSQL cluster's
 # CPU per stored row: the postmaster's own and reaped children's times plus every live child's
 # (backends, checkpointer, walwriter, autovacuum…) from /proc, taken before the side after its
 # settle (a CHECKPOINT) and after it after another CHECKPOINT, so each side pays for the pages
@@ -246,6 +248,8 @@ pg_cpu_ticks() {
   done
   echo "$total"
 }
+# The embedded broker's CPU ticks so far (utime + stime, all its threads).
+broker_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$BROKER_PID/stat"; }
 # µs per row of a tick difference.
 per_row_us() { awk -v t="$1" -v hz="$CLK_TCK" -v n="$TOTAL" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }'; }
 # Runs "$@" in a subshell and writes the CPU seconds (user + system) it used to file $1: bash's
@@ -270,6 +274,7 @@ measure_ingester() {
   local before pids=() k
   profile_start ingester  # before the ticks: its WAL query is not the side's
   before=$(pg_cpu_ticks)
+  broker_before=$(broker_cpu_ticks)
   for k in $(seq "$INSTANCES"); do
     with_cpu "$WORK/cpu_${run}_$k" run_instance "$k" &
     pids+=($!)
@@ -277,6 +282,7 @@ measure_ingester() {
   for k in "${!pids[@]}"; do
     wait "${pids[$k]}" || { echo "ingester $((k + 1)) failed" >&2; cat "$WORK/ingest_${run}_$((k + 1)).log" >&2; exit 1; }
   done
+  broker_ticks=$(( $(broker_cpu_ticks) - broker_before ))
   psql -q "$ADMIN" -c "CHECKPOINT" >/dev/null
   pg_ticks_ingest=$(( $(pg_cpu_ticks) - before ))
   profile_stop ingester
@@ -361,7 +367,7 @@ for run in $(seq "$RUNS"); do
   fi
   echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
   pg_ingest_us=$(per_row_us "$pg_ticks_ingest"); pg_psql_us=$(per_row_us "$pg_ticks_psql")
-  echo "       cost: mlops-ingest CPU $ingest_cpu_us µs/event   PostgreSQL CPU per stored row: ingester $pg_ingest_us µs, psql \\copy $pg_psql_us µs, ratio $(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.2f", a / b }')"
+  echo "       cost: mlops-ingest CPU $ingest_cpu_us µs/event (the embedded broker meanwhile $(per_row_us "$broker_ticks") µs/event)   PostgreSQL CPU per stored row: ingester $pg_ingest_us µs, psql \\copy $pg_psql_us µs, ratio $(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.2f", a / b }')"
   ingest_cpu+=("$ingest_cpu_us"); pg_cpu_ingest+=("$pg_ingest_us"); pg_cpu_psql+=("$pg_psql_us")
   pg_cpu_ratios+=("$(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.4f", a / b }')")
   if [ "$CEILING" = 1 ]; then

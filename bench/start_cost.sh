@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What one instance's start costs PostgreSQL: `mlops-ingest run` with nothing to consume (empty
+# topics, --idle-exit-ms) against a database that already has the schema, for one or more builds
+# alternated in one session, next to ten `psql -c 'SELECT 1'` connections as a yardstick. Each
+# figure is the PostgreSQL cluster's CPU (the postmaster's own and reaped children's times plus
+# every live child's, from /proc, as e2e_bench.sh counts it) from before the start to after a
+# CHECKPOINT that follows it. A rollout of a fleet pays it once per instance.
+#
+# usage: bench/start_cost.sh RUNS BIN [BIN ...]
+#   env: PG_PORT (default 25470)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: $0 RUNS BIN [BIN ...]" >&2; exit 2; }
+RUNS=$1; shift
+BINS=("$@")
+PG_PORT=${PG_PORT:-25470}
+WORK=$(mktemp -d /tmp/mlops-start.XXXXXX)
+PGDIR=/tmp/mlops-start-pg-$PG_PORT
+BROKER_PID=
+cleanup() {
+  [ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null
+  wait 2>/dev/null || true
+  scripts/pg-throwaway.sh stop "$PGDIR" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ADMIN=$(scripts/pg-throwaway.sh start "$PGDIR" "$PG_PORT")
+dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
+"${BINS[0]}" dev-broker --partitions 16 --topics predictions,labels >"$WORK/broker.out" 2>"$WORK/broker.log" &
+BROKER_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
+BROKERS=$(head -n 1 "$WORK/broker.out")
+psql -q "$ADMIN" -c "CREATE DATABASE start_template" >/dev/null
+"${BINS[0]}" schema apply --pg "$(dsn start_template)" >/dev/null
+CLK_TCK=$(getconf CLK_TCK)
+pg_cpu_ticks() {
+  local pm total t c
+  pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+  for c in $(pgrep -P "$pm"); do
+    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$c/stat" 2>/dev/null) && total=$((total + t))
+  done
+  echo "$total"
+}
+# Milliseconds of PostgreSQL CPU that "$@" costs.
+pg_ms_of() {
+  psql -q "$ADMIN" -c CHECKPOINT >/dev/null
+  sleep 1
+  local before
+  before=$(pg_cpu_ticks)
+  if ! "$@" >"$WORK/last.log" 2>&1; then
+    cat "$WORK/last.log" >&2
+    echo "failed"
+    return
+  fi
+  psql -q "$ADMIN" -c CHECKPOINT >/dev/null
+  echo $(( ($(pg_cpu_ticks) - before) * 1000 / CLK_TCK ))
+}
+ten_selects() { for _ in $(seq 10); do psql -qtA "$(dsn "$1")" -c "SELECT 1"; done; }
+k=0
+for run in $(seq "$RUNS"); do
+  order=("${!BINS[@]}")
+  [ $((run % 2)) = 0 ] && mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+  k=$((k + 1))
+  psql -q "$ADMIN" -c "CREATE DATABASE s$k TEMPLATE start_template" >/dev/null
+  echo "run $run: ten psql connections: $(pg_ms_of ten_selects "s$k") ms"
+  for i in "${order[@]}"; do
+    ms=$(pg_ms_of "${BINS[$i]}" run --brokers "$BROKERS" --pg "$(dsn "s$k")" --group "g$k-$i" --idle-exit-ms 500 \
+      --progress-interval-ms 0 --http-listen=)
+    echo "run $run ${BINS[$i]}: $ms ms"
+  done
+  psql -q "$ADMIN" -c "DROP DATABASE s$k" >/dev/null
+done
+echo "(PostgreSQL CPU, ticks of 1/$CLK_TCK s: ±10 ms per figure)"
