@@ -297,10 +297,11 @@ measure_ingester() {
   fi
   # The time: first message → last commit (the summary's "active"); for several instances, from
   # the earliest first message to the latest last commit (each summary gives both in UTC).
-  active=0 pended=0 paired=0 cpu_s=0 first_ns= last_ns=
+  active=0 pended=0 paired=0 cpu_s=0 first_ns= last_ns= batches=0
   for k in $(seq "$INSTANCES"); do
     summary=$(grep -o 'summary:.*' "$WORK/ingest_${run}_$k.log")
     active=$(sed -E 's/.*active ([0-9.]+) s.*/\1/' <<<"$summary")
+    batches=$((batches + $(sed -E 's/.*\| batches ([0-9]+) \|.*/\1/' <<<"$summary")))
     if [ "$INSTANCES" -gt 1 ]; then
       f=$(date -d "$(sed -E 's/.*first message ([^,]+),.*/\1/' <<<"$summary")" +%s%N)
       l=$(date -d "$(sed -E 's/.*last commit ([^ ]+).*/\1/' <<<"$summary")" +%s%N)
@@ -365,7 +366,7 @@ for run in $(seq "$RUNS"); do
     measure_psql; measure_ingester; first="psql first"
     if [ "$CEILING" = 1 ]; then measure_ceiling; fi
   fi
-  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
+  echo "run $run: mlops-ingest $ingest_rate rows/s (${active} s, $batches transactions)   psql \\copy $psql_rate rows/s   ratio $(awk -v a="$ingest_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }')   ($first)$parked"
   pg_ingest_us=$(per_row_us "$pg_ticks_ingest"); pg_psql_us=$(per_row_us "$pg_ticks_psql")
   echo "       cost: mlops-ingest CPU $ingest_cpu_us µs/event (the embedded broker meanwhile $(per_row_us "$broker_ticks") µs/event)   PostgreSQL CPU per stored row: ingester $pg_ingest_us µs, psql \\copy $pg_psql_us µs, ratio $(awk -v a="$pg_ingest_us" -v b="$pg_psql_us" 'BEGIN { printf "%.2f", a / b }')"
   ingest_cpu+=("$ingest_cpu_us"); pg_cpu_ingest+=("$pg_ingest_us"); pg_cpu_psql+=("$pg_psql_us")

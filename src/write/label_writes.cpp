@@ -17,7 +17,7 @@ namespace {
 
 using pg::ElementType;
 
-constexpr std::size_t kPrefetchAhead = 16;  // predictions ahead whose tuple is asked for
+constexpr std::size_t kPrefetchAhead = 16;  // rows ahead whose tuple is asked for
 
 constexpr ElementType kLabelTypes[] = {ElementType::kText, ElementType::kInt4, ElementType::kTimestamp,
                                        ElementType::kText, ElementType::kInt4};
@@ -60,7 +60,16 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
     paired_order_.push_back(IdSortKey{label.id.prefix, prediction_id(label), static_cast<std::uint32_t>(k) | kRecalledRow});
   }
   std::sort(paired_order_.begin(), paired_order_.end());
-  for (const IdSortKey& row : paired_order_) {
+  // In id order the label tuples are read in no order of the ring, each most likely a cache
+  // miss (the consumer wrote it on the other core): ask for the one a few rows ahead.
+  const auto label_slot = [&p](const IdSortKey& row) {
+    return (row.slot & kRecalledRow) != 0 ? p.recalled_labels[row.slot & ~kRecalledRow] : p.paired_labels[row.slot];
+  };
+  for (std::size_t r = 0; r < paired_order_.size(); ++r) {
+    if (r + kPrefetchAhead < paired_order_.size()) {
+      __builtin_prefetch(ctx.slot(label_slot(paired_order_[r + kPrefetchAhead])).tuple.data());
+    }
+    const IdSortKey& row = paired_order_[r];
     if ((row.slot & kRecalledRow) != 0) {
       const std::uint32_t k = row.slot & ~kRecalledRow;
       append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
