@@ -57,6 +57,8 @@
 #        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, CEILING, CEILING_ARGS, FETCH_WAIT_MS (latency), WAITS, PERF_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 MODE=${MODE:-predictions}
 N=${1:-200000}
@@ -113,10 +115,7 @@ if [ "$PGBOUNCER" = 1 ]; then
   ingest_dsn() { echo "host=127.0.0.1 port=$PGB_PORT user=postgres dbname=$1"; }
 fi
 
-"$BIN" dev-broker --partitions "$PARTITIONS" --topics predictions,labels >"$WORK/broker.out" 2>"$WORK/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
-BROKERS=$(head -n 1 "$WORK/broker.out")
+start_dev_broker "$BIN" "$PARTITIONS" "$WORK"
 
 if [ "$WAITS" = 1 ]; then
   # Committed every 500 samples, so that the end reads them; stops when bench_sampler_stop has a row.
@@ -237,17 +236,8 @@ settle() {
   sync
   sleep "${SETTLE_S:-3}"
 }
-# The CPU ticks the PostgreSQL cluster has used so far: the postmaster's own and its reaped
-# children's (utime stime cutime cstime, fields 14-17 of /proc/PID/stat), plus every live child's.
-pg_cpu_ticks() {
-  local pm total t c
-  pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
-  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
-  for c in $(pgrep -P "$pm"); do
-    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$c/stat" 2>/dev/null) && total=$((total + t))
-  done
-  echo "$total"
-}
+# The CPU ticks the PostgreSQL cluster has used so far (bench/lib.sh).
+pg_cpu_ticks() { pg_cluster_cpu_ticks "$PGDIR"; }
 # The embedded broker's CPU ticks so far (utime + stime, all its threads).
 broker_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$BROKER_PID/stat"; }
 # µs per row of a tick difference.

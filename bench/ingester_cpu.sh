@@ -14,6 +14,8 @@
 #        the same way: what librdkafka alone costs per event; FLOOR_ARGS adds its flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 [ $# -ge 2 ] || { echo "usage: $0 RUNS BIN [BIN ...]" >&2; exit 2; }
 RUNS=$1; shift
 BINS=("$@")
@@ -32,10 +34,7 @@ cleanup() {
 trap cleanup EXIT
 ADMIN=$(scripts/pg-throwaway.sh start "$PGDIR" "$PG_PORT")
 dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
-"$B0" dev-broker --partitions 64 --topics predictions,labels >"$WORK/broker.out" 2>"$WORK/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
-BROKERS=$(head -n 1 "$WORK/broker.out")
+start_dev_broker "$B0" 64 "$WORK"
 psql -q "$ADMIN" -c "CREATE DATABASE bench_template" >/dev/null
 "$B0" schema apply --pg "$(dsn bench_template)" >/dev/null
 "$B0" produce --brokers "$BROKERS" --predictions "$N" --seed 7 --label-ratio 0.8 --duplicate-ratio 0 \

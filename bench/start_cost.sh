@@ -10,6 +10,8 @@
 #   env: PG_PORT (default 25470)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 [ $# -ge 2 ] || { echo "usage: $0 RUNS BIN [BIN ...]" >&2; exit 2; }
 RUNS=$1; shift
 BINS=("$@")
@@ -26,22 +28,11 @@ cleanup() {
 trap cleanup EXIT
 ADMIN=$(scripts/pg-throwaway.sh start "$PGDIR" "$PG_PORT")
 dsn() { echo "host=127.0.0.1 port=$PG_PORT user=postgres dbname=$1"; }
-"${BINS[0]}" dev-broker --partitions 16 --topics predictions,labels >"$WORK/broker.out" 2>"$WORK/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/broker.out" ] && break; sleep 0.1; done
-BROKERS=$(head -n 1 "$WORK/broker.out")
+start_dev_broker "${BINS[0]}" 16 "$WORK"
 psql -q "$ADMIN" -c "CREATE DATABASE start_template" >/dev/null
 "${BINS[0]}" schema apply --pg "$(dsn start_template)" >/dev/null
 CLK_TCK=$(getconf CLK_TCK)
-pg_cpu_ticks() {
-  local pm total t c
-  pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
-  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
-  for c in $(pgrep -P "$pm"); do
-    t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$c/stat" 2>/dev/null) && total=$((total + t))
-  done
-  echo "$total"
-}
+pg_cpu_ticks() { pg_cluster_cpu_ticks "$PGDIR"; }
 # Milliseconds of PostgreSQL CPU that "$@" costs.
 pg_ms_of() {
   psql -q "$ADMIN" -c CHECKPOINT >/dev/null
