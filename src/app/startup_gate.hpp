@@ -2,10 +2,10 @@
 // What `run` and `replay` check before they consume, all on one connection: the connection
 // itself (a wrong CA, host name or password stops startup), the schema (apply_schema), the
 // role's privileges and the tables' columns and keys (pg/schema_drift.hpp: a table changed
-// under it stops startup). A database
-// that is down, slow or out of reach at start is an outage like any later one: the checks are
-// tried again with the retry backoff while the HTTP endpoint is already up, /healthz answering
-// 200 (the process is alive) and /readyz 503 with the reason (waiting_reason()).
+// under it stops startup). A database that is down, slow or out of reach at start is an outage
+// like any later one: the checks are tried again with the retry backoff while the HTTP endpoint
+// is already up, /healthz answering 200 (the process is alive) and /readyz 503 with the reason
+// (waiting_reason()).
 //
 // Thread model: pass() runs on the ingester's thread; waiting_reason() may be called from any
 // thread (the endpoint's).
