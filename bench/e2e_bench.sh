@@ -366,7 +366,7 @@ for run in $(seq "$RUNS"); do
     ceiling_ratios+=("$(awk -v a="$ceiling_rate" -v b="$psql_rate" 'BEGIN { printf "%.4f", a / b }')")
     of_ceiling+=("$(awk -v a="$ingest_rate" -v b="$ceiling_rate" 'BEGIN { printf "%.4f", a / b }')")
     pg_cpu_ceiling+=("$pg_ceiling_us")
-    echo "       ceiling (COPY only, $(sed -E 's/.*connections, ([0-9]+) transactions/\1 transactions/' "$WORK/ceiling_$run.out")): $ceiling_rate rows/s = $(awk -v a="$ceiling_rate" -v b="$psql_rate" 'BEGIN { printf "%.2f", a / b }') × psql; the ingester at $(awk -v a="$ingest_rate" -v b="$ceiling_rate" 'BEGIN { printf "%.2f", a / b }') of it; PostgreSQL CPU per stored row $pg_ceiling_us µs"
+    echo "       ceiling (COPY only, $(sed -E 's/.*connections, ([0-9]+) transactions/\1 transactions/' "$WORK/ceiling_$run.out")): $ceiling_rate rows/s = $(LC_ALL=C printf '%.2f' "${ceiling_ratios[-1]}") × psql; the ingester at $(LC_ALL=C printf '%.2f' "${of_ceiling[-1]}") of it; PostgreSQL CPU per stored row $pg_ceiling_us µs"
   fi
   ingest_rates+=("$ingest_rate")
   psql_rates+=("$psql_rate")
