@@ -58,17 +58,22 @@ int Ingester::run() {
     return 0;
   }
   // The lease on the group, before anything is consumed or an offset read: `offsets reset`
-  // refuses while it is held, and one that is executing makes this wait for its commit.
+  // refuses while it is held, and one that is executing makes this wait for its commit. On the
+  // startup checks' connection: every backend a start opens is paid by every instance of a
+  // fleet at every rollout.
   std::atomic<bool> offsets_moved{false};
-  pg::GroupLease lease(config_.pg, config_.group, stop_, [this, &offsets_moved] {
-    offsets_moved = true;
-    request_stop();
-  });
+  pg::GroupLease lease(
+      config_.pg, config_.group, stop_,
+      [this, &offsets_moved] {
+        offsets_moved = true;
+        request_stop();
+      },
+      gate.take_connection());
   if (!lease.held()) {
     log_info("stopped before the group's lease was taken: nothing was consumed");
     return 0;
   }
-  operate::warn_if_mirror_disagrees(config_);
+  operate::warn_if_mirror_disagrees(config_, lease.offsets_at_lease());
   for (auto& w : writers) w->start();
   // Retention, on its own thread and connection (off the writers' transactions); stopped first.
   std::unique_ptr<operate::RetentionPruner> pruner;

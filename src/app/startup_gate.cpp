@@ -46,6 +46,7 @@ bool StartupGate::attempt(std::string& outage) {
              ". Retrying; /readyz says why meanwhile");
     return false;
   }
+  passed_on_ = std::make_unique<pg::BlockingConnection>(std::move(*conn));
   return true;
 }
 

@@ -10,10 +10,12 @@
 // Thread model: pass() runs on the ingester's thread; waiting_reason() may be called from any
 // thread (the endpoint's).
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/pg/blocking_connection.hpp"
 
 namespace mlops_ingest {
 
@@ -30,12 +32,17 @@ class StartupGate {
   // "" once passed; otherwise what startup waits for, with the attempt count.
   [[nodiscard]] std::string waiting_reason() const;
 
+  // The connection the checks passed on, once: the group's lease carries on with it, so that a
+  // start costs PostgreSQL one backend fewer. Null unless pass() returned true.
+  std::unique_ptr<pg::BlockingConnection> take_connection() { return std::move(passed_on_); }
+
  private:
   bool attempt(std::string& outage);  // false: an outage, described in `outage`
   void set_reason(std::string reason);
 
   const Config& config_;
   const std::atomic<bool>& stop_;
+  std::unique_ptr<pg::BlockingConnection> passed_on_;
   mutable std::mutex mutex_;
   std::string reason_ = "startup: connecting to PostgreSQL (attempt 1)";
 };

@@ -4,7 +4,6 @@
 
 #include "mlops_ingest/kafka/kafka_handles.hpp"
 #include "mlops_ingest/log/log.hpp"
-#include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/stored_offsets.hpp"
 
 namespace mlops_ingest::operate {
@@ -19,12 +18,8 @@ std::string MirrorDisagreement::line() const {
          " in PostgreSQL (ingest_offsets), which is the one the ingester resumes from";
 }
 
-std::vector<MirrorDisagreement> mirror_disagreements(const Config& config, std::chrono::milliseconds timeout) {
-  std::vector<TopicOffset> stored;
-  {
-    pg::BlockingConnection conn(config.pg);
-    stored = read_group_offsets(conn, config.group);
-  }
+std::vector<MirrorDisagreement> mirror_disagreements(const Config& config, const std::vector<TopicOffset>& stored,
+                                                     std::chrono::milliseconds timeout) {
   std::vector<MirrorDisagreement> out;
   if (stored.empty()) return out;
   std::map<std::string, std::string> props = kafka::consumer_properties(config.brokers, config.group, "mlops-ingest-mirror-check");
@@ -50,9 +45,9 @@ std::vector<MirrorDisagreement> mirror_disagreements(const Config& config, std::
   return out;
 }
 
-void warn_if_mirror_disagrees(const Config& config) {
+void warn_if_mirror_disagrees(const Config& config, const std::vector<TopicOffset>& stored) {
   try {
-    for (const MirrorDisagreement& d : mirror_disagreements(config, std::chrono::milliseconds(5000))) {
+    for (const MirrorDisagreement& d : mirror_disagreements(config, stored, std::chrono::milliseconds(5000))) {
       log_warn("Kafka's committed offsets of the group disagree with PostgreSQL's beyond the in-flight window (" +
                    std::to_string(mirror_window(config)) + " messages): " + d.line() +
                    "; Kafka's tools (kafka-consumer-groups --reset-offsets) do not move the ingester's offsets, "

@@ -10,6 +10,7 @@
 #include "mlops_ingest/pg/advisory_locks.hpp"
 #include "mlops_ingest/pg/blocking_connection.hpp"
 #include "mlops_ingest/pg/pg_error.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 namespace mlops_ingest::pg {
 
@@ -40,19 +41,27 @@ std::string interval(std::chrono::seconds s) { return "interval '" + std::to_str
 
 // The first write (and a rewrite of a lease found gone); false when PostgreSQL cannot be reached.
 // Its connection is kept for the renewals and the DELETE at stop, so that a stop costs one round
-// trip, never a connection set-up that could outlast the destructor's bounded wait.
-bool write_lease(State& s) {
+// trip, never a connection set-up that could outlast the destructor's bounded wait. With
+// `offsets`, the group's stored offsets are read in the same transaction.
+bool write_lease(State& s, std::vector<TopicOffset>* offsets = nullptr) {
   try {
     if (!s.conn) s.conn = std::make_unique<BlockingConnection>(s.dsn);
     BlockingConnection& conn = *s.conn;
     const std::string g = conn.escape_literal(s.group);
     // One transaction: the shared group lock waits for a reset that is executing, so the
     // lease (and every offset this instance reads after it) comes after that reset's commit.
-    conn.exec("BEGIN; SELECT pg_advisory_xact_lock_shared(" + advisory_lock::group_key_args(g) +
-              "); INSERT INTO ingest_instances (consumer_group, instance_id, expires_at) VALUES (" + g + ", " +
-              conn.escape_literal(s.id) + ", now() + " + interval(GroupLease::kLeaseFor) +
-              "); DELETE FROM ingest_instances WHERE consumer_group = " + g +
-              " AND expires_at < now() - interval '1 day'; COMMIT");
+    const std::string lease = "BEGIN; SELECT pg_advisory_xact_lock_shared(" + advisory_lock::group_key_args(g) +
+                              "); INSERT INTO ingest_instances (consumer_group, instance_id, expires_at) VALUES (" +
+                              g + ", " + conn.escape_literal(s.id) + ", now() + " + interval(GroupLease::kLeaseFor) +
+                              "); DELETE FROM ingest_instances WHERE consumer_group = " + g +
+                              " AND expires_at < now() - interval '1 day'";
+    if (offsets == nullptr) {
+      conn.exec(lease + "; COMMIT");
+    } else {
+      conn.exec(lease);
+      *offsets = read_group_offsets(conn, s.group);
+      conn.exec("COMMIT");
+    }
     return true;
   } catch (const PgError& e) {
     s.conn.reset();  // mid-transaction, or broken: the next attempt starts on a new connection
@@ -124,14 +133,15 @@ void renew_loop(const std::shared_ptr<State>& s) {
 }  // namespace
 
 GroupLease::GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop,
-                       std::function<void()> on_reset)
+                       std::function<void()> on_reset, std::unique_ptr<BlockingConnection> conn)
     : state_(std::make_shared<State>()) {
   state_->dsn = std::move(dsn);
   state_->group = std::move(group);
   state_->id = make_instance_id();
   state_->on_reset = std::move(on_reset);
+  state_->conn = std::move(conn);
   while (!stop.load()) {
-    if (write_lease(*state_)) {
+    if (write_lease(*state_, &offsets_at_lease_)) {
       held_ = true;
       break;
     }

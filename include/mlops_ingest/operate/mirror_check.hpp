@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mlops_ingest/config/config.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 namespace mlops_ingest::operate {
 
@@ -29,12 +30,14 @@ struct MirrorDisagreement {
   [[nodiscard]] std::string line() const;
 };
 
-// Partitions whose offsets disagree by more than the window. Partitions Kafka has no committed
-// offset for (a new group, offsets expired by offsets.retention.minutes) are not compared.
-// Throws on a PostgreSQL or Kafka error.
-std::vector<MirrorDisagreement> mirror_disagreements(const Config& config, std::chrono::milliseconds timeout);
+// Partitions whose offsets disagree by more than the window, `stored` being the group's rows of
+// ingest_offsets (as the group's lease read them, pg::GroupLease::offsets_at_lease). Partitions
+// Kafka has no committed offset for (a new group, offsets expired by offsets.retention.minutes)
+// are not compared. Throws on a Kafka error.
+std::vector<MirrorDisagreement> mirror_disagreements(const Config& config, const std::vector<TopicOffset>& stored,
+                                                     std::chrono::milliseconds timeout);
 
-// Logs one WARNING per disagreeing partition (an error reaching either side: one INFO line).
-void warn_if_mirror_disagrees(const Config& config);
+// Logs one WARNING per disagreeing partition (an error reaching Kafka: one INFO line).
+void warn_if_mirror_disagrees(const Config& config, const std::vector<TopicOffset>& stored);
 
 }  // namespace mlops_ingest::operate

@@ -16,6 +16,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "mlops_ingest/pg/blocking_connection.hpp"
+#include "mlops_ingest/pg/stored_offsets.hpp"
 
 namespace mlops_ingest::pg {
 
@@ -29,7 +33,10 @@ class GroupLease {
   // renewal thread, never after the destructor started) when a renewal finds that `offsets
   // reset --execute` moved the group's offsets under this lease (with --force, or after it
   // expired). A lease found gone (deleted by hand, a restored database) is written again.
-  GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop, std::function<void()> on_reset);
+  // `conn`, when given, is an open connection to `dsn` (the startup checks'): the lease takes it
+  // over rather than opening one, one backend start less for PostgreSQL.
+  GroupLease(std::string dsn, std::string group, const std::atomic<bool>& stop, std::function<void()> on_reset,
+             std::unique_ptr<BlockingConnection> conn = nullptr);
   // Stops renewing and deletes the row, waiting at most 500 ms: a renewal or DELETE stuck on an
   // unresponsive server (a frozen PostgreSQL) is left behind rather than waited for, so the stop
   // is not held up, and the lease expires by itself.
@@ -39,11 +46,17 @@ class GroupLease {
 
   [[nodiscard]] bool held() const noexcept { return held_; }
 
+  // The group's stored offsets (every topic), read in the transaction that wrote the lease,
+  // under the group's shared lock: after any reset that executed meanwhile, as every later
+  // read. Empty unless held().
+  [[nodiscard]] const std::vector<TopicOffset>& offsets_at_lease() const noexcept { return offsets_at_lease_; }
+
   struct State;  // shared with the renewal thread (group_lease.cpp)
 
  private:
   std::shared_ptr<State> state_;
   bool held_ = false;
+  std::vector<TopicOffset> offsets_at_lease_;
 };
 
 }  // namespace mlops_ingest::pg
