@@ -48,8 +48,9 @@
 # WAITS=1: a procedure in the admin database samples pg_stat_activity every 2 ms for the whole
 #   set — each active backend of the runs' databases with its wait event, or CPU when it has
 #   none — and the end prints, per side, the samples of each. Also prints pg_stat_wal per side.
-# PERF_DIR=DIR: `perf record -a` (999 Hz) around each side, into DIR/{ingester,psql}_RUN.data,
-#   and the end prints each file's samples in postgres processes; compare the two sides with
+# PERF_DIR=DIR: `perf record -a` (999 Hz) around each side, into DIR/{ingester,psql,ceiling}_RUN.data,
+#   and the end prints each file's samples in postgres processes: per process the side started
+#   (its backends) and the cluster's own together; compare two sides with
 #   `perf report -i FILE --comm postgres --sort dso,sym -n`. Also prints pg_stat_wal per side.
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
@@ -155,6 +156,9 @@ profile_start() {
   profiling || return 0
   wal_before=$(wal_counters)
   if [ -n "$PERF_DIR" ]; then
+    # The cluster's processes before the side: what the side starts (its backends, an
+    # autovacuum worker) is told apart from them at the end.
+    pgrep -P "$(head -n 1 "$PGDIR/data/postmaster.pid")" >"$PERF_DIR/$1_$run.before" || true
     perf record -F 999 -a -o "$PERF_DIR/$1_$run.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 0.5  # perf's own start-up, before the side starts
@@ -404,8 +408,14 @@ if [ "$WAITS" = 1 ]; then
                        FROM bench_waits GROUP BY 1, 2 ORDER BY 1, 3 DESC"
 fi
 if [ -n "$PERF_DIR" ]; then
-  echo "perf samples in postgres processes (999 Hz, whole machine):"
+  echo "perf samples in postgres processes (999 Hz, whole machine): all = the processes the side started"
+  echo "(its backends, largest first: the writers' or COPY's connections, then the start's) + the cluster's own:"
   for f in "$PERF_DIR"/*_[0-9]*.data; do
-    echo "  $(basename "$f" .data): $(perf report -i "$f" --sort comm -n --stdio 2>/dev/null | awk '$3 == "postgres" { print $2 }')"
+    side=${f%.data}
+    perf report -i "$f" --comm postgres --sort pid -n --stdio 2>/dev/null |
+      awk -v side="$(basename "$side")" 'NR == FNR { own[$1] = 1; next }
+        /^#/ || NF < 3 { next }
+        { split($3, p, ":"); all += $2; if (p[1] in own) cluster += $2; else started = started " " $2 }
+        END { printf "  %s: %d = [%s ] + %d\n", side, all, started, cluster }' "$side.before" -
   done
 fi

@@ -7,7 +7,8 @@
 # CHECKPOINT that follows it. A rollout of a fleet pays it once per instance.
 #
 # usage: bench/start_cost.sh RUNS BIN [BIN ...]
-#   env: PG_PORT (default 25470)
+#   env: PG_PORT (default 25470); STARTS (default 1): each figure is the mean of that many starts
+#   in a row (each into a database of its own), under the 10 ms of a CPU tick per figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -16,6 +17,7 @@ source bench/lib.sh
 RUNS=$1; shift
 BINS=("$@")
 PG_PORT=${PG_PORT:-25470}
+STARTS=${STARTS:-1}
 WORK=$(mktemp -d /tmp/mlops-start.XXXXXX)
 PGDIR=/tmp/mlops-start-pg-$PG_PORT
 BROKER_PID=
@@ -33,7 +35,7 @@ psql -q "$ADMIN" -c "CREATE DATABASE start_template" >/dev/null
 "${BINS[0]}" schema apply --pg "$(dsn start_template)" >/dev/null
 CLK_TCK=$(getconf CLK_TCK)
 pg_cpu_ticks() { pg_cluster_cpu_ticks "$PGDIR"; }
-# Milliseconds of PostgreSQL CPU that "$@" costs.
+# Milliseconds of PostgreSQL CPU that "$@" costs, divided by STARTS.
 pg_ms_of() {
   psql -q "$ADMIN" -c CHECKPOINT >/dev/null
   sleep 1
@@ -45,21 +47,33 @@ pg_ms_of() {
     return
   fi
   psql -q "$ADMIN" -c CHECKPOINT >/dev/null
-  echo $(( ($(pg_cpu_ticks) - before) * 1000 / CLK_TCK ))
+  echo $(( ($(pg_cpu_ticks) - before) * 1000 / CLK_TCK / STARTS ))
 }
-ten_selects() { for _ in $(seq 10); do psql -qtA "$(dsn "$1")" -c "SELECT 1"; done; }
+ten_selects() {
+  for s in $(seq "$STARTS"); do
+    for _ in $(seq 10); do psql -qtA "$(dsn "$1_$s")" -c "SELECT 1"; done
+  done
+}
+# STARTS starts of BIN, each into its own database DB_1, DB_2, ... with its own group.
+starts() {
+  local bin=$1 db=$2 group=$3
+  for s in $(seq "$STARTS"); do
+    "$bin" run --brokers "$BROKERS" --pg "$(dsn "${db}_$s")" --group "$group-$s" --idle-exit-ms 500 \
+      --progress-interval-ms 0 --http-listen= || return 1
+  done
+}
 k=0
 for run in $(seq "$RUNS"); do
   order=("${!BINS[@]}")
   [ $((run % 2)) = 0 ] && mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
   k=$((k + 1))
-  psql -q "$ADMIN" -c "CREATE DATABASE s$k TEMPLATE start_template" >/dev/null
+  for s in $(seq "$STARTS"); do
+    psql -q "$ADMIN" -c "CREATE DATABASE s${k}_$s TEMPLATE start_template" >/dev/null
+  done
   echo "run $run: ten psql connections: $(pg_ms_of ten_selects "s$k") ms"
   for i in "${order[@]}"; do
-    ms=$(pg_ms_of "${BINS[$i]}" run --brokers "$BROKERS" --pg "$(dsn "s$k")" --group "g$k-$i" --idle-exit-ms 500 \
-      --progress-interval-ms 0 --http-listen=)
-    echo "run $run ${BINS[$i]}: $ms ms"
+    echo "run $run ${BINS[$i]}: $(pg_ms_of starts "${BINS[$i]}" "s$k" "g$k-$i") ms"
   done
-  psql -q "$ADMIN" -c "DROP DATABASE s$k" >/dev/null
+  for s in $(seq "$STARTS"); do psql -q "$ADMIN" -c "DROP DATABASE s${k}_$s" >/dev/null; done
 done
-echo "(PostgreSQL CPU, ticks of 1/$CLK_TCK s: ±10 ms per figure)"
+echo "(PostgreSQL CPU, ticks of 1/$CLK_TCK s: ±$((1000 / CLK_TCK / STARTS)) ms per figure)"
