@@ -52,10 +52,11 @@
 #   and the end prints each file's samples in postgres processes: per process the side started
 #   (its backends) and the cluster's own together; compare two sides with
 #   `perf report -i FILE --comm postgres --sort dso,sym -n`. Also prints pg_stat_wal per side.
+#   PERF_OPTS adds options to `perf record` (e.g. "-g" for call graphs).
 #
 # usage: bench/e2e_bench.sh [N] [RUNS]
 #   env: MODE, BUILD_DIR, PARTITIONS, PREFILL, PG_PORT, EXTRA_ARGS, RATE, DURATION, PG_EXTRA_OPTS, SETTLE_S,
-#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, CEILING, CEILING_ARGS, FETCH_WAIT_MS (latency), WAITS, PERF_DIR
+#        PGBOUNCER, PGB_POOL_SIZE, IDS, INSTANCES, CEILING, CEILING_ARGS, FETCH_WAIT_MS (latency), WAITS, PERF_DIR, PERF_OPTS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -159,7 +160,8 @@ profile_start() {
     # The cluster's processes before the side: what the side starts (its backends, an
     # autovacuum worker) is told apart from them at the end.
     pgrep -P "$(head -n 1 "$PGDIR/data/postmaster.pid")" >"$PERF_DIR/$1_$run.before" || true
-    perf record -F 999 -a -o "$PERF_DIR/$1_$run.data" >/dev/null 2>&1 &
+    # shellcheck disable=SC2086 # PERF_OPTS is a list of options
+    perf record -F 999 -a ${PERF_OPTS:-} -o "$PERF_DIR/$1_$run.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 0.5  # perf's own start-up, before the side starts
   fi
@@ -412,7 +414,7 @@ if [ -n "$PERF_DIR" ]; then
   echo "(its backends, largest first: the writers' or COPY's connections, then the start's) + the cluster's own:"
   for f in "$PERF_DIR"/*_[0-9]*.data; do
     side=${f%.data}
-    perf report -i "$f" --comm postgres --sort pid -n --stdio 2>/dev/null |
+    perf report -i "$f" --comm postgres --sort pid -n --stdio -g none 2>/dev/null |
       awk -v side="$(basename "$side")" 'NR == FNR { own[$1] = 1; next }
         /^#/ || NF < 3 { next }
         { split($3, p, ":"); all += $2; if (p[1] in own) cluster += $2; else started = started " " $2 }
