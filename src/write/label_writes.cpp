@@ -70,11 +70,11 @@ boost::asio::awaitable<void> LabelWrites::write_paired(WriteContext& ctx, BatchO
       __builtin_prefetch(ctx.slot(label_slot(paired_order_[r + kPrefetchAhead])).tuple.data());
     }
     const IdSortKey& row = paired_order_[r];
+    const std::string& tuple = ctx.slot(label_slot(row)).tuple;
     if ((row.slot & kRecalledRow) != 0) {
-      const std::uint32_t k = row.slot & ~kRecalledRow;
-      append_recalled_label(ctx.slot(p.recalled_labels[k]).tuple, p.recalled_created_at[k], ctx.copy_buf);
+      append_recalled_label(tuple, p.recalled_created_at[row.slot & ~kRecalledRow], ctx.copy_buf);
     } else {
-      append_paired_label(ctx.slot(p.paired_labels[row.slot]).tuple, ctx.slot(p.paired_with[row.slot]), ctx.copy_buf);
+      append_paired_label(tuple, ctx.slot(p.paired_with[row.slot]), ctx.copy_buf);
     }
   }
   const std::uint64_t recalled = p.recalled_labels.size();
