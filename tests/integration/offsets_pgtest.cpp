@@ -1,7 +1,7 @@
 // `mlops-ingest offsets show|reset` (the real binary) against the throwaway PostgreSQL and the
 // embedded broker: each mode of reset, the dry run, bad input changing nothing, the refusal
 // while an instance holds the group, --force stopping that instance, an instance starting
-// while a reset executes, and the start-up warning when Kafka's committed offsets (a mirror)
+// while a reset executes (and losing its connection meanwhile), and the start-up warning when Kafka's committed offsets (a mirror)
 // disagree with PostgreSQL's.
 #include <gtest/gtest.h>
 
@@ -290,6 +290,40 @@ TEST(OffsetsPgTest, AnInstanceStartingWhileAResetExecutesResumesFromTheResetOffs
   const std::optional<int> done = child->wait_exit(90s);
   ASSERT_TRUE(done.has_value()) << child->log_tail();
   EXPECT_EQ(fault::describe_status(*done), "exit 0") << child->log_tail();
+  EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 16);
+}
+
+// The lease is written on the start-up checks' connection. That connection lost while the lease
+// waits for an executing reset is an outage like any other: the lease is written again on a new
+// connection, still after the reset's commit, and the instance resumes from the reset offsets.
+TEST(OffsetsPgTest, TheStartupConnectionLostWhileTheLeaseWaitsIsRetriedOnANewOne) {
+  Stores s;
+  s.db.exec("UPDATE ingest_offsets SET next_offset = 10 WHERE consumer_group = 'g' AND topic = 'predictions' AND kafka_partition = 0");
+  fault::WorkDir dir("offsets-lease-lost");
+  pg::BlockingConnection reset(s.db.dsn());
+  reset.exec("BEGIN");
+  reset.exec("SELECT pg_advisory_xact_lock(" + pg::advisory_lock::group_key_args("'g'") + ")");
+  reset.exec("UPDATE ingest_offsets SET next_offset = 0 WHERE consumer_group = 'g' AND topic = 'predictions'");
+  auto child = fault::spawn_ingester(instance(s, {"--idle-exit-ms", "2000", "--apply-schema", "false"}),
+                                     (dir.path() / "run.log").string());
+  // The backend waiting for the group's lock, other than `but` (0: any); 0 when there is none.
+  const auto lease_waiter = [&s](std::int64_t but) {
+    return s.db.count("SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND wait_event = 'advisory' AND pid <> " + std::to_string(but));
+  };
+  std::int64_t first = 0;
+  ASSERT_TRUE(fault::wait_until([&] { return (first = lease_waiter(0)) != 0; }, 30s, 50ms)) << child->log_tail();
+  EXPECT_EQ(s.db.value("SELECT pg_terminate_backend(" + std::to_string(first) + ")"), "t");
+  // Written again on a new connection, which waits for the reset in its turn.
+  ASSERT_TRUE(fault::wait_until([&] { return lease_waiter(first) != 0; }, 30s, 50ms)) << child->log_tail();
+  EXPECT_TRUE(child->running()) << child->log_tail();
+  EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 0);
+  reset.exec("COMMIT");
+  const std::optional<int> done = child->wait_exit(90s);
+  ASSERT_TRUE(done.has_value()) << child->log_tail();
+  EXPECT_EQ(fault::describe_status(*done), "exit 0") << child->log_tail();
+  EXPECT_NE(child->log().find("cannot write this instance's lease on its group yet (retrying)"), std::string::npos)
+      << child->log_tail();
   EXPECT_EQ(s.db.count("SELECT count(*) FROM prediction_logs"), 16);
 }
 
